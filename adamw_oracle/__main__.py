@@ -1,0 +1,5 @@
+import sys
+
+from adamw_oracle.cli import main
+
+sys.exit(main())

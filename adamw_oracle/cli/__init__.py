@@ -1,0 +1,72 @@
+"""The ``adamw-oracle`` command line.
+
+Each subcommand lives in its own module exposing ``register(subparsers)`` (adds its parser and sets
+``func``) and is listed in :data:`SUBCOMMAND_MODULES`. With no subcommand the main job runs.
+
+Exit status: 0 success, 1 a check failed, 2 bad input (printed as one line, no traceback), 130 on
+Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from adamw_oracle import __version__
+from adamw_oracle.errors import AdamwOracleError, InvalidArgumentError
+
+SUBCOMMAND_MODULES = (
+    "adamw_oracle.cli.traces_cmd",
+    "adamw_oracle.cli.prove_cmd",
+    "adamw_oracle.cli.check_cmd",
+    "adamw_oracle.cli.fuzz_cmd",
+    "adamw_oracle.cli.plot_cmd",
+)
+MAIN_JOB_MODULE = "adamw_oracle.cli.main_job"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep its one-line form
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="adamw-oracle",
+        description="Certified reference, proofs and conformance checks for Adam, AdamW, SGD and SGDW. "
+        "With no subcommand: check the golden traces, prove the identities, run a short fuzz and "
+        "check the installed frameworks, then print a summary table.",
+        epilog="example: adamw-oracle            (the main job)\n"
+        "         adamw-oracle traces     (compare traces/ with a fresh certified regeneration)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"adamw-oracle {__version__}")
+    importlib.import_module(MAIN_JOB_MODULE).add_arguments(parser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        func = getattr(args, "func", None) or importlib.import_module(MAIN_JOB_MODULE).run
+        return int(func(args) or 0)
+    except InvalidArgumentError as exc:
+        print(f"adamw-oracle: error: {exc}", file=sys.stderr)
+        return 2
+    except AdamwOracleError as exc:
+        print(f"adamw-oracle: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("adamw-oracle: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

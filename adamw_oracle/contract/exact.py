@@ -1,0 +1,100 @@
+"""Exact inputs: every number that enters the toolkit becomes an exact rational.
+
+* A decimal string is read as the exact rational it spells: ``"0.001"`` is one thousandth, not the
+  float64 nearest to it. Fractions (``"3/4"``) and exponents (``"1e-8"``) are accepted.
+* A binary float (Python ``float``, numpy float64/float32/float16, ml_dtypes/torch bfloat16 scalars,
+  0-d arrays) is taken as the exact binary value it holds: ``0.1`` becomes
+  3602879701896397/36028797018963968.
+* Integers and :class:`fractions.Fraction` / :class:`decimal.Decimal` are exact already.
+
+Non-finite values are refused for hyperparameters. Gradients may be non-finite when
+``allow_nonfinite=True``; they are then returned as the float ``inf``/``-inf``/``nan`` itself.
+"""
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Union
+
+from adamw_oracle.errors import InvalidArgumentError
+
+Exact = Fraction
+"""An exact finite input value."""
+
+ExactOrNonFinite = Union[Fraction, float]
+"""An exact value, or a float that is ``inf``, ``-inf`` or ``nan`` (gradients only)."""
+
+_NUMBER_PATTERN = re.compile(
+    r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]?\d+\s*/\s*[+-]?\d+$"
+)
+
+
+def to_exact(value: Any, argument: str = "value", *, allow_nonfinite: bool = False) -> ExactOrNonFinite:
+    """Return the exact rational held by ``value``.
+
+    Args:
+        value: a decimal string, int, Fraction, Decimal, or binary float scalar of any width.
+        argument: the name reported in errors.
+        allow_nonfinite: accept inf/nan (returned as float) instead of raising.
+
+    Raises:
+        InvalidArgumentError: for booleans, non-numeric strings, non-scalars, or non-finite values
+            when ``allow_nonfinite`` is false.
+    """
+    if isinstance(value, bool):
+        raise InvalidArgumentError(argument, value, "a number, not a boolean")
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not _NUMBER_PATTERN.match(text):
+            lowered = text.lower().lstrip("+-")
+            if lowered in ("inf", "infinity", "nan"):
+                if allow_nonfinite:
+                    return float(text)
+                raise InvalidArgumentError(argument, value, "a finite number")
+            raise InvalidArgumentError(
+                argument, value, "a decimal number such as '0.001', '1e-8' or '3/4'"
+            )
+        try:
+            return Fraction(text.replace(" ", ""))
+        except (ValueError, ZeroDivisionError) as exc:
+            raise InvalidArgumentError(argument, value, "a decimal number or a fraction with a non-zero denominator") from exc
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            if allow_nonfinite:
+                return float(value)
+            raise InvalidArgumentError(argument, value, "a finite number")
+        return Fraction(value)
+    as_float = _binary_float(value)
+    if as_float is None:
+        raise InvalidArgumentError(argument, value, "a number (str, int, Fraction or float scalar)")
+    if not math.isfinite(as_float):
+        if allow_nonfinite:
+            return as_float
+        raise InvalidArgumentError(argument, value, "a finite number")
+    return Fraction(as_float)
+
+
+def _binary_float(value: Any) -> float | None:
+    """Widen a binary float scalar of any format to a Python float (always exact)."""
+    if isinstance(value, float):
+        return value
+    # numpy scalars, 0-d arrays, torch 0-d tensors and ml_dtypes scalars all widen exactly to
+    # float64 via float(): every float16/bfloat16/float32 value is a float64 value.
+    shape = getattr(value, "shape", None)
+    if shape is not None and tuple(shape) != ():
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def is_finite_exact(value: ExactOrNonFinite) -> bool:
+    """True when ``value`` is an exact rational (not inf/nan)."""
+    return isinstance(value, Fraction)

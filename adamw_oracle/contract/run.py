@@ -1,0 +1,95 @@
+"""A run: configuration, initial parameters, initial state and the gradient of every step.
+
+Gradients are a fixed sequence (one vector per step), not a function of the parameters: this is what
+makes a run reproducible across implementations, since every implementation is fed the same numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Any, Sequence
+
+from adamw_oracle.contract.config import OptimizerConfig
+from adamw_oracle.contract.exact import ExactOrNonFinite, to_exact
+from adamw_oracle.contract.hyperparameters import exact_str
+from adamw_oracle.contract.state import OptimizerState, exact_state, zero_state
+from adamw_oracle.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run: ``len(gradients)`` steps over ``len(initial_params)`` elements.
+
+    ``initial_params`` are exact rationals; ``gradients[k][i]`` is the gradient of element i at step k+1
+    (exact, or a non-finite float). ``initial_state`` defaults to the zero state.
+    """
+
+    config: OptimizerConfig
+    initial_params: tuple[Fraction, ...]
+    gradients: tuple[tuple[ExactOrNonFinite, ...], ...]
+    initial_state: OptimizerState[tuple[Fraction, ...]] | None = None
+    name: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        params = tuple(to_exact(x, "initial_params") for x in self.initial_params)
+        object.__setattr__(self, "initial_params", params)
+        grads = []
+        for k, row in enumerate(self.gradients):
+            if isinstance(row, (str, bytes)) or not hasattr(row, "__len__"):
+                raise InvalidArgumentError(f"gradients[{k}]", row, f"a sequence of {len(params)} numbers")
+            if len(row) != len(params):
+                raise InvalidArgumentError(f"gradients[{k}]", f"{len(row)} values", f"{len(params)} values (one per parameter)")
+            grads.append(tuple(to_exact(x, f"gradients[{k}]", allow_nonfinite=True) for x in row))
+        object.__setattr__(self, "gradients", tuple(grads))
+        if self.initial_state is None:
+            object.__setattr__(self, "initial_state", zero_state(len(params)))
+        elif len(self.initial_state.m) != len(params):
+            raise InvalidArgumentError("initial_state", f"{len(self.initial_state.m)} elements", f"{len(params)} elements")
+
+    @property
+    def steps(self) -> int:
+        return len(self.gradients)
+
+    @property
+    def size(self) -> int:
+        return len(self.initial_params)
+
+    def replace(self, **changes: Any) -> "Run":
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready description with exact strings (used by the subprocess protocol and traces)."""
+        state = self.initial_state
+        assert state is not None
+        return {
+            "name": self.name,
+            "config": self.config.as_dict(),
+            "initial_params": [exact_str(x) for x in self.initial_params],
+            "gradients": [[_value_str(x) for x in row] for row in self.gradients],
+            "initial_state": {
+                "step": state.step,
+                "m": [exact_str(x) for x in state.m],
+                "v": [exact_str(x) for x in state.v],
+                "vmax": [exact_str(x) for x in state.vmax],
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Run":
+        st = data.get("initial_state")
+        state = exact_state(st["step"], st["m"], st["v"], st.get("vmax")) if st else None
+        return cls(OptimizerConfig.from_dict(data["config"]), tuple(data["initial_params"]),
+                   tuple(tuple(r) for r in data["gradients"]), state, data.get("name", ""))
+
+
+def _value_str(value: ExactOrNonFinite) -> str:
+    return exact_str(value) if isinstance(value, Fraction) else repr(value)
+
+
+def constant_gradients(values: Sequence[Any], steps: int) -> tuple[tuple[Any, ...], ...]:
+    """The same gradient vector at every one of ``steps`` steps."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise InvalidArgumentError("steps", steps, "an int >= 1")
+    row = tuple(values)
+    return (row,) * steps

@@ -1,0 +1,72 @@
+"""One element of one Adam-family step, for every convention of the contract.
+
+With g' the gradient after maximize/L2 and t the step number (see
+:mod:`adamw_oracle.contract.conventions` for the full notation)::
+
+    m = b1*m + (1-b1)*g'          v = b2*v + (1-b2)*g'^2
+    m^ = m/bc1                     v^ = v/bc2
+    AMSGrad MAX_RAW_V : vmax = max(vmax, v),  v~ = vmax/bc2   (raw r = vmax)
+    AMSGrad MAX_V_HAT : vmax = max(vmax, v^), v~ = vmax       (raw r = vmax*bc2)
+    AMSGrad OFF       :                       v~ = v^         (raw r = v)
+    AFTER_ROOT  : denom = sqrt(v~) + eps;            update = lr_t * m^ / denom
+    INSIDE_ROOT : denom = sqrt(v~ + eps_root) + eps; update = lr_t * m^ / denom
+    EPSILON_HAT : denom = sqrt(r) + eps;             update = lr_t * sqrt(bc2)/bc1 * m / denom
+    PREVIOUS_PARAM: decay = c*p;            p_new = p - decay - update
+    UPDATED_PARAM : decay = c*(p - update); p_new = p - update - decay
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from adamw_oracle.contract.conventions import AmsGrad, Conventions, DecayTarget, EpsPlacement, WeightDecay
+from adamw_oracle.reference.backends import Backend
+from adamw_oracle.reference.constants import StepConstants
+from adamw_oracle.reference.records import ElementStep
+
+
+def adam_element_step(
+    backend: Backend, k: StepConstants, conv: Conventions, p: Any, g: Any, m: Any, v: Any, vmax: Any
+) -> ElementStep[Any]:
+    """Step ``k.t`` of one element; ``p, g, m, v, vmax`` are backend numbers (state before the step)."""
+    g_used = -g if conv.maximize else g
+    if conv.weight_decay is WeightDecay.COUPLED_L2:
+        g_used = g_used + k.weight_decay * p
+    m_new = k.beta1 * m + k.one_minus_beta1 * g_used
+    v_new = k.beta2 * v + k.one_minus_beta2 * (g_used * g_used)
+    m_hat = m_new / k.bc1
+    v_hat = v_new / k.bc2
+    if conv.amsgrad is AmsGrad.MAX_RAW_V:
+        vmax_new = backend.maximum(vmax, v_new)
+        v_tilde, raw = vmax_new / k.bc2, vmax_new
+    elif conv.amsgrad is AmsGrad.MAX_V_HAT:
+        vmax_new = backend.maximum(vmax, v_hat)
+        v_tilde, raw = vmax_new, vmax_new * k.bc2
+    else:
+        vmax_new = vmax
+        v_tilde, raw = v_hat, v_new
+    if conv.eps_placement is EpsPlacement.EPSILON_HAT:
+        denom = backend.sqrt(raw) + k.eps
+        update = k.lr_t * backend.sqrt(k.bc2) / k.bc1 * m_new / denom
+    elif conv.eps_placement is EpsPlacement.INSIDE_ROOT:
+        denom = backend.sqrt(v_tilde + k.eps_root) + k.eps
+        update = k.lr_t * m_hat / denom
+    else:
+        denom = backend.sqrt(v_tilde) + k.eps
+        update = k.lr_t * m_hat / denom
+    decay, p_new = apply_decay(k, conv, p, update)
+    return ElementStep(
+        t=k.t, p=p, g=g, g_used=g_used, m=m_new, update=update, decay=decay, p_new=p_new,
+        v=v_new, m_hat=m_hat, v_hat=v_hat, vmax=vmax_new, denom=denom,
+    )
+
+
+def apply_decay(k: StepConstants, conv: Conventions, p: Any, update: Any) -> tuple[Any, Any]:
+    """Decoupled decay and the new parameter: ``(decay, p_new)`` per the decay target."""
+    if not conv.weight_decay.is_decoupled:
+        return k.decay_coef, p - update  # decay_coef is the backend's exact 0 here
+    if conv.decay_target is DecayTarget.UPDATED_PARAM:
+        moved = p - update
+        decay = k.decay_coef * moved
+        return decay, moved - decay
+    decay = k.decay_coef * p
+    return decay, p - decay - update
