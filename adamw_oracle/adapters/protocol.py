@@ -1,0 +1,70 @@
+"""What an implementation under test receives and returns (shared by adapters, the fuzz and ``check``).
+
+A :class:`Case` is a :class:`~adamw_oracle.contract.run.Run` plus the dtype the implementation computes
+in. Its initial parameters and gradients are values of that dtype (the strategies draw them so), so the
+implementation sees exactly the numbers the reference starts from. Hyperparameters are exact; an
+implementation passes them as Python floats (their float64 roundings), and the error model accounts for
+that rounding.
+
+An implementation returns an :class:`Observation`: the parameters after every step (shape
+``(steps, n)``, held in float64 arrays whose values are values of the case's dtype), optionally its
+state, or an error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.run import Run
+
+
+@dataclass(frozen=True)
+class Case:
+    """One run in one dtype, as handed to an implementation under test."""
+
+    run: Run
+    dtype: Dtype
+
+    def initial_params(self) -> np.ndarray:
+        """Initial parameters as float64 (exact: they are values of ``dtype``)."""
+        return np.array([float(x) for x in self.run.initial_params], dtype=np.float64)
+
+    def gradients(self) -> np.ndarray:
+        """Gradients, shape ``(steps, n)``, float64 (values of ``dtype``; may be non-finite)."""
+        n = self.run.size
+        return np.array([[float(g) for g in row] for row in self.run.gradients], dtype=np.float64).reshape(self.run.steps, n)
+
+    def hyper_floats(self) -> dict[str, Any]:
+        """Hyperparameters as Python floats (float64 roundings) and bools, as frameworks take them."""
+        h = self.run.config.hyper
+        return {
+            "lr": float(h.lr), "beta1": float(h.beta1), "beta2": float(h.beta2), "eps": float(h.eps),
+            "eps_root": float(h.eps_root), "weight_decay": float(h.weight_decay), "momentum": float(h.momentum),
+            "dampening": float(h.dampening), "nesterov": h.nesterov, "schedule_multiplier": float(h.schedule_multiplier),
+        }
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What an implementation produced for a case.
+
+    ``params[k, i]`` is element i after step k+1. ``state`` may hold arrays named ``m``, ``v``,
+    ``vmax`` (shape ``(n,)``, after the last step) when the implementation exposes them. ``error`` is set
+    (and ``params`` may be partial or empty) when the implementation raised, hung or returned garbage.
+    """
+
+    params: np.ndarray
+    state: Mapping[str, np.ndarray] = field(default_factory=dict)
+    error: str | None = None
+
+
+@runtime_checkable
+class Implementation(Protocol):
+    """Anything that can be checked: a name and a ``run(case) -> Observation`` method."""
+
+    name: str
+
+    def run(self, case: Case) -> Observation: ...
