@@ -34,3 +34,7 @@ class InvalidArgumentError(AdamwOracleError, ValueError):
 
 class CertificationError(AdamwOracleError, ArithmeticError):
     """Interval arithmetic could not certify the requested digits within the precision cap."""
+
+
+class MissingExtraError(AdamwOracleError, ImportError):
+    """An optional dependency is not installed; the message names the extra that provides it."""

@@ -54,11 +54,15 @@ class Observation:
     ``params[k, i]`` is element i after step k+1. ``state`` may hold arrays named ``m``, ``v``,
     ``vmax`` (shape ``(n,)``, after the last step) when the implementation exposes them. ``error`` is set
     (and ``params`` may be partial or empty) when the implementation raised, hung or returned garbage.
+    ``findings`` lists misbehaviour an adapter detected while the run otherwise completed.
     """
 
     params: np.ndarray
     state: Mapping[str, np.ndarray] = field(default_factory=dict)
     error: str | None = None
+    #: Misbehaviour the adapter saw itself while running the case (e.g. "gradient of step 3 modified
+    #: in place"); the checker reports each as a finding. Empty for a well-behaved implementation.
+    findings: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -1,8 +1,115 @@
-"""PLACEHOLDER: to be written (see the issue that owns this subcommand)."""
+"""``adamw-oracle check`` and ``adamw-oracle identify``: check or fingerprint a third-party optimizer.
+
+Exit status: 0 the target passed (check) / a convention was identified (identify); 1 it failed, was
+inconclusive or nothing matched; 2 bad arguments.
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
+
+from adamw_oracle.contract.conventions import AmsGrad, BiasCorrection, DecayTarget, EpsPlacement, WeightDecay
+from adamw_oracle.errors import InvalidArgumentError
+
+_CHOICE_OPTIONS = (
+    ("--weight-decay", "weight_decay", WeightDecay),
+    ("--decay-target", "decay_target", DecayTarget),
+    ("--eps-placement", "eps_placement", EpsPlacement),
+    ("--bias-correction", "bias_correction", BiasCorrection),
+    ("--amsgrad-form", "amsgrad", AmsGrad),
+)
+
+
+def _add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", nargs="?", help="built-in name (torch.AdamW, torch.Adam[fused], optax.adamw, keras.Adam, ...) "
+                   "or module:attribute; omit with --cmd")
+    p.add_argument("--cmd", metavar="COMMAND", help="check a program: it reads a JSON case on stdin and writes the "
+                   "trajectory as JSON on stdout (see docs/checking.md)")
+    p.add_argument("--case-timeout", type=float, default=60.0, metavar="SECONDS", help="time limit of one case (default 60)")
+    p.add_argument("--dtype", default=None, help="float64, float32, float16 or bfloat16")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    pass
+    check = subparsers.add_parser(
+        "check", help="check an optimizer against the reference (minimal counterexample on failure)",
+        description="Run generated cases through TARGET, judge every step against the certified reference "
+        "under the error model, and shrink the first failure to a minimal counterexample.",
+        epilog="examples:\n  adamw-oracle check torch.AdamW --dtype float32 --examples 50\n"
+        "  adamw-oracle check optax.adamw --expect torch.AdamW\n"
+        "  adamw-oracle check --cmd 'python examples/subprocess_adamw.py' --expect torch.AdamW",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_target(check)
+    check.add_argument("--expect", metavar="PRESET", help="expected convention: a preset name (default: the target's own "
+                       "preset for built-in targets, else what identify finds)")
+    for flag, name, enum_type in _CHOICE_OPTIONS:
+        check.add_argument(flag, dest=name, choices=[m.value for m in enum_type],
+                           help=f"explicit expected {name.replace('_', ' ')} (overrides --expect)")
+    check.add_argument("--examples", type=int, default=50, help="number of generated cases (default 50)")
+    check.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
+    check.add_argument("--time-budget", type=float, default=None, metavar="SECONDS", help="start no new case after this")
+    check.add_argument("--max-steps", type=int, default=6, help="longest generated run (default 6)")
+    check.add_argument("--quiet", action="store_true", help="no per-case progress lines")
+    check.set_defaults(func=run_check)
+
+    ident = subparsers.add_parser(
+        "identify", help="fingerprint which Adam convention an optimizer implements",
+        description="Run designed probes through TARGET and decide its convention (eps placement, AMSGrad form, "
+        "decay scaling and order, bias correction, coupled vs decoupled); prints the probe evidence.",
+        epilog="example:\n  adamw-oracle identify keras.Adam", formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_target(ident)
+    ident.set_defaults(func=run_identify)
+
+
+def _implementation(args: argparse.Namespace) -> Any:
+    if args.cmd and args.target:
+        raise InvalidArgumentError("target", args.target, "no TARGET together with --cmd (give one of them)")
+    if args.cmd:
+        from adamw_oracle.adapters.subprocess_adapter import SubprocessImplementation
+
+        return SubprocessImplementation(args.cmd, timeout=args.case_timeout)
+    if not args.target:
+        raise InvalidArgumentError("target", None, "a built-in name, module:attribute, or --cmd COMMAND")
+    return args.target
+
+
+def _expected(args: argparse.Namespace) -> Any:
+    explicit = {name: getattr(args, name) for _, name, _ in _CHOICE_OPTIONS if getattr(args, name)}
+    if not explicit:
+        return args.expect
+    base: dict[str, Any] = {}
+    if args.expect:
+        from adamw_oracle.check.expected import expected_convention
+
+        exp = expected_convention(args.expect)
+        base = exp.conventions.as_dict()
+        if exp.amsgrad_form is not None:
+            base["amsgrad"] = exp.amsgrad_form.value
+    base.update(explicit)
+    base.pop("maximize", None)
+    return base
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from adamw_oracle.check.runner import check_target
+
+    target = _implementation(args)
+    progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))
+    report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
+                          seed=args.seed, time_budget=args.time_budget, case_timeout=args.case_timeout,
+                          max_steps=args.max_steps, progress=progress)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(report.describe())
+    return 0 if report.passed else 1
+
+
+def run_identify(args: argparse.Namespace) -> int:
+    from adamw_oracle.check.identify import identify
+
+    result = identify(_implementation(args), dtype=args.dtype)
+    print(json.dumps(result.as_dict(), indent=2) if args.json else result.describe())
+    return 0 if result.identified else 1

@@ -1,8 +1,54 @@
-"""PLACEHOLDER: to be written (see the issue that owns this subcommand)."""
+"""``adamw-oracle fuzz``: the three-way fuzz (reference vs symbolic; GPU host build and numpy vs the
+error-model bound), optionally followed by the mutation meta-check.
+
+Examples::
+
+    adamw-oracle fuzz                         # ci profile: 60 cases, seed 0
+    adamw-oracle fuzz --examples 500 --seed 7
+    adamw-oracle fuzz --profile thorough      # 10,000 cases (long)
+    adamw-oracle fuzz --mutations             # also show that every deliberately broken step is caught
+"""
 from __future__ import annotations
 
 import argparse
 
+from adamw_oracle.errors import InvalidArgumentError
+
+PROFILES = {"ci": 60, "thorough": 10_000}
+MAX_EXAMPLES = 10_000_000
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    pass
+    """Add the ``fuzz`` subcommand."""
+    parser = subparsers.add_parser(
+        "fuzz", help="three-way fuzz: reference vs symbolic vs GPU host build (and numpy) within the error model",
+        description="Draw cases over every convention and dtype and check (1) that the reference and the symbolic "
+        "layer enclose the same values and (2) that the GPU layer's host build and the numpy implementations stay "
+        "within the error-model bound. Exit 0 when everything agrees, 1 on any failure.",
+    )
+    parser.add_argument("--examples", type=int, default=None, metavar="N",
+                        help="number of cases (default: the profile's: ci 60, thorough 10000)")
+    parser.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="ci", help="example budget (default ci)")
+    parser.add_argument("--no-symbolic", action="store_true", help="skip the reference/symbolic comparison")
+    parser.add_argument("--mutations", action="store_true",
+                        help="also run the deliberately broken steps and report which are caught")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    examples = args.examples if args.examples is not None else PROFILES[args.profile]
+    if not 1 <= examples <= MAX_EXAMPLES:
+        raise InvalidArgumentError("--examples", examples, f"an int in [1, {MAX_EXAMPLES}]")
+    from adamw_oracle.verify.fuzz import three_way_fuzz
+
+    summary = three_way_fuzz(examples, args.seed, symbolic=not args.no_symbolic)
+    print(summary.describe())
+    ok = summary.passed
+    if args.mutations:
+        from adamw_oracle.verify.meta import hunt_all
+
+        for hunt in hunt_all(max_examples=max(examples, 300), seed=args.seed):
+            print(hunt.describe())
+            ok = ok and hunt.caught
+    return 0 if ok else 1

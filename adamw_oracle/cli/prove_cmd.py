@@ -1,8 +1,64 @@
-"""PLACEHOLDER: to be written (see the issue that owns this subcommand)."""
+"""``adamw-oracle prove``: check every theorem of the symbolic layer; write or check the document.
+
+* no option: one line per theorem (name, statement, held / FAILED with the residual); exit 1 if any fails;
+* ``--format markdown|latex``: also write the derivations document (default ``docs/proofs.md`` / ``.tex``,
+  or ``--output PATH``; ``--output -`` prints it);
+* ``--check-docs``: exit 1 if the committed ``docs/proofs.md`` / ``docs/proofs.tex`` differ from a fresh
+  generation (what CI runs).
+"""
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    pass
+    parser = subparsers.add_parser(
+        "prove", help="prove the AdamW identities (sympy) and write/check docs/proofs.md",
+        description="Prove every theorem of the symbolic layer; print one line each. Exit 1 if any fails.",
+    )
+    parser.add_argument("--format", choices=("text", "markdown", "latex"), default="text",
+                        help="markdown/latex: also write the derivations document (default: text lines only)")
+    parser.add_argument("--output", default=None,
+                        help="where to write the document (default docs/proofs.md or docs/proofs.tex; '-' = stdout)")
+    parser.add_argument("--check-docs", action="store_true",
+                        help="exit 1 if the committed docs/proofs.md and docs/proofs.tex are not current")
+    parser.add_argument("--docs-dir", default=None, help="directory of the committed documents (default: docs/)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from adamw_oracle.errors import InvalidArgumentError
+    from adamw_oracle.symbolic import prove_all
+    from adamw_oracle.symbolic.render import FILE_NAMES, default_docs_dir, render, stale_documents, write_atomic
+
+    if args.output is not None and args.format == "text":
+        raise InvalidArgumentError("--output", args.output, "used only with --format markdown or --format latex")
+    results = prove_all()
+    to_stdout = args.output == "-"
+    report = sys.stderr if to_stdout else sys.stdout
+    for result in results:
+        print(result.line(), file=report)
+    failed = [r for r in results if not r.held]
+    print(f"{len(results) - len(failed)}/{len(results)} theorems held", file=report)
+    status = 1 if failed else 0
+    docs_dir = Path(args.docs_dir) if args.docs_dir else default_docs_dir()
+    if args.format != "text":
+        text = render(results, args.format)
+        if to_stdout:
+            sys.stdout.write(text)
+        else:
+            path = Path(args.output) if args.output else docs_dir / FILE_NAMES[args.format]
+            write_atomic(path, text)
+            print(f"wrote {path}", file=report)
+    if args.check_docs:
+        stale = stale_documents(results, docs_dir)
+        for path in stale:
+            print(f"stale: {path} differs from a fresh generation "
+                  f"(run: adamw-oracle prove --format {'markdown' if path.suffix == '.md' else 'latex'})", file=report)
+        if stale:
+            status = 1
+        else:
+            print("documents are current", file=report)
+    return status

@@ -4,6 +4,23 @@ For each requested quantity the run is evaluated in :class:`IntervalBackend`; th
 are rounded to ``digits`` significant digits and to float64/float32. When every quantity gives the same
 results at both ends, those results are certified (the exact value lies inside the enclosure and
 rounding is monotone). Otherwise the precision is doubled and the run repeated, up to ``max_prec`` bits.
+
+Soundness of the fast rounding: the ends of an mpmath interval are binary floating-point numbers
+``man * 2**exp``, i.e. exact rationals. They are rounded with integer arithmetic on ``(man, exp)``
+(:func:`~adamw_oracle.reference.digits.significant_raw`,
+:func:`~adamw_oracle.reference.digits.round_raw_to_format`), which gives exactly the correctly rounded
+result of the exact value (the tests compare them with the Fraction-based roundings). No float or
+decimal intermediate is involved, so "both ends round to the same string" is decided exactly.
+
+Ties: a quantity whose exact value is a terminating decimal lying exactly halfway between two
+``digits``-digit strings (e.g. v = 0.05 * 0.95**k * g**2 ends in a 5) can never be certified to
+``digits`` digits by an enclosure of non-zero width. Once the precision has been raised
+``TIE_DOUBLINGS`` times, such a quantity is written with up to ``TIE_EXTRA_DIGITS`` more digits: the
+halfway point is itself a (digits+1)-digit decimal, so every value of a narrow enclosure around it
+rounds to the same longer string, which is then certified in the ordinary way.
+
+Only the requested quantities at the requested step indices are rounded (``quantities``, ``steps``);
+the interval run itself always covers every step, since each step depends on the previous one.
 """
 from __future__ import annotations
 
@@ -15,16 +32,22 @@ from typing import Iterable
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.run import Run
 from adamw_oracle.errors import CertificationError, InvalidArgumentError
-from adamw_oracle.reference.backends import MAX_PREC, IntervalBackend, interval_ends
-from adamw_oracle.reference.digits import significant
+from adamw_oracle.reference.backends import MAX_PREC, IntervalBackend
+from adamw_oracle.reference.digits import round_raw_to_format, significant_raw
 from adamw_oracle.reference.trajectory import run_trajectory
 
 GUARD_BITS = 32
+TIE_DOUBLINGS = 2
+TIE_EXTRA_DIGITS = 3
 
 
 @dataclass(frozen=True)
 class CertifiedValue:
-    """A quantity with certified decimal digits and certified float64/float32 roundings."""
+    """A quantity with certified decimal digits and certified float64/float32 roundings.
+
+    ``decimal`` has ``digits`` significant digits (a few more for a decimal tie, see the module
+    docstring; ``"0"`` for an exact zero); ``lower <= exact value <= upper`` are the enclosure's ends.
+    """
 
     decimal: str
     float64: float
@@ -39,12 +62,16 @@ class CertifiedValue:
 
 @dataclass(frozen=True)
 class CertifiedTrajectory:
-    """``steps[k][i][name]`` is the certified value of quantity ``name`` for element i at step index k."""
+    """``steps[j][i][name]``: certified quantity ``name`` of element i at step index ``step_indices[j]``.
+
+    With every step certified (the default) ``step_indices`` is ``0, 1, ..., steps-1`` and j = k.
+    """
 
     run: Run
     digits: int
     prec: int
     steps: tuple[tuple[dict[str, CertifiedValue], ...], ...]
+    step_indices: tuple[int, ...] = ()
 
     def final(self, quantity: str = "p_new") -> tuple[CertifiedValue, ...]:
         return tuple(e[quantity] for e in self.steps[-1])
@@ -56,6 +83,7 @@ def certify_run(
     quantities: Iterable[str] | None = None,
     *,
     max_prec: int = 1 << 14,
+    steps: Iterable[int] | None = None,
 ) -> CertifiedTrajectory:
     """Certify ``digits`` significant digits of every requested quantity of every step.
 
@@ -65,6 +93,8 @@ def certify_run(
         quantities: names of :class:`~adamw_oracle.reference.records.ElementStep` quantities
             (default: every quantity the family has).
         max_prec: give up above this many bits.
+        steps: 0-based step indices to certify (default: every step). ``steps`` of the result then
+            holds only these rows, in increasing order, and ``step_indices`` says which they are.
 
     Raises:
         CertificationError: a quantity could not be certified at ``max_prec`` (e.g. a value that is
@@ -79,12 +109,16 @@ def certify_run(
             if not isinstance(g, Fraction):
                 raise InvalidArgumentError("run.gradients", g, "finite values (non-finite runs cannot be certified)")
     wanted = tuple(quantities) if quantities is not None else None
+    indices = _step_indices(steps, run.steps)
     prec = int(digits * math.log2(10)) + GUARD_BITS
+    doublings = 0
     while True:
+        extra = TIE_EXTRA_DIGITS if doublings >= TIE_DOUBLINGS else 0
         trajectory = run_trajectory(run, IntervalBackend(min(prec, max_prec)))
         failure = None
         rows = []
-        for k, row in enumerate(trajectory.steps):
+        for k in indices:
+            row = trajectory.steps[k]
             out_row = []
             for i, element in enumerate(row):
                 values = element.quantities()
@@ -93,7 +127,7 @@ def certify_run(
                 for name in names:
                     if name not in values:
                         raise InvalidArgumentError("quantities", name, "names among " + ", ".join(values))
-                    result = _certify_one(values[name], digits)
+                    result = _certify_one(values[name], digits, extra)
                     if result is None:
                         failure = (k, i, name)
                         break
@@ -105,7 +139,7 @@ def certify_run(
                 break
             rows.append(tuple(out_row))
         if failure is None:
-            return CertifiedTrajectory(run, digits, min(prec, max_prec), tuple(rows))
+            return CertifiedTrajectory(run, digits, min(prec, max_prec), tuple(rows), indices)
         if prec >= max_prec:
             k, i, name = failure
             raise CertificationError(
@@ -113,19 +147,40 @@ def certify_run(
                 f"with {max_prec} bits (is the exact value zero, or on a rounding boundary?)"
             )
         prec *= 2
+        doublings += 1
 
 
-def _certify_one(interval: object, digits: int) -> CertifiedValue | None:
-    lower, upper = interval_ends(interval)
-    if not isinstance(lower, Fraction) or not isinstance(upper, Fraction):
-        return None
-    text = significant(lower, digits)
-    if significant(upper, digits) != text:
+def _step_indices(steps: Iterable[int] | None, count: int) -> tuple[int, ...]:
+    if steps is None:
+        return tuple(range(count))
+    chosen = sorted(set(steps))
+    for k in chosen:
+        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < count:
+            raise InvalidArgumentError("steps", k, f"step indices in [0, {count - 1}]")
+    return tuple(chosen)
+
+
+def _raw_to_fraction(raw: tuple) -> Fraction:
+    sign, man, exp, _bc = raw
+    value = Fraction(int(man) << exp) if exp >= 0 else Fraction(int(man), 1 << -exp)
+    return -value if sign else value
+
+
+def _certify_one(interval: object, digits: int, extra_digits: int = 0) -> CertifiedValue | None:
+    low_raw, high_raw = interval._mpi_  # type: ignore[attr-defined]
+    if not (low_raw[1] or low_raw[2] == 0) or not (high_raw[1] or high_raw[2] == 0):
+        return None  # an infinite or NaN end certifies nothing
+    for length in range(digits, digits + extra_digits + 1):
+        text = significant_raw(low_raw, length)
+        if significant_raw(high_raw, length) == text:
+            break
+    else:
         return None
     roundings = []
     for dtype in (Dtype.FLOAT64, Dtype.FLOAT32):
-        low, high = dtype.format.round(lower), dtype.format.round(upper)
-        if low != high:
+        fmt = dtype.format
+        low = round_raw_to_format(low_raw, fmt.precision, fmt.emin, fmt.emax)
+        if round_raw_to_format(high_raw, fmt.precision, fmt.emin, fmt.emax) != low:
             return None
-        roundings.append(float(low))
-    return CertifiedValue(text, roundings[0], roundings[1], lower, upper)
+        roundings.append(low)
+    return CertifiedValue(text, roundings[0], roundings[1], _raw_to_fraction(low_raw), _raw_to_fraction(high_raw))

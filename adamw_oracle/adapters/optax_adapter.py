@@ -1,0 +1,107 @@
+"""optax adam / adamw (JAX on the CPU) behind the :class:`Implementation` protocol.
+
+The transformation is built from the case's hyperparameters as optax users write it::
+
+    optax.adam(lr, b1, b2, eps, eps_root)                       # "adam"
+    optax.adamw(lr, b1, b2, eps, eps_root, weight_decay=wd)     # "adamw"
+    # with AMSGrad (optax.adam has no flag; optax composes it from scale_by_amsgrad):
+    optax.amsgrad(lr, b1, b2, eps, eps_root)                    # "adam", amsgrad
+    optax.chain(optax.scale_by_amsgrad(b1, b2, eps, eps_root),
+                optax.add_decayed_weights(wd), optax.scale_by_learning_rate(lr))   # "adamw", amsgrad
+
+and applied eagerly, one ``update`` + ``optax.apply_updates`` per step, on a 1-D ``jnp`` array of the
+case's dtype (float64, float32, float16, bfloat16).
+
+float64 needs JAX's x64 mode. It is switched on only for float64 cases and only inside a scoped
+``jax.enable_x64(True)`` block; other dtypes run inside ``jax.enable_x64(False)``. What x64 changes
+besides allowing float64 arrays: Python scalars and the int32 step count promote to float64 instead of
+float32, so optax's bias corrections ``1 - b**t`` are computed in float64 before being cast to the
+moment's dtype. Running float32 cases with x64 off is what a default JAX user gets.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.errors import InvalidArgumentError
+
+OPTAX_OPTIMIZERS = ("adam", "adamw")
+
+
+def jax_dtype(dtype: Dtype):
+    import jax.numpy as jnp
+
+    return {Dtype.FLOAT64: jnp.float64, Dtype.FLOAT32: jnp.float32,
+            Dtype.FLOAT16: jnp.float16, Dtype.BFLOAT16: jnp.bfloat16}[dtype]
+
+
+class OptaxImplementation:
+    """``optax.adam`` or ``optax.adamw`` (and their AMSGrad compositions), eager, on the JAX CPU."""
+
+    dtypes = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
+    flushes_subnormals = True  # XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
+
+    def __init__(self, optimizer: str = "adamw") -> None:
+        if optimizer not in OPTAX_OPTIMIZERS:
+            raise InvalidArgumentError("optimizer", optimizer, "one of " + ", ".join(OPTAX_OPTIMIZERS))
+        self.optimizer = optimizer
+        self.name = f"optax.{optimizer}"
+        caps = {"amsgrad", "eps_root"} | ({"weight_decay"} if optimizer == "adamw" else set())
+        self.capabilities = frozenset(caps)
+
+    def versions(self) -> dict[str, str]:
+        import jax
+        import optax
+
+        return {"optax": optax.__version__, "jax": jax.__version__}
+
+    def run(self, case: Case) -> Observation:
+        reason = unsupported_reason(case, self.capabilities)
+        if reason:
+            return Observation(empty_params(case), error=f"unsupported case: {reason}")
+        import jax
+
+        with jax.enable_x64(case.dtype is Dtype.FLOAT64):
+            return guarded_run(case, self._run)
+
+    def _transformation(self, opts: CaseOptions):
+        import optax
+
+        if not opts.amsgrad:
+            if self.optimizer == "adam":
+                return optax.adam(opts.lr, opts.beta1, opts.beta2, opts.eps, opts.eps_root)
+            return optax.adamw(opts.lr, opts.beta1, opts.beta2, opts.eps, opts.eps_root, weight_decay=opts.weight_decay)
+        if self.optimizer == "adam":
+            return optax.amsgrad(opts.lr, opts.beta1, opts.beta2, opts.eps, opts.eps_root)
+        return optax.chain(
+            optax.scale_by_amsgrad(opts.beta1, opts.beta2, opts.eps, opts.eps_root),
+            optax.add_decayed_weights(opts.weight_decay),
+            optax.scale_by_learning_rate(opts.lr),
+        )
+
+    def _run(self, case: Case) -> Observation:
+        import jax.numpy as jnp
+        import optax
+
+        dt = jax_dtype(case.dtype)
+        opts = CaseOptions.of(case)
+        tx = self._transformation(opts)
+        params = jnp.asarray(case.initial_params()).astype(dt)
+        state = tx.init(params)
+        grads = case.gradients()
+        rows = []
+        for k in range(case.run.steps):
+            g = jnp.asarray(grads[k]).astype(dt)
+            updates, state = tx.update(g, state, params)
+            params = optax.apply_updates(params, updates)
+            rows.append(np.asarray(params.astype(jnp.float64) if case.dtype is Dtype.FLOAT64 else params.astype(jnp.float32), dtype=np.float64))
+        moments = state[0]
+        exposed = {"m": moments.mu, "v": moments.nu}
+        if opts.amsgrad:
+            exposed["vmax"] = moments.nu_max
+        return Observation(
+            np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size),
+            {k: np.asarray(np.asarray(v).astype(np.float64)) for k, v in exposed.items()},
+        )

@@ -1,0 +1,128 @@
+"""Built-in target names and turning a target specification into an :class:`Implementation`.
+
+A target is one of
+
+* a built-in name: ``torch.Adam``, ``torch.AdamW`` (the foreach path; ``torch.AdamW[forloop]`` and
+  ``torch.AdamW[fused]`` select the other code paths), ``optax.adam``, ``optax.adamw``, ``keras.Adam``,
+  ``keras.AdamW``;
+* ``module:attribute`` naming an Implementation (instance, or a class built without arguments) or a
+  plain function ``fn(params, grads, hyper)`` (wrapped with
+  :func:`~adamw_oracle.adapters.callable.from_callable`);
+* an object that already is an Implementation.
+
+Commands are given separately (``SubprocessImplementation`` / ``adamw-oracle check --cmd``).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from adamw_oracle.adapters.protocol import Implementation
+from adamw_oracle.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class BuiltinTarget:
+    """One built-in adapter: its name, the module it needs, how to build it and its matching preset."""
+
+    name: str
+    requires: str
+    build: Callable[[], Implementation]
+    preset: str
+
+
+def _torch(opt: str, path: str) -> Callable[[], Implementation]:
+    def build() -> Implementation:
+        from adamw_oracle.adapters.torch import TorchImplementation
+
+        return TorchImplementation(opt, path)
+    return build
+
+
+def _optax(opt: str) -> Callable[[], Implementation]:
+    def build() -> Implementation:
+        from adamw_oracle.adapters.optax_adapter import OptaxImplementation
+
+        return OptaxImplementation(opt)
+    return build
+
+
+def _keras(opt: str) -> Callable[[], Implementation]:
+    def build() -> Implementation:
+        from adamw_oracle.adapters.keras_adapter import KerasImplementation
+
+        return KerasImplementation(opt)
+    return build
+
+
+BUILTIN_TARGETS: dict[str, BuiltinTarget] = {
+    t.name: t
+    for t in [
+        *(BuiltinTarget(f"torch.{o}" + ("" if p == "foreach" else f"[{p}]"), "torch", _torch(o, p), f"torch.{o}")
+          for o in ("Adam", "AdamW") for p in ("foreach", "forloop", "fused")),
+        BuiltinTarget("optax.adam", "optax", _optax("adam"), "optax.adam"),
+        BuiltinTarget("optax.adamw", "optax", _optax("adamw"), "optax.adamw"),
+        BuiltinTarget("keras.Adam", "keras", _keras("Adam"), "keras.Adam"),
+        BuiltinTarget("keras.AdamW", "keras", _keras("AdamW"), "keras.AdamW"),
+    ]
+}
+
+
+def installed_targets() -> list[str]:
+    """Built-in target names whose framework is importable here (nothing is imported to find out)."""
+    return [name for name, t in BUILTIN_TARGETS.items() if importlib.util.find_spec(t.requires) is not None]
+
+
+def builtin_preset(target: str) -> str | None:
+    """The preset a built-in target claims to implement (None for other targets)."""
+    t = BUILTIN_TARGETS.get(target)
+    return t.preset if t else None
+
+
+def resolve_target(target: Any) -> Implementation:
+    """An Implementation from a built-in name, ``module:attribute``, or an Implementation object.
+
+    Raises:
+        InvalidArgumentError: unknown name, a module or attribute that does not exist, or an object
+            that is neither an Implementation nor a callable.
+    """
+    if isinstance(target, Implementation):
+        return target
+    if not isinstance(target, str):
+        if callable(target):
+            from adamw_oracle.adapters.callable import from_callable
+
+            return from_callable(target)
+        raise InvalidArgumentError("target", target, "a built-in name, 'module:attribute' or an Implementation")
+    if target in BUILTIN_TARGETS:
+        t = BUILTIN_TARGETS[target]
+        if importlib.util.find_spec(t.requires) is None:
+            raise InvalidArgumentError("target", target, f"a target whose framework is installed ({t.requires} is not)")
+        return t.build()
+    if ":" in target:
+        module_name, _, attr = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise InvalidArgumentError("target", target, f"an importable module (import failed: {exc})") from None
+        obj: Any = module
+        for part in attr.split("."):
+            if not hasattr(obj, part):
+                raise InvalidArgumentError("target", target, f"an attribute of {module_name} ({part!r} is missing)")
+            obj = getattr(obj, part)
+        if isinstance(obj, type):
+            obj = obj()
+        if isinstance(obj, Implementation):
+            return obj
+        if callable(obj):
+            from adamw_oracle.adapters.callable import from_callable
+
+            return from_callable(obj, name=target)
+        raise InvalidArgumentError("target", target, "an Implementation or a function fn(params, grads, hyper)")
+    import difflib
+
+    close = difflib.get_close_matches(target, list(BUILTIN_TARGETS), n=1)
+    raise InvalidArgumentError("target", target, "a built-in name (" + ", ".join(BUILTIN_TARGETS) + ") or 'module:attribute'",
+                               hint=f"did you mean {close[0]!r}?" if close else None)

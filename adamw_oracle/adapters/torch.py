@@ -1,0 +1,102 @@
+"""torch.optim.Adam / AdamW behind the :class:`Implementation` protocol.
+
+Every hyperparameter is passed explicitly (torch's defaults differ between Adam and AdamW, and from other
+frameworks): ``lr, betas=(beta1, beta2), eps, weight_decay, amsgrad, maximize`` plus the code path:
+
+* ``forloop``: ``foreach=False, fused=False`` (``_single_tensor_adam``)
+* ``foreach``: ``foreach=True`` (``_multi_tensor_adam``)
+* ``fused``:   ``fused=True`` (the fused CPU kernel)
+
+The parameter is one 1-D tensor of the case's dtype holding exactly the case's initial values; the
+gradient of step k is assigned as ``p.grad`` (a fresh tensor of that dtype) before ``step()``. A copy is
+kept so that an optimizer that writes into ``p.grad`` (torch once negated gradients in place under
+``maximize``) is reported as a finding.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.errors import InvalidArgumentError
+
+TORCH_OPTIMIZERS = ("Adam", "AdamW")
+TORCH_PATHS = ("forloop", "foreach", "fused")
+
+
+def torch_dtype(dtype: Dtype):  # -> torch.dtype
+    import torch
+
+    return {Dtype.FLOAT64: torch.float64, Dtype.FLOAT32: torch.float32,
+            Dtype.FLOAT16: torch.float16, Dtype.BFLOAT16: torch.bfloat16}[dtype]
+
+
+class TorchImplementation:
+    """``torch.optim.<optimizer>`` on the CPU through one of its code paths."""
+
+    capabilities = frozenset({"weight_decay", "amsgrad", "maximize"})
+    dtypes = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
+
+    def __init__(self, optimizer: str = "AdamW", path: str = "foreach", *, optimizer_class: type | None = None,
+                 name: str | None = None) -> None:
+        """``optimizer_class`` checks a user's torch optimizer (a subclass of Adam/AdamW taking the same
+        arguments) instead of ``torch.optim.<optimizer>``."""
+        if optimizer_class is None and optimizer not in TORCH_OPTIMIZERS:
+            raise InvalidArgumentError("optimizer", optimizer, "one of " + ", ".join(TORCH_OPTIMIZERS))
+        if path not in TORCH_PATHS:
+            raise InvalidArgumentError("path", path, "one of " + ", ".join(TORCH_PATHS))
+        self.optimizer = optimizer
+        self.optimizer_class = optimizer_class
+        self.path = path
+        default = optimizer_class.__qualname__ if optimizer_class is not None else f"torch.{optimizer}"
+        self.name = name or default + ("" if path == "foreach" else f"[{path}]")
+
+    def versions(self) -> dict[str, str]:
+        import torch
+
+        return {"torch": torch.__version__}
+
+    def run(self, case: Case) -> Observation:
+        reason = unsupported_reason(case, self.capabilities)
+        if reason:
+            return Observation(empty_params(case), error=f"unsupported case: {reason}")
+        return guarded_run(case, self._run)
+
+    def _run(self, case: Case) -> Observation:
+        import torch
+
+        dt = torch_dtype(case.dtype)
+        opts = CaseOptions.of(case)
+        p = torch.tensor(case.initial_params(), dtype=torch.float64).to(dt).requires_grad_(True)
+        path_flags = {"forloop": {"foreach": False, "fused": False}, "foreach": {"foreach": True},
+                      "fused": {"fused": True}}[self.path]
+        opt = (self.optimizer_class or getattr(torch.optim, self.optimizer))(
+            [p], lr=opts.lr, betas=(opts.beta1, opts.beta2), eps=opts.eps, weight_decay=opts.weight_decay,
+            amsgrad=opts.amsgrad, maximize=opts.maximize, **path_flags,
+        )
+        grads = case.gradients()
+        rows: list[np.ndarray] = []
+        findings: list[str] = []
+        for k in range(case.run.steps):
+            given = torch.tensor(grads[k], dtype=torch.float64).to(dt)
+            p.grad = given.clone()
+            opt.step()
+            if not _same_bits(p.grad, given):
+                findings.append(f"step {k + 1}: the optimizer modified the gradient tensor in place")
+            rows.append(p.detach().to(torch.float64).numpy().copy())
+        st = opt.state[p]
+        state = {"m": st["exp_avg"], "v": st["exp_avg_sq"]}
+        if opts.amsgrad:
+            state["vmax"] = st["max_exp_avg_sq"]
+        return Observation(
+            np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size),
+            {k: v.detach().to(torch.float64).numpy().copy() for k, v in state.items()},
+            findings=tuple(findings),
+        )
+
+
+def _same_bits(a, b) -> bool:  # NaN-aware equality of two tensors of one dtype
+    import torch
+
+    return bool(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0)))

@@ -1,0 +1,68 @@
+"""Rendering a :class:`~adamw_oracle.check.runner.CheckReport`: header, result table, JSON."""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from adamw_oracle.check.findings import KINDS
+
+if TYPE_CHECKING:
+    from adamw_oracle.check.runner import CheckReport
+
+
+def report_header(r: "CheckReport") -> str:
+    """What was tested, exactly: target, versions, expected convention, dtype, seed, examples."""
+    versions = ", ".join(f"{k} {v}" for k, v in r.versions.items())
+    return "\n".join([
+        f"target:     {r.target}",
+        f"versions:   {versions}",
+        f"convention: {r.expected.describe()}",
+        f"dtype:      {r.dtype.value}   seed: {r.seed}   examples: {r.examples}",
+    ])
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in rows)
+    line = "+" + "-" * (width + 2) + "+" + "-" * 32 + "+"
+    body = [f"| {k.ljust(width)} | {v.ljust(30)} |" for k, v in rows]
+    return "\n".join([line, *body, line])
+
+
+def render_report(r: "CheckReport") -> str:
+    """The full human-readable report: header, result table, findings, counterexample."""
+    verdict = "PASS" if r.passed else ("INCONCLUSIVE (nothing could be judged)" if r.inconclusive and not r.findings else "FAIL")
+    rows = [
+        ("result", verdict),
+        ("cases run", f"{r.cases_run}" + (" (time budget reached)" if r.stopped_by_budget else "")),
+        ("elements within bound", str(r.counts["within"])),
+        ("elements outside bound", str(r.counts["outside"])),
+        ("ill-conditioned (set aside)", str(r.counts["ill_conditioned"])),
+        ("max error / bound", "inf" if math.isinf(r.max_fraction_of_bound) else f"{r.max_fraction_of_bound:.3g}"),
+    ]
+    if r.cases_set_aside:
+        rows.append(("cases set aside (flush-to-zero)", str(r.cases_set_aside)))
+    rows += [(f"cases with {k}", str(n)) for k, n in r.finding_counts.items() if n]
+    rows += [("shrink runs", str(r.shrink_runs)), ("seconds", f"{r.seconds:.1f}")]
+    parts = [report_header(r), _table(rows)]
+    if r.findings:
+        parts.append("findings:\n" + "\n".join(f"  - {f.describe()}" for f in r.findings))
+    if r.counterexample is not None:
+        parts.append(r.counterexample.describe())
+    return "\n".join(parts)
+
+
+def report_dict(r: "CheckReport") -> dict[str, Any]:
+    """JSON-ready report (``adamw-oracle check --json``)."""
+    return {
+        "target": r.target, "versions": r.versions,
+        "expected": {"label": r.expected.label, "conventions": r.expected.conventions.as_dict(),
+                     "amsgrad_form": r.expected.amsgrad_form.value if r.expected.amsgrad_form else None},
+        "dtype": r.dtype.value, "seed": r.seed, "examples": r.examples,
+        "passed": r.passed, "inconclusive": r.inconclusive, "cases_run": r.cases_run, "shrink_runs": r.shrink_runs,
+        "counts": dict(r.counts), "finding_counts": {k: r.finding_counts.get(k, 0) for k in KINDS},
+        "max_fraction_of_bound": None if math.isinf(r.max_fraction_of_bound) else r.max_fraction_of_bound,
+        "findings": [f.as_dict() for f in r.findings],
+        "counterexample": r.counterexample.as_dict() if r.counterexample else None,
+        "seconds": r.seconds, "stopped_by_budget": r.stopped_by_budget,
+        "cases_set_aside": r.cases_set_aside, "set_aside_reasons": list(r.set_aside_reasons),
+    }

@@ -1,0 +1,356 @@
+"""``check_target``: drive an optimizer with generated cases, judge each against the reference, and shrink
+the first failure to a minimal counterexample.
+
+Each case is run through the target's adapter and judged by :func:`adamw_oracle.verify.judge` (the
+error model: exact trajectory plus a per-element, per-dtype rounding-error bound). A case *fails* when
+it has any finding (:mod:`adamw_oracle.check.findings`); hypothesis then shrinks it to a minimal
+failing case, which is reported with a copy-paste reproduction. Elements the error model cannot judge
+are counted as ill-conditioned, never passed.
+
+Guarantees:
+
+* the checker never raises because of the optimizer under test: its exceptions, hangs and garbage
+  become findings;
+* a per-case timeout applies to every target (subprocesses are killed; an in-process call that hangs
+  is abandoned in its daemon thread and reported);
+* the same ``seed`` draws the same cases.
+"""
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from adamw_oracle.adapters.protocol import Case, Implementation, Observation
+from adamw_oracle.adapters.registry import builtin_preset, resolve_target
+from adamw_oracle.check.expected import ExpectedConvention, expected_convention
+from adamw_oracle.check.findings import KINDS, Finding, classify
+from adamw_oracle.check.reproduction import reproduction
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.errors import InvalidArgumentError
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case: what the target returned, the judge's verdict and the findings."""
+
+    case: Case
+    observation: Observation
+    judgement: Any | None
+    findings: tuple[Finding, ...]
+    seconds: float
+    set_aside: str | None = None  # why a failing case was not held against the target
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.findings)
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """The minimal failing case found by shrinking, with everything needed to act on it."""
+
+    case: Case
+    findings: tuple[Finding, ...]
+    verdict: str
+    reproduction: str
+    observed: list[list[float]]
+
+    def describe(self) -> str:
+        from adamw_oracle.strategies import describe_case
+
+        lines = ["minimal counterexample:", _indent(describe_case(self.case))]
+        lines += [f"  {f.describe()}" for f in self.findings]
+        lines += ["  verdict: " + self.verdict.replace("\n", "\n  "), "reproduce with:", _indent(self.reproduction)]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"case": {"run": self.case.run.as_dict(), "dtype": self.case.dtype.value},
+                "findings": [f.as_dict() for f in self.findings], "verdict": self.verdict,
+                "observed": self.observed, "reproduction": self.reproduction}
+
+
+@dataclass
+class CheckReport:
+    """The result of :func:`check_target`.
+
+    ``passed`` is True when no case had a finding and at least one element was judged within its bound.
+    ``counts`` sums the judge's per-element verdicts (within / outside / ill_conditioned) over the cases
+    of the search phase; ``finding_counts`` counts cases per finding kind.
+    """
+
+    target: str
+    versions: dict[str, str]
+    expected: ExpectedConvention
+    dtype: Dtype
+    seed: int
+    examples: int
+    passed: bool = True
+    cases_run: int = 0
+    shrink_runs: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {"within": 0, "outside": 0, "ill_conditioned": 0})
+    finding_counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
+    findings: list[Finding] = field(default_factory=list)
+    counterexample: Counterexample | None = None
+    max_fraction_of_bound: float = 0.0
+    seconds: float = 0.0
+    stopped_by_budget: bool = False
+    cases_set_aside: int = 0
+    set_aside_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def inconclusive(self) -> bool:
+        """No element could be judged (everything ill-conditioned or no case ran)."""
+        return self.counts["within"] == 0 and self.counts["outside"] == 0 and not self.findings
+
+    def header(self) -> str:
+        from adamw_oracle.check.report import report_header
+
+        return report_header(self)
+
+    def describe(self) -> str:
+        from adamw_oracle.check.report import render_report
+
+        return render_report(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        from adamw_oracle.check.report import report_dict
+
+        return report_dict(self)
+
+
+class _Failed(Exception):
+    """Raised inside the property so that hypothesis shrinks; one subclass per finding kind."""
+
+
+_FLUSHABLE = ("outside_bound", "nonfinite")
+_FAILURE_TYPES = {kind: type(f"{kind.title().replace('_', '')}Finding", (_Failed,), {}) for kind in KINDS}
+
+
+class _Abort(BaseException):
+    """Stops hypothesis (time budget or shrink budget spent); BaseException so it is not a 'failure'."""
+
+
+def run_case(impl: Implementation, case: Case, *, timeout: float | None = None) -> Observation:
+    """``impl.run(case)`` with a time limit; any escape of the implementation becomes ``error``."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["obs"] = impl.run(case)
+        except BaseException as exc:  # noqa: BLE001 - a misbehaving Implementation may raise anything
+            box["exc"] = exc
+
+    if timeout is None:
+        work()
+    else:
+        worker = threading.Thread(target=work, name=f"adamw-oracle-case:{impl.name}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            return Observation(_empty(case), error=f"timeout: no answer within {timeout:g} s "
+                                                   "(the in-process call was abandoned in a daemon thread)")
+    if "exc" in box:
+        exc = box["exc"]
+        if isinstance(exc, KeyboardInterrupt):
+            raise exc
+        return Observation(_empty(case), error=f"{type(exc).__name__}: {exc}")
+    obs = box.get("obs")
+    if not isinstance(obs, Observation):
+        return Observation(_empty(case), error=f"bad output: run() returned {type(obs).__name__}, expected an Observation")
+    return obs
+
+
+def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, precision: Any = None) -> CaseResult:
+    """Run one case and judge it (never raises because of ``impl``)."""
+    from adamw_oracle.verify import judge
+
+    start = time.perf_counter()
+    obs = run_case(impl, case, timeout=timeout)
+    verdict = None
+    if obs.error is None:
+        verdict = judge(case, obs, precision=precision) if precision is not None else judge(case, obs)
+    findings = tuple(classify(obs, verdict))
+    set_aside = None
+    if findings and getattr(impl, "flushes_subnormals", False) and all(f.kind in _FLUSHABLE for f in findings):
+        from adamw_oracle.check.subnormal import subnormal_intermediates
+
+        subnormal = subnormal_intermediates(case)
+        if subnormal:
+            set_aside = "subnormal intermediate on a flush-to-zero target: " + ", ".join(subnormal)
+            findings = ()
+    return CaseResult(case, obs, verdict, findings, time.perf_counter() - start, set_aside)
+
+
+def check_target(
+    target: Any,
+    *,
+    expect: Any = None,
+    dtype: Dtype | str = "float32",
+    examples: int = 50,
+    seed: int = 0,
+    time_budget: float | None = None,
+    case_timeout: float | None = 60.0,
+    max_steps: int = 6,
+    max_size: int = 8,
+    shrink_runs: int = 150,
+    shrink_seconds: float = 60.0,
+    progress: Progress | None = None,
+    precision: Any = None,
+) -> CheckReport:
+    """Check ``target`` against the reference under the error model.
+
+    Args:
+        target: a built-in name (``"torch.AdamW"``), ``"module:attribute"``, or an Implementation.
+        expect: the convention it should implement (preset name, Conventions, dict of choices or an
+            Identification). Default: the preset of a built-in target; otherwise what
+            :func:`~adamw_oracle.check.identify` finds.
+        dtype: float64, float32, float16 or bfloat16.
+        examples: number of generated cases (>= 1).
+        seed: hypothesis seed (the same seed draws the same cases).
+        time_budget: seconds after which no new case is started (None: no limit).
+        case_timeout: seconds one case may take (None: no limit).
+        max_steps, max_size: the longest run and the largest element count drawn.
+        shrink_runs, shrink_seconds: shrinking a failure stops after this many extra runs or seconds
+            (the smallest failing case found so far is reported).
+        progress: called with one short line per case (e.g. ``print``).
+        precision: a :class:`~adamw_oracle.verify.PrecisionModel` for the judge (default: its default).
+
+    Returns:
+        A :class:`CheckReport`; ``counterexample`` is the shrunk failing case when one was found.
+    """
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    from adamw_oracle.check.cases import target_cases
+
+    _require_int("examples", examples, 1)
+    _require_int("seed", seed, 0)
+    _require_int("max_steps", max_steps, 1)
+    _require_int("max_size", max_size, 1)
+    _require_int("shrink_runs", shrink_runs, 0)
+    for name, value in (("time_budget", time_budget), ("case_timeout", case_timeout), ("shrink_seconds", shrink_seconds)):
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+            raise InvalidArgumentError(name, value, "a number of seconds > 0, or None")
+    dt = Dtype.parse(dtype)
+    impl = resolve_target(target)
+    supported = getattr(impl, "dtypes", None)
+    if supported is not None and dt not in supported:
+        raise InvalidArgumentError("dtype", dt.value, f"one of {', '.join(d.value for d in supported)} for {impl.name}")
+    if expect is None:
+        expect = builtin_preset(target) if isinstance(target, str) else None
+        if expect is None:
+            from adamw_oracle.check.identify import identify
+
+            expect = identify(impl)
+            if progress:
+                progress(f"no expected convention given; identified: {expected_convention(expect).describe()}")
+    expected = expected_convention(expect)
+    caps = frozenset(getattr(impl, "capabilities", ("weight_decay", "amsgrad", "maximize", "eps_root")))
+    report = CheckReport(impl.name, _versions(impl), expected, dt, seed, examples)
+    strategy = target_cases(expected, dt, caps, max_size=max_size, max_steps=max_steps)
+    start = time.perf_counter()
+    failures: list[CaseResult] = []
+    failed_at = [0.0]
+    own_timeout = getattr(impl, "timeout", None)  # e.g. a subprocess adapter kills its process itself
+    thread_timeout = case_timeout if not isinstance(own_timeout, (int, float)) or case_timeout is None \
+        else max(case_timeout, own_timeout) + 5.0
+
+    @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
+              phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck),
+              report_multiple_bugs=False, print_blob=False, verbosity=Verbosity.quiet)
+    @hypothesis_seed(seed)
+    @given(strategy)
+    def prop(case: Case) -> None:
+        searching = not failures
+        if searching and time_budget is not None and time.perf_counter() - start > time_budget:
+            report.stopped_by_budget = True
+            raise _Abort()
+        if not searching and (report.shrink_runs >= shrink_runs
+                              or time.perf_counter() - failed_at[0] > shrink_seconds):
+            raise _Abort()
+        result = evaluate(impl, case, timeout=thread_timeout, precision=precision)
+        if searching:
+            report.cases_run += 1
+            if result.judgement is not None and not result.set_aside:
+                for key in report.counts:
+                    report.counts[key] += result.judgement.counts.get(key, 0)
+                report.max_fraction_of_bound = max(report.max_fraction_of_bound, result.judgement.max_fraction_of_bound)
+            for f in result.findings:
+                report.finding_counts[f.kind] += 1
+            if result.set_aside:
+                report.cases_set_aside += 1
+                report.set_aside_reasons.append(result.set_aside)
+            if progress:
+                progress(_progress_line(report, result))
+        else:
+            report.shrink_runs += 1
+        if result.failed:
+            if not failures:
+                failed_at[0] = time.perf_counter()
+            failures.append(result)
+            raise _FAILURE_TYPES[result.findings[0].kind](result.findings[0].describe())
+
+    try:
+        prop()
+    except (_Failed, _Abort):
+        pass
+    except Exception as exc:  # noqa: BLE001 - e.g. hypothesis' Flaky on a non-deterministic target
+        if not failures:
+            report.findings.append(Finding("exception", f"the search stopped: {type(exc).__name__}: {exc}"))
+    report.seconds = time.perf_counter() - start
+    if failures:
+        minimal = failures[-1]
+        first_kinds: dict[str, Finding] = {}
+        for res in failures[:1] + [minimal]:
+            for f in res.findings:
+                first_kinds.setdefault(f.kind, f)
+        report.findings = list(first_kinds.values())
+        verdict = minimal.judgement.describe() if minimal.judgement is not None else (minimal.observation.error or "")
+        report.counterexample = Counterexample(
+            minimal.case, minimal.findings, verdict, reproduction(minimal.case, target, impl),
+            minimal.observation.params.tolist())
+    report.passed = not report.findings and not report.inconclusive
+    return report
+
+
+def _progress_line(report: CheckReport, result: CaseResult) -> str:
+    run = result.case.run
+    status = "FAIL " + result.findings[0].kind if result.failed else (
+        "empty" if run.size == 0 else
+        "set aside (subnormal intermediate; target flushes to zero)" if result.set_aside else
+        "ok" if result.judgement is not None and result.judgement.counts.get("within", 0) else "set aside")
+    return (f"[{report.cases_run}/{report.examples}] {run.size} elements x {run.steps} steps: {status} "
+            f"({result.seconds:.2f} s)")
+
+
+def _versions(impl: Implementation) -> dict[str, str]:
+    from adamw_oracle import __version__
+
+    out = {"adamw-oracle": __version__, "python": platform.python_version()}
+    getter = getattr(impl, "versions", None)
+    if callable(getter):
+        try:
+            out.update(getter())
+        except Exception as exc:  # noqa: BLE001 - a version lookup must not stop the check
+            out["versions"] = f"unavailable ({type(exc).__name__})"
+    return out
+
+
+def _require_int(name: str, value: Any, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise InvalidArgumentError(name, value, f"an int >= {low}")
+
+
+def _empty(case: Case):
+    import numpy as np
+
+    return np.zeros((0, case.run.size), dtype=np.float64)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

@@ -1,0 +1,55 @@
+"""Cases outside the domain of a flush-to-zero target: some exact intermediate is subnormal.
+
+XLA on the CPU (JAX, hence optax and Keras' JAX backend) runs with denormals flushed to zero: a result
+below the smallest normal number becomes 0, and subnormal operands are read as 0 (verified here:
+``jnp.asarray(1e-300) * 1e-10`` is 0.0 in float64, while numpy gives 1e-310). The error model assumes
+gradual underflow, so on such cases it would blame the target for the platform's flushing; a bias
+correction 1 - beta2^t that is subnormal in float16 even turns into a division by zero.
+
+:func:`subnormal_intermediates` lists the quantities of a case whose exact value v satisfies
+0 < |v| < smallest normal of the case's dtype: every per-element intermediate of the reference step
+(g', m, v, m-hat, v-hat, vmax, denominator, update, decay, p_new) and the scalars 1-b1, 1-b2,
+1-b1^t, 1-b2^t, lr*wd, eps and eps_root. The checker sets a failing case aside (counted, reported)
+when the target declares ``flushes_subnormals`` and this list is not empty.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from adamw_oracle.adapters.protocol import Case
+from adamw_oracle.reference import PointBackend, mpf_to_fraction, run_trajectory
+
+_FIELDS = ("g_used", "m", "v", "m_hat", "v_hat", "vmax", "denom", "update", "decay", "p_new")
+
+
+def subnormal_intermediates(case: Case, limit: int = 3) -> list[str]:
+    """Up to ``limit`` names of quantities whose exact value is subnormal in the case's dtype."""
+    tiny = case.dtype.format.smallest_normal
+    found: list[str] = []
+
+    def visit(name: str, value: object) -> None:
+        if len(found) < limit and isinstance(value, Fraction) and value != 0 and abs(value) < tiny:
+            found.append(f"{name} = {float(value):.3g}")
+
+    h = case.run.config.hyper
+    start = case.run.initial_state.step if case.run.initial_state else 0
+    visit("1-beta1", 1 - h.beta1)
+    visit("1-beta2", 1 - h.beta2)
+    visit("lr*wd", h.lr * h.weight_decay)
+    visit("eps", h.eps)
+    visit("eps_root", h.eps_root)
+    for t in range(start + 1, start + case.run.steps + 1):
+        visit(f"1-beta1^{t}", 1 - h.beta1 ** t)
+        visit(f"1-beta2^{t}", 1 - h.beta2 ** t)
+    if len(found) >= limit:
+        return found
+    traj = run_trajectory(case.run, PointBackend(113))
+    for k, row in enumerate(traj.steps):
+        for i, e in enumerate(row):
+            for name in _FIELDS:
+                value = getattr(e, name, None)
+                if value is not None:
+                    visit(f"{name}[step {k + 1}, element {i}]", mpf_to_fraction(value))
+            if len(found) >= limit:
+                return found
+    return found

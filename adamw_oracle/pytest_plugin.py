@@ -1,0 +1,141 @@
+"""pytest plugin: select the optimizer under test with one setting, then assert conformance in tests.
+
+Selecting the target (like array-api-tests' ``ARRAY_API_TESTS_MODULE``), first match wins:
+
+* ``--adamw-target NAME`` on the command line, or the ``ADAMW_ORACLE_TARGET`` environment variable:
+  a built-in name (``torch.AdamW``, ``optax.adamw``, ...) or ``module:attribute``;
+* ``--adamw-expect PRESET`` / ``ADAMW_ORACLE_EXPECT``: the convention it must implement (default: the
+  built-in target's own preset, else what ``identify`` finds);
+* ``--adamw-dtype DTYPE`` / ``ADAMW_ORACLE_DTYPE``: float64, float32 (default), float16, bfloat16.
+
+The report header then states exactly what is tested (target, versions, convention, dtype). Fixtures:
+``adamw_target`` (the Implementation; the test is skipped when no target is selected),
+``adamw_expected`` and ``adamw_dtype``. :func:`selected_cases` is a hypothesis strategy of cases for the
+selected target, usable in ``@given`` at import time::
+
+    from hypothesis import given
+    from adamw_oracle.check import assert_conforms
+    from adamw_oracle.pytest_plugin import selected_cases
+
+    @given(case=selected_cases())
+    def test_optimizer_conforms(adamw_target, case):
+        assert_conforms(adamw_target, case)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+ENV_TARGET = "ADAMW_ORACLE_TARGET"
+ENV_EXPECT = "ADAMW_ORACLE_EXPECT"
+ENV_DTYPE = "ADAMW_ORACLE_DTYPE"
+
+
+@dataclass
+class Selection:
+    """The target selected for this session (None when nothing is selected)."""
+
+    target: str | None = None
+    expect: str | None = None
+    dtype: str = "float32"
+    _impl: Any = None
+    _expected: Any = None
+
+    def implementation(self) -> Any:
+        if self._impl is None:
+            from adamw_oracle.adapters.registry import resolve_target
+
+            self._impl = resolve_target(self.target)
+        return self._impl
+
+    def expected(self) -> Any:
+        if self._expected is None:
+            from adamw_oracle.adapters.registry import builtin_preset
+            from adamw_oracle.check.expected import expected_convention
+
+            expect = self.expect or builtin_preset(self.target or "")
+            if expect is None:
+                from adamw_oracle.check.identify import identify
+
+                expect = identify(self.implementation())
+            self._expected = expected_convention(expect)
+        return self._expected
+
+
+_selection = Selection()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("adamw-oracle", "adamw-oracle: check an optimizer against the reference")
+    group.addoption("--adamw-target", default=None, help=f"optimizer under test (or ${ENV_TARGET}): built-in name or module:attribute")
+    group.addoption("--adamw-expect", default=None, help=f"expected convention preset (or ${ENV_EXPECT})")
+    group.addoption("--adamw-dtype", default=None, help=f"dtype of the cases (or ${ENV_DTYPE}; default float32)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _selection.target = config.getoption("--adamw-target") or os.environ.get(ENV_TARGET) or None
+    _selection.expect = config.getoption("--adamw-expect") or os.environ.get(ENV_EXPECT) or None
+    _selection.dtype = config.getoption("--adamw-dtype") or os.environ.get(ENV_DTYPE) or "float32"
+    _selection._impl = _selection._expected = None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if not _selection.target:
+        return None
+    from adamw_oracle.check.runner import _versions
+
+    impl = _selection.implementation()
+    versions = ", ".join(f"{k} {v}" for k, v in _versions(impl).items())
+    return [
+        f"adamw-oracle target: {impl.name}",
+        f"adamw-oracle versions: {versions}",
+        f"adamw-oracle convention: {_selection.expected().describe()}",
+        f"adamw-oracle dtype: {_selection.dtype}",
+    ]
+
+
+def selection() -> Selection:
+    """The session's selection (target, expected convention, dtype)."""
+    return _selection
+
+
+def selected_cases(*, max_size: int = 8, max_steps: int = 6) -> Any:
+    """A hypothesis strategy of cases for the selected target (resolved lazily, when first drawn)."""
+    from hypothesis import strategies as st
+
+    def build() -> Any:
+        if not _selection.target:
+            pytest.skip(f"no optimizer selected (--adamw-target or ${ENV_TARGET})")
+        from adamw_oracle.check.cases import target_cases
+        from adamw_oracle.contract.dtypes import Dtype
+
+        impl = _selection.implementation()
+        caps = frozenset(getattr(impl, "capabilities", ("weight_decay", "amsgrad", "maximize", "eps_root")))
+        return target_cases(_selection.expected(), Dtype.parse(_selection.dtype), caps, max_size=max_size, max_steps=max_steps)
+
+    return st.deferred(build)
+
+
+@pytest.fixture(scope="session")
+def adamw_target() -> Any:
+    """The Implementation selected by --adamw-target / $ADAMW_ORACLE_TARGET (skips when none)."""
+    if not _selection.target:
+        pytest.skip(f"no optimizer selected (--adamw-target or ${ENV_TARGET})")
+    return _selection.implementation()
+
+
+@pytest.fixture(scope="session")
+def adamw_expected() -> Any:
+    """The expected convention (an ExpectedConvention) of the selected target."""
+    if not _selection.target:
+        pytest.skip(f"no optimizer selected (--adamw-target or ${ENV_TARGET})")
+    return _selection.expected()
+
+
+@pytest.fixture(scope="session")
+def adamw_dtype() -> str:
+    """The dtype selected by --adamw-dtype / $ADAMW_ORACLE_DTYPE (default float32)."""
+    return _selection.dtype

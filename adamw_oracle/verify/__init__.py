@@ -1,0 +1,34 @@
+"""Verification core: the error model, the judge, a plain numpy implementation, the three-way fuzz.
+
+* :func:`judge` -- per element and step: within bound / outside bound / ill-conditioned (set aside).
+* :func:`bounded_trajectory` -- exact parameters with rigorous running error bounds per dtype.
+* :class:`NumpyImplementation` -- plain numpy, every convention, several legitimate operation orders.
+* :func:`three_way_fuzz` -- reference vs symbolic, and GPU host build + numpy vs the error model.
+* :mod:`adamw_oracle.verify.mutations` -- deliberately broken steps the fuzz must catch.
+
+The hypothesis-based parts (:func:`three_way_fuzz`, the strategies) import hypothesis on first use.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from adamw_oracle.verify.error_model import BoundedTrajectory, BoundedValue, bounded_trajectory
+from adamw_oracle.verify.judge import SLACK, Failure, Judgement, judge
+from adamw_oracle.verify.numpy_impl import CORRECT_VARIANTS, NumpyImplementation, NumpyVariant, correct_implementations
+from adamw_oracle.verify.precision import PrecisionModel
+
+__all__ = [
+    "BoundedTrajectory", "BoundedValue", "CORRECT_VARIANTS", "Failure", "FuzzSummary", "Judgement",
+    "NumpyImplementation", "NumpyVariant", "PrecisionModel", "SLACK", "bounded_trajectory",
+    "correct_implementations", "judge", "three_way_fuzz",
+]
+
+_LAZY = {"three_way_fuzz": "adamw_oracle.verify.fuzz", "FuzzSummary": "adamw_oracle.verify.fuzz"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'adamw_oracle.verify' has no attribute {name!r}")

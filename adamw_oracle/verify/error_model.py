@@ -1,0 +1,121 @@
+"""The per-case error bound: the reference step re-run on :class:`~adamw_oracle.verify.tracked.Tracked`.
+
+For a case (run + dtype) and a :class:`~adamw_oracle.verify.precision.PrecisionModel`, every step of
+the run is computed by the reference layer's own element steps (``reference.adam.adam_element_step``,
+``reference.sgd.sgd_element_step``) on numbers that carry a rigorous bound of how far an
+implementation rounding each operation to the arithmetic format can be from the exact value. The
+per-step constants mirror what frameworks do with Python-float hyperparameters::
+
+    b1', b2', lr', eps', eps_root', wd', mu', s'   hyperparameters, each with hyperparameter_error()
+    1 - b1', 1 - b2', 1 - dampening'               computed (one rounding each)
+    (all of these are rounded to the model's scalar format; an operation between a scalar and a
+    tensor element rounds to the coarser of the scalar and arithmetic formats)
+    bc1 = 1 - b1'**t, bc2 = 1 - b2'**t             computed (pow then one subtraction)
+    lr_t = lr' * s' (lr' when s = 1);  c = lr_t * wd' | s' * wd' | wd'
+
+After each step the parameter is rounded to the parameter format and m, v, vmax to the state format
+when those differ from the arithmetic format. Errors carried in the state feed the next step, so the
+bound grows with the run exactly as the propagated rounding does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from adamw_oracle.adapters.protocol import Case
+from adamw_oracle.contract.config import OptimizerConfig
+from adamw_oracle.contract.conventions import BiasCorrection, Family, WeightDecay
+from adamw_oracle.reference.adam import adam_element_step
+from adamw_oracle.reference.backends import raw_mpf_to_fraction
+from adamw_oracle.reference.constants import StepConstants
+from adamw_oracle.reference.sgd import sgd_element_step
+from adamw_oracle.verify.precision import FormatCost, PrecisionModel, hyperparameter_error
+from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked
+
+
+@dataclass(frozen=True)
+class BoundedValue:
+    """One parameter after one step: exact value, error bound (before slack) and condition flags."""
+
+    exact: Fraction | float
+    bound: float
+    flags: int
+
+
+@dataclass(frozen=True)
+class BoundedTrajectory:
+    """``params[k][i]``: element i after step k+1, with its bound, under ``precision``."""
+
+    precision: PrecisionModel
+    params: tuple[tuple[BoundedValue, ...], ...]
+
+
+def tracked_constants(backend: RunningErrorBackend, config: OptimizerConfig, t: int) -> StepConstants:
+    """The step-t scalars as :class:`Tracked` numbers rounded to ``backend``'s format (the scalar format)."""
+    h, conv = config.hyper, config.conventions
+    arith = backend.fmt.dtype
+
+    def hyper(value: Fraction) -> Tracked:
+        return backend.inexact(value, hyperparameter_error(value, arith))
+
+    one = backend.exact(1)
+    beta1, beta2 = hyper(h.beta1), hyper(h.beta2)
+    if conv.family is Family.ADAM and conv.bias_correction is BiasCorrection.ON:
+        bc1 = one - backend.power(beta1, t)
+        bc2 = one - backend.power(beta2, t)
+    else:
+        bc1 = bc2 = one
+    lr = hyper(h.lr)
+    s = hyper(h.schedule_multiplier)
+    lr_t = lr if h.schedule_multiplier == 1 else lr * s
+    wd = hyper(h.weight_decay)
+    if conv.weight_decay is WeightDecay.DECOUPLED_LR:
+        decay_coef = lr_t * wd
+    elif conv.weight_decay is WeightDecay.DECOUPLED_SCHEDULE:
+        decay_coef = s * wd
+    elif conv.weight_decay is WeightDecay.DECOUPLED_UNSCALED:
+        decay_coef = wd
+    else:
+        decay_coef = backend.exact(0)
+    return StepConstants(
+        t=t, beta1=beta1, beta2=beta2, one_minus_beta1=one - beta1, one_minus_beta2=one - beta2,
+        bc1=bc1, bc2=bc2, lr_t=lr_t, eps=hyper(h.eps), eps_root=hyper(h.eps_root), weight_decay=wd,
+        decay_coef=decay_coef, momentum=hyper(h.momentum), one_minus_dampening=one - hyper(h.dampening),
+    )
+
+
+def bounded_trajectory(case: Case, precision: PrecisionModel | None = None, *, prec: int = 200) -> BoundedTrajectory:
+    """Exact parameters after every step of ``case`` with their error bounds under ``precision``."""
+    precision = precision or PrecisionModel.conservative(case.dtype)
+    arith, state_fmt, param_fmt = (FormatCost.of(d) for d in (precision.arithmetic, precision.state, precision.param))
+    backend = RunningErrorBackend(arith, prec)
+    assert precision.scalars is not None
+    scalar_backend = backend.sibling(FormatCost.of(precision.scalars))
+    run = case.run
+    conv, hyper = run.config.conventions, run.config.hyper
+    st = run.initial_state
+    assert st is not None
+    params: list[Tracked] = [backend.exact(x) for x in run.initial_params]
+    m = [backend.exact(x) for x in st.m]
+    v = [backend.exact(x) for x in st.v]
+    vmax = [backend.exact(x) for x in st.vmax]
+    rows: list[tuple[BoundedValue, ...]] = []
+    for k, grads in enumerate(run.gradients):
+        t = st.step + k + 1
+        consts = tracked_constants(scalar_backend, run.config, t)
+        g = [backend.exact(x) for x in grads]
+        if conv.family is Family.ADAM:
+            steps = [adam_element_step(backend, consts, conv, *args) for args in zip(params, g, m, v, vmax)]
+            v = [backend.store(e.v, state_fmt) for e in steps]
+            vmax = [backend.store(e.vmax, state_fmt) for e in steps]
+        else:
+            steps = [
+                sgd_element_step(backend, consts, conv, p, gi, b, first_step=t == 1, nesterov=hyper.nesterov,
+                                 has_momentum=hyper.momentum != 0)
+                for p, gi, b in zip(params, g, m)
+            ]
+        m = [backend.store(e.m, state_fmt) for e in steps]
+        params = [backend.store(e.p_new, param_fmt) for e in steps]
+        rows.append(tuple(BoundedValue(raw_mpf_to_fraction(p.x._mpf_), p.e, p.flags) for p in params))
+    return BoundedTrajectory(precision, tuple(rows))

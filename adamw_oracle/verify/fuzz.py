@@ -1,0 +1,148 @@
+"""The three-way fuzz: reference vs symbolic, and GPU host build + numpy vs the reference's error bound.
+
+For each case drawn from :func:`adamw_oracle.strategies.cases` (every convention, every dtype):
+
+1. reference (mpmath, interval) and symbolic (``symbolic.interval_step``) enclosures of every step
+   quantity must overlap on the first two and the last step (:func:`layers.symbolic_disagreements`);
+2. the GPU layer's host build (:class:`adamw_oracle.gpu.HostBuildImplementation`) and every correct
+   numpy variant must stay within the error-model bound (:func:`adamw_oracle.verify.judge`).
+
+A layer that cannot be imported is reported in ``skipped`` (never silently counted as passing).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from adamw_oracle.adapters.protocol import Case, Implementation
+from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.verify.layers import implementations_under_bound, symbolic_disagreements
+from adamw_oracle.verify.numpy_impl import correct_implementations
+
+
+@dataclass
+class FuzzSummary:
+    """Outcome of :func:`three_way_fuzz`.
+
+    ``cases``: cases run; ``failures``: number of failing (case, layer) pairs, each described in
+    ``failure_details`` (readable text with the case); ``ill_conditioned``: element-steps set aside by
+    the judge; ``passed``: no failure. ``max_ratio`` holds, per implementation, the largest
+    error / (unslackened bound) seen: the measured slack.
+    """
+
+    cases: int = 0
+    failure_details: list[str] = field(default_factory=list)
+    ill_conditioned: int = 0
+    judged: int = 0
+    symbolic_checks: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    max_ratio: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    per_dtype: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> int:
+        return len(self.failure_details)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failure_details
+
+    def describe(self) -> str:
+        lines = [
+            f"three-way fuzz: {self.cases} cases ({', '.join(f'{k} {v}' for k, v in sorted(self.per_dtype.items()))}), "
+            f"{self.failures} failures, {self.judged} element-steps judged, {self.ill_conditioned} set aside "
+            f"as ill-conditioned, {self.symbolic_checks} reference/symbolic step comparisons, {self.seconds:.1f} s",
+        ]
+        for name, ratio in sorted(self.max_ratio.items()):
+            lines.append(f"  {name}: largest error/bound {ratio:.3g}")
+        for name, reason in sorted(self.skipped.items()):
+            lines.append(f"  skipped {name}: {reason}")
+        lines.extend("  FAIL " + f.replace("\n", "\n       ") for f in self.failure_details[:10])
+        if self.failures > 10:
+            lines.append(f"  ... {self.failures - 10} more failures")
+        return "\n".join(lines)
+
+
+def default_implementations(summary: FuzzSummary) -> list[Implementation]:
+    """The GPU host build (when it can be built here) and every correct numpy variant."""
+    impls: list[Implementation] = []
+    try:
+        from adamw_oracle.gpu import HostBuildImplementation
+
+        impls.append(HostBuildImplementation())
+    except Exception as exc:  # reported, never silently passed
+        summary.skipped["gpu-host-build"] = f"{type(exc).__name__}: {exc}"
+    impls.extend(correct_implementations())
+    return impls
+
+
+def _symbolic_factory(summary: FuzzSummary) -> Any:
+    try:
+        from adamw_oracle.symbolic import interval_step
+
+        return interval_step
+    except Exception as exc:
+        summary.skipped["symbolic"] = f"{type(exc).__name__}: {exc}"
+        return None
+
+
+def check_case(case: Case, implementations: Sequence[Implementation], summary: FuzzSummary, symbolic: Any = None) -> None:
+    """Run both comparisons on one case and record the outcome in ``summary``."""
+    summary.cases += 1
+    summary.per_dtype[case.dtype.value] = summary.per_dtype.get(case.dtype.value, 0) + 1
+    if symbolic is not None:
+        try:
+            found = symbolic_disagreements(case, symbolic(case.run.config))
+            summary.symbolic_checks += 1
+        except Exception as exc:
+            summary.failure_details.append(f"symbolic layer raised {type(exc).__name__}: {exc}\n{case!r}")
+            found = []
+        if found:
+            summary.failure_details.append(found[0].describe() + f" ({len(found)} quantities)\n{case!r}")
+    for impl, verdict in implementations_under_bound(case, implementations):
+        summary.judged += verdict.counts["within"] + verdict.counts["outside"]
+        summary.ill_conditioned += verdict.counts["ill_conditioned"]
+        ratio = verdict.max_fraction_of_bound * verdict.slack
+        summary.max_ratio[impl.name] = max(summary.max_ratio.get(impl.name, 0.0), ratio)
+        if not verdict.passed:
+            summary.failure_details.append(f"{impl.name}: {verdict.describe()}\n{case!r}")
+
+
+def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implementation] | None = None,
+                   symbolic: bool = True, strategy: Any = None) -> FuzzSummary:
+    """Draw ``examples`` cases with hypothesis seed ``seed`` and hold the three layers against each other.
+
+    Args:
+        examples: number of cases (>= 1).
+        seed: hypothesis seed (the same seed draws the same cases).
+        implementations: what to judge (default: GPU host build + correct numpy variants).
+        symbolic: compare the reference with the symbolic layer too.
+        strategy: the case strategy (default: ``adamw_oracle.strategies.cases()``).
+    """
+    if not isinstance(examples, int) or isinstance(examples, bool) or examples < 1:
+        raise InvalidArgumentError("examples", examples, "an int >= 1")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise InvalidArgumentError("seed", seed, "an int")
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    from adamw_oracle.verify.strategies import cases
+
+    summary = FuzzSummary()
+    impls = list(implementations) if implementations is not None else default_implementations(summary)
+    sym = _symbolic_factory(summary) if symbolic else None
+    strategy = strategy if strategy is not None else cases()
+    start = time.perf_counter()
+
+    @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate], derandomize=False,
+              suppress_health_check=list(HealthCheck))
+    @hypothesis_seed(seed)
+    @given(strategy)
+    def campaign(case: Case) -> None:
+        check_case(case, impls, summary, sym)
+
+    campaign()
+    summary.seconds = time.perf_counter() - start
+    return summary

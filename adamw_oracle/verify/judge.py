@@ -1,0 +1,146 @@
+"""Judge an implementation's observed parameters against the exact trajectory and its error bound.
+
+For element i after step k the verdict is:
+
+* **ill-conditioned** when the bound's derivation does not hold (a divisor whose error bound exceeds
+  1/16 of itself, an intermediate that may overflow, a non-finite input): counted, never passed;
+* **within** when ``|observed - exact| <= SLACK * bound``;
+* **outside** otherwise, including a NaN/inf observed where the case is well-conditioned.
+
+The error is reported in ULPs of the parameter format at the exact value and as a fraction of the
+slackened bound (``fraction_of_bound`` <= 1 means within).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
+from adamw_oracle.verify.precision import PrecisionModel
+from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
+
+SLACK = 2.0
+"""Factor on the running bound that admits correct implementations ordering the same operations
+differently. Measured (docs/error-model.md, ``measure_slack``): the largest error/bound ratio seen
+over the correct variants is well below 1; 2 leaves a margin for orders we did not sample."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The first element/step outside its bound (or with a broken observation)."""
+
+    step: int  # 1-based step within the run
+    element: int
+    observed: float
+    exact: Fraction | float
+    bound: float  # slackened bound
+    ulps: float
+    fraction_of_bound: float
+
+    def describe(self) -> str:
+        return (f"out[step={self.step}, element={self.element}]={self.observed!r}, but should be "
+                f"{float(self.exact)!r} ± {self.bound:.3g} (error {self.ulps:.3g} ulp, "
+                f"{self.fraction_of_bound:.3g}x the bound)")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The verdict on one case (see the module docstring)."""
+
+    passed: bool
+    counts: dict[str, int]
+    first_failure: Failure | None
+    max_fraction_of_bound: float
+    precision: PrecisionModel
+    slack: float
+    error: str | None = None
+    ill_reasons: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        c = self.counts
+        head = (f"{'PASS' if self.passed else 'FAIL'}: {c['within']} within bound, {c['outside']} outside, "
+                f"{c['ill_conditioned']} ill-conditioned (set aside) under {self.precision.describe()}, "
+                f"slack {self.slack:g}; max error {self.max_fraction_of_bound:.3g} of the bound")
+        if self.ill_reasons:
+            head += " [set aside: " + ", ".join(f"{k} {v}" for k, v in sorted(self.ill_reasons.items())) + "]"
+        if self.error:
+            head += f"\n  the implementation failed: {self.error}"
+        if self.first_failure is not None:
+            head += "\n  first failure: " + self.first_failure.describe()
+        return head
+
+
+def _reasons(flags: int) -> str:
+    if flags & NONFINITE:
+        return "non-finite input"
+    if flags & OVERFLOW:
+        return "possible overflow"
+    return "ill-conditioned divisor"
+
+
+def judge(case: Case, observation: Observation, *, precision: PrecisionModel | None = None,
+          slack: float = SLACK, bounds: BoundedTrajectory | None = None) -> Judgement:
+    """Judge ``observation`` for ``case``; see the module docstring for the verdicts.
+
+    Args:
+        precision: formats a correct implementation may use (default: the conservative model).
+        slack: factor applied to the running bound (default :data:`SLACK`; never below 1).
+        bounds: a precomputed :func:`bounded_trajectory` (to judge several implementations at once).
+    """
+    precision = precision or (bounds.precision if bounds else PrecisionModel.conservative(case.dtype))
+    bounds = bounds or bounded_trajectory(case, precision)
+    steps, n = case.run.steps, case.run.size
+    counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
+    reasons: dict[str, int] = {}
+    if observation.error is not None:
+        counts["outside"] = steps * n
+        return Judgement(False, counts, None, math.inf, precision, slack, observation.error)
+    observed = np.asarray(observation.params, dtype=np.float64)
+    if observed.shape != (steps, n):
+        counts["outside"] = steps * n
+        return Judgement(False, counts, None, math.inf, precision, slack,
+                         f"params has shape {observed.shape}, expected {(steps, n)}")
+    fmt = precision.param.format
+    first: Failure | None = None
+    worst = 0.0
+    for k in range(steps):
+        for i in range(n):
+            bv = bounds.params[k][i]
+            if bv.flags & (ILL | OVERFLOW | NONFINITE):
+                counts["ill_conditioned"] += 1
+                reason = _reasons(bv.flags)
+                reasons[reason] = reasons.get(reason, 0) + 1
+                continue
+            obs = float(observed[k, i])
+            allowed = slack * bv.bound
+            exact = bv.exact
+            if not math.isfinite(obs) or not isinstance(exact, Fraction):
+                diff, ulps, frac = math.inf, math.inf, math.inf
+            else:
+                diff_exact = abs(Fraction(obs) - exact)
+                diff = float(diff_exact)
+                ulps = float(diff_exact / fmt.ulp(exact))
+                frac = diff / allowed if allowed > 0 else (0.0 if diff_exact == 0 else math.inf)
+            worst = max(worst, frac)
+            if diff_exact_within(diff, allowed, obs, exact):
+                counts["within"] += 1
+                continue
+            counts["outside"] += 1
+            if first is None:
+                first = Failure(k + 1, i, obs, exact, allowed, ulps, frac)
+    passed = counts["outside"] == 0
+    return Judgement(passed, counts, first, worst, precision, slack, None, reasons)
+
+
+def diff_exact_within(diff: float, allowed: float, observed: float, exact: Any) -> bool:
+    """``|observed - exact| <= allowed``, decided exactly when the float difference is borderline."""
+    if not math.isfinite(diff):
+        return False
+    if diff < allowed * (1 - 2.0**-40):
+        return True
+    return abs(Fraction(observed) - exact) <= Fraction(allowed)

@@ -1,0 +1,63 @@
+"""The judge judged: hunt each deliberately broken step with the fuzz's strategies.
+
+For a mutation, cases are drawn from :func:`adamw_oracle.strategies.cases` restricted to the
+conventions where the mutation changes the result (``mutation.applies``); the hunt stops at the first
+case the judge rejects and shrinks nothing (the case is printed as drawn).
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+from adamw_oracle.contract.conventions import all_conventions
+from adamw_oracle.verify.judge import Judgement, judge
+from adamw_oracle.verify.mutations import MUTATIONS, Mutation
+
+
+@dataclass(frozen=True)
+class Hunt:
+    """Outcome of hunting one mutation."""
+
+    mutation: Mutation
+    caught: bool
+    examples: int
+    seconds: float
+    case: object | None = None
+    verdict: Judgement | None = None
+
+    def describe(self) -> str:
+        head = (f"{'caught' if self.caught else 'MISSED'} {self.mutation.name} after {self.examples} case(s) "
+                f"in {self.seconds:.1f} s -- models {self.mutation.models}")
+        if self.verdict is not None and self.verdict.first_failure is not None:
+            head += "\n  " + self.verdict.first_failure.describe()
+        return head
+
+
+def hunt(mutation: Mutation, *, max_examples: int = 300, seed: int = 0) -> Hunt:
+    """Draw up to ``max_examples`` applicable cases until the judge rejects the mutation."""
+    from hypothesis import HealthCheck, Phase, find, settings
+    from hypothesis.errors import NoSuchExample
+
+    from adamw_oracle.verify.strategies import cases
+
+    conventions = [c for c in all_conventions() if mutation.applies(c)]
+    counter = [0]
+
+    def rejected(case: object) -> bool:
+        counter[0] += 1
+        return not judge(case, mutation.run(case)).passed  # type: ignore[arg-type]
+
+    start = time.perf_counter()
+    config = settings(max_examples=max_examples, database=None, deadline=None, phases=[Phase.generate],
+                      suppress_health_check=list(HealthCheck))
+    try:
+        found = find(cases(conventions), rejected, settings=config, random=random.Random(seed))
+    except NoSuchExample:
+        return Hunt(mutation, False, counter[0], time.perf_counter() - start)
+    return Hunt(mutation, True, counter[0], time.perf_counter() - start, found, judge(found, mutation.run(found)))
+
+
+def hunt_all(*, max_examples: int = 300, seed: int = 0) -> list[Hunt]:
+    """:func:`hunt` every mutation of :data:`~adamw_oracle.verify.mutations.MUTATIONS`."""
+    return [hunt(m, max_examples=max_examples, seed=seed) for m in MUTATIONS]

@@ -1,0 +1,285 @@
+"""A plain numpy implementation of every convention of the contract, in several legitimate orders.
+
+It is a third, independent implementation for the three-way fuzz (the reference and the GPU host
+build being the other two) and the base the deliberately broken steps of
+:mod:`adamw_oracle.verify.mutations` override one hook of. The equations are the contract's
+(:mod:`adamw_oracle.contract.conventions`)::
+
+    g' = (-g if maximize else g) + [wd*p if COUPLED_L2]
+    m = b1*m + (1-b1)*g'            v = b2*v + (1-b2)*g'^2          bc_i = 1 - b_i^t (1 if OFF)
+    AFTER_ROOT : update = lr_t * (m/bc1) / (sqrt(v~/bc2) + eps)     (v~: v or the AMSGrad max)
+    INSIDE_ROOT: update = lr_t * (m/bc1) / (sqrt(v~/bc2 + eps_root) + eps)
+    EPSILON_HAT: update = lr_t * sqrt(bc2)/bc1 * m / (sqrt(v~) + eps)
+    PREVIOUS_PARAM: p = p - c*p - update;   UPDATED_PARAM: q = p - update; p = q - c*q
+
+:class:`NumpyVariant` picks among orders real frameworks use (lerp for the moment, lr/bc1 folded
+into one float64 step size, sqrt(v)/sqrt(bc2), p*(1-c), optax's lr*(direction + wd*p)). Arithmetic
+is in the case's dtype for float64/float32; for float16/bfloat16 it is float32 with float32 state and
+parameters rounded to the dtype after each step, or (``half_arithmetic="storage"``) every operation
+rounded to the half format, as torch does on the CPU.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.conventions import (
+    AmsGrad, BiasCorrection, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay,
+)
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.errors import InvalidArgumentError
+
+NUMPY_DTYPES: dict[Dtype, Any] = {
+    Dtype.FLOAT64: np.dtype(np.float64), Dtype.FLOAT32: np.dtype(np.float32),
+    Dtype.FLOAT16: np.dtype(np.float16), Dtype.BFLOAT16: np.dtype(ml_dtypes.bfloat16),
+}
+
+_CHOICES = {
+    "moment_form": ("weighted", "lerp"),
+    "decay_form": ("subtract", "scale", "optax"),
+    "scalars": ("float64", "arithmetic"),
+    "half_arithmetic": ("float32", "storage"),
+}
+
+
+@dataclass(frozen=True)
+class NumpyVariant:
+    """One legitimate operation order (every combination computes the contract's equations).
+
+    * ``moment_form``: ``weighted`` b*m + (1-b)*g, or ``lerp`` as torch computes lerp(m, g, 1-b):
+      m + (1-b)*(g - m) when 1-b < 0.5, else g - (g - m)*b.
+    * ``fold_step_size``: lr_t/bc1 (epsilon-hat: lr_t*sqrt(bc2)/bc1) computed once in float64.
+    * ``split_sqrt``: sqrt(v~)/sqrt(bc2) + eps (torch) instead of sqrt(v~/bc2) + eps.
+    * ``decay_form``: ``subtract`` p - c*p, ``scale`` p*(1 - c) (torch AdamW), ``optax``
+      p - lr*(direction + wd*p) (DECOUPLED_LR on the previous parameter only; else ``subtract``).
+    * ``scalars``: bias corrections in Python float64 or computed in the arithmetic dtype (Keras).
+    * ``half_arithmetic``: float16/bfloat16 cases computed in ``float32`` or in the ``storage`` format.
+    """
+
+    moment_form: str = "weighted"
+    fold_step_size: bool = False
+    split_sqrt: bool = False
+    decay_form: str = "subtract"
+    scalars: str = "float64"
+    half_arithmetic: str = "float32"
+
+    def __post_init__(self) -> None:
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise InvalidArgumentError(name, getattr(self, name), "one of " + ", ".join(allowed))
+
+    def label(self) -> str:
+        parts = [self.moment_form, self.decay_form, f"scalars-{self.scalars}"]
+        if self.fold_step_size:
+            parts.append("folded")
+        if self.split_sqrt:
+            parts.append("split-sqrt")
+        if self.half_arithmetic == "storage":
+            parts.append("half-arith")
+        return "/".join(parts)
+
+
+class _Step:
+    """Scalars of one run, already in the arithmetic dtype."""
+
+    def __init__(self, case: Case, arith: np.dtype) -> None:
+        self.h = case.hyper_floats()
+        self.arith = arith
+
+    def s(self, x: float) -> Any:
+        return np.asarray(x, dtype=self.arith)
+
+
+class NumpyImplementation:
+    """Plain numpy Adam/AdamW/SGD/SGDW for every convention (an :class:`Implementation`).
+
+    Hooks a mutation overrides: :meth:`gradient_used`, :meth:`bias_corrections`, :meth:`amsgrad`,
+    :meth:`denominator`, :meth:`decay_coefficient`, :meth:`apply_decay`, :meth:`sgd_direction`.
+    """
+
+    def __init__(self, variant: NumpyVariant | None = None, name: str | None = None) -> None:
+        self.variant = variant or NumpyVariant()
+        self.name = name or f"numpy[{self.variant.label()}]"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    # -- driver ----------------------------------------------------------------------------------
+    def formats(self, dtype: Dtype) -> tuple[np.dtype, np.dtype]:
+        """(arithmetic dtype, parameter storage dtype)."""
+        store = NUMPY_DTYPES[dtype]
+        if dtype in (Dtype.FLOAT16, Dtype.BFLOAT16) and self.variant.half_arithmetic == "float32":
+            return np.dtype(np.float32), store
+        return store, store
+
+    def run(self, case: Case) -> Observation:
+        arith, store = self.formats(case.dtype)
+        ctx = _Step(case, arith)
+        run = case.run
+        st = run.initial_state
+        assert st is not None
+        p = case.initial_params().astype(arith)
+        m = np.array([float(x) for x in st.m], dtype=np.float64).astype(arith)
+        v = np.array([float(x) for x in st.v], dtype=np.float64).astype(arith)
+        vmax = np.array([float(x) for x in st.vmax], dtype=np.float64).astype(arith)
+        grads = case.gradients()
+        out = np.empty((run.steps, run.size), dtype=np.float64)
+        with np.errstate(all="ignore"):
+            for k in range(run.steps):
+                t = st.step + k + 1
+                g = grads[k].astype(arith)
+                if run.config.conventions.family is Family.ADAM:
+                    p, m, v, vmax = self.adam_step(ctx, run.config.conventions, p, g, m, v, vmax, t)
+                else:
+                    p, m = self.sgd_step(ctx, run.config.conventions, p, g, m, t)
+                p = p.astype(store).astype(arith)
+                out[k] = p.astype(np.float64)
+        return Observation(out, {"m": m.astype(np.float64), "v": v.astype(np.float64), "vmax": vmax.astype(np.float64)})
+
+    # -- hooks -------------------------------------------------------------------------------------
+    def gradient_used(self, ctx: _Step, conv: Conventions, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        gu = -g if conv.maximize else g
+        if conv.weight_decay is WeightDecay.COUPLED_L2:
+            gu = gu + ctx.s(ctx.h["weight_decay"]) * p
+        return gu
+
+    def step_counter(self, t: int) -> float:
+        return float(t)
+
+    def bias_corrections(self, ctx: _Step, conv: Conventions, t: int) -> tuple[Any, Any]:
+        if conv.bias_correction is BiasCorrection.OFF:
+            return 1.0, 1.0
+        b1, b2 = ctx.h["beta1"], ctx.h["beta2"]
+        tc = self.step_counter(t)
+        if self.variant.scalars == "arithmetic":
+            one = ctx.s(1.0)
+            return one - np.power(ctx.s(b1), ctx.s(tc)), one - np.power(ctx.s(b2), ctx.s(tc))
+        return 1.0 - b1**tc, 1.0 - b2**tc
+
+    def amsgrad(self, ctx: _Step, conv: Conventions, v: np.ndarray, vmax: np.ndarray, bc2: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(new vmax, the second moment the denominator uses, whether it is already bias-corrected)."""
+        if conv.amsgrad is AmsGrad.MAX_RAW_V:
+            new = np.maximum(vmax, v)
+            return new, new, False
+        if conv.amsgrad is AmsGrad.MAX_V_HAT:
+            new = np.maximum(vmax, v / ctx.s(bc2))
+            return new, new, True
+        return vmax, v, False
+
+    def denominator(self, ctx: _Step, conv: Conventions, second: np.ndarray, corrected: bool, bc2: Any) -> np.ndarray:
+        """sqrt(v~)+eps per convention; ``second`` is raw unless ``corrected``."""
+        eps = ctx.s(ctx.h["eps"])
+        if conv.eps_placement is EpsPlacement.EPSILON_HAT:
+            raw = second * ctx.s(bc2) if corrected else second
+            return np.sqrt(raw) + eps
+        if conv.eps_placement is EpsPlacement.INSIDE_ROOT:
+            v_hat = second if corrected else second / ctx.s(bc2)
+            return np.sqrt(v_hat + ctx.s(ctx.h["eps_root"])) + eps
+        if corrected:
+            return np.sqrt(second) + eps
+        if self.variant.split_sqrt:
+            return np.sqrt(second) / ctx.s(np.sqrt(bc2)) + eps
+        return np.sqrt(second / ctx.s(bc2)) + eps
+
+    def decay_coefficient(self, ctx: _Step, conv: Conventions) -> float:
+        h = ctx.h
+        lr_t = h["lr"] * h["schedule_multiplier"]
+        if conv.weight_decay is WeightDecay.DECOUPLED_LR:
+            return lr_t * h["weight_decay"]
+        if conv.weight_decay is WeightDecay.DECOUPLED_SCHEDULE:
+            return h["schedule_multiplier"] * h["weight_decay"]
+        if conv.weight_decay is WeightDecay.DECOUPLED_UNSCALED:
+            return h["weight_decay"]
+        return 0.0
+
+    def apply_decay(self, ctx: _Step, conv: Conventions, p: np.ndarray, update: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        if not conv.weight_decay.is_decoupled:
+            return p - update
+        c = self.decay_coefficient(ctx, conv)
+        form = self.variant.decay_form
+        if conv.decay_target is DecayTarget.UPDATED_PARAM:
+            q = p - update
+            return q * ctx.s(1.0 - c) if form == "scale" else q - ctx.s(c) * q
+        if form == "scale":
+            return p * ctx.s(1.0 - c) - update
+        if form == "optax" and conv.weight_decay is WeightDecay.DECOUPLED_LR:
+            h = ctx.h
+            lr_t = ctx.s(h["lr"] * h["schedule_multiplier"])
+            return p - lr_t * (direction + ctx.s(h["weight_decay"]) * p)
+        return p - ctx.s(c) * p - update
+
+    def sgd_direction(self, ctx: _Step, conv: Conventions, gu: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+        h = ctx.h
+        mu = h["momentum"]
+        if mu == 0:
+            return gu, buf
+        if t == 1:
+            buf = gu
+        else:
+            buf = ctx.s(mu) * buf + ctx.s(1.0 - h["dampening"]) * gu
+        return (gu + ctx.s(mu) * buf if h["nesterov"] else buf), buf
+
+    # -- the two families --------------------------------------------------------------------------
+    def moment(self, ctx: _Step, state: np.ndarray, x: np.ndarray, beta: float) -> np.ndarray:
+        if self.variant.moment_form == "lerp":
+            # torch's lerp(state, x, w): state + w*(x - state) for w < 0.5, else x - (x - state)*(1 - w)
+            w = 1.0 - beta
+            if w < 0.5:
+                return state + ctx.s(w) * (x - state)
+            return x - (x - state) * ctx.s(beta)
+        return ctx.s(beta) * state + ctx.s(1.0 - beta) * x
+
+    def adam_step(self, ctx: _Step, conv: Conventions, p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+                  vmax: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
+        h = ctx.h
+        gu = self.gradient_used(ctx, conv, p, g)
+        m = self.moment(ctx, m, gu, h["beta1"])
+        if self.variant.moment_form == "lerp":
+            v = v * ctx.s(h["beta2"]) + gu * gu * ctx.s(1.0 - h["beta2"])
+        else:
+            v = ctx.s(h["beta2"]) * v + ctx.s(1.0 - h["beta2"]) * (gu * gu)
+        bc1, bc2 = self.bias_corrections(ctx, conv, t)
+        vmax, second, corrected = self.amsgrad(ctx, conv, v, vmax, bc2)
+        denom = self.denominator(ctx, conv, second, corrected, bc2)
+        lr_t = h["lr"] * h["schedule_multiplier"]
+        if conv.eps_placement is EpsPlacement.EPSILON_HAT:
+            if self.variant.fold_step_size:
+                update = ctx.s(lr_t * float(np.sqrt(bc2)) / float(bc1)) * (m / denom)
+                direction = update  # the optax form is not combined with folding
+            else:
+                direction = ctx.s(np.sqrt(bc2)) / ctx.s(bc1) * m / denom
+                update = ctx.s(lr_t) * direction
+        elif self.variant.fold_step_size:
+            update = ctx.s(lr_t / float(bc1)) * (m / denom)
+            direction = update
+        else:
+            direction = (m / ctx.s(bc1)) / denom
+            update = ctx.s(lr_t) * direction
+        p = self.apply_decay(ctx, conv, p, update, direction)
+        return p, m, v, vmax
+
+    def sgd_step(self, ctx: _Step, conv: Conventions, p: np.ndarray, g: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
+        h = ctx.h
+        gu = self.gradient_used(ctx, conv, p, g)
+        direction, buf = self.sgd_direction(ctx, conv, gu, buf, t)
+        update = ctx.s(h["lr"] * h["schedule_multiplier"]) * direction
+        return self.apply_decay(ctx, conv, p, update, direction), buf
+
+
+CORRECT_VARIANTS: tuple[NumpyVariant, ...] = (
+    NumpyVariant(),
+    NumpyVariant(moment_form="lerp", fold_step_size=True, split_sqrt=True, decay_form="scale"),  # torch-like
+    NumpyVariant(scalars="arithmetic", fold_step_size=True),  # Keras-like: scalars in the variable dtype
+    NumpyVariant(decay_form="optax"),  # optax-like: u = -lr*(direction + wd*p)
+    NumpyVariant(moment_form="lerp", split_sqrt=True, half_arithmetic="storage"),  # torch CPU on half tensors
+)
+"""Legitimate operation orders; the judge must never flag any of them (zero false alarms)."""
+
+
+def correct_implementations() -> list[NumpyImplementation]:
+    """One :class:`NumpyImplementation` per entry of :data:`CORRECT_VARIANTS`."""
+    return [NumpyImplementation(v) for v in CORRECT_VARIANTS]

@@ -1,0 +1,116 @@
+"""Which floating-point formats a correct implementation of a case may use, and what one rounding costs.
+
+A :class:`PrecisionModel` names four formats:
+
+* ``arithmetic``: every elementwise operation of the step is rounded to it (unit roundoff u_a);
+* ``scalars``: hyperparameters and per-step scalars (1 - beta, beta**t, lr*wd, ...) are rounded to it:
+  float32 when the arithmetic is a half format (frameworks keep Python-float scalars in float32 or
+  double "opmath"; rounding beta2 = 0.999 to bfloat16 would give exactly 1), else the arithmetic format;
+* ``state``: m, v, vmax are stored in it after each step;
+* ``param``: the parameter is stored in it after each step (always the case's dtype).
+
+Two models are provided for a case in dtype D:
+
+* :meth:`PrecisionModel.conservative` (the default of :func:`~adamw_oracle.verify.judge`):
+  arithmetic = state = param = D. For float16/bfloat16 this is the widest legitimate model (torch on
+  the CPU keeps half-precision state and rounds every op to D; Keras computes in the variable dtype),
+  and it also bounds implementations that compute in float32, since a float32 rounding is smaller.
+* :meth:`PrecisionModel.mixed`: float32 arithmetic and float32 state, parameters stored in D (the
+  GPU kernels' host build, apex/bitsandbytes 32-bit state). For float32/float64 it equals the
+  conservative model.
+
+One correctly rounded operation with exact result z returns fl(z) with
+``|fl(z) - z| <= u*|z| + eta`` where ``eta`` is half the smallest subnormal (gradual underflow).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from adamw_oracle.contract.dtypes import Dtype, FloatFormat
+from adamw_oracle.errors import InvalidArgumentError
+
+_UP = 1.0 + 2.0**-50  # inflates a float64-computed bound so its own rounding cannot make it too small
+
+
+@dataclass(frozen=True)
+class FormatCost:
+    """Float64 views of one format's rounding constants (used on the hot path of the bound)."""
+
+    name: str
+    dtype: Dtype
+    unit_roundoff: float
+    underflow: float  # eta: absolute error floor of one rounding (half the smallest subnormal, at least 2**-1074)
+    largest: float
+    fmt: FloatFormat
+
+    @classmethod
+    def of(cls, dtype: Dtype) -> "FormatCost":
+        fmt = dtype.format
+        eta = max(float(fmt.smallest_subnormal / 2), 2.0**-1074)
+        return cls(dtype.value, dtype, float(fmt.unit_roundoff), eta, float(fmt.largest), fmt)
+
+
+@dataclass(frozen=True)
+class PrecisionModel:
+    """The formats of arithmetic, state storage and parameter storage of a correct implementation."""
+
+    arithmetic: Dtype
+    state: Dtype
+    param: Dtype
+    scalars: Dtype | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("arithmetic", "state", "param"):
+            object.__setattr__(self, name, Dtype.parse(getattr(self, name), name))
+        if self.scalars is None:
+            half = self.arithmetic in (Dtype.FLOAT16, Dtype.BFLOAT16)
+            object.__setattr__(self, "scalars", Dtype.FLOAT32 if half else self.arithmetic)
+        else:
+            object.__setattr__(self, "scalars", Dtype.parse(self.scalars, "scalars"))
+        if self.arithmetic.format.precision < self.param.format.precision:
+            raise InvalidArgumentError(
+                "arithmetic", self.arithmetic.value,
+                f"a format at least as precise as the parameter format {self.param.value}",
+            )
+
+    @classmethod
+    def conservative(cls, dtype: Dtype | str) -> "PrecisionModel":
+        """Everything in the case's dtype (the default)."""
+        d = Dtype.parse(dtype)
+        return cls(d, d, d)
+
+    @classmethod
+    def mixed(cls, dtype: Dtype | str) -> "PrecisionModel":
+        """Float32 arithmetic and state for half-precision parameters; else the conservative model."""
+        d = Dtype.parse(dtype)
+        if d in (Dtype.FLOAT16, Dtype.BFLOAT16):
+            return cls(Dtype.FLOAT32, Dtype.FLOAT32, d)
+        return cls(d, d, d)
+
+    def describe(self) -> str:
+        if self.arithmetic == self.state == self.param:
+            text = f"{self.param.value} arithmetic and storage"
+        else:
+            text = f"{self.arithmetic.value} arithmetic, {self.state.value} state, {self.param.value} parameters"
+        assert self.scalars is not None
+        return text if self.scalars == self.arithmetic else text + f", {self.scalars.value} scalars"
+
+
+def hyperparameter_error(value: Fraction, arithmetic: Dtype) -> float:
+    """Bound on |h' - h| for a hyperparameter h that a framework receives as a Python float.
+
+    ``h' `` is either fl64(h) (a double scalar) or fl_a(fl64(h)) (the scalar cast to the arithmetic
+    dtype); the bound is the larger of the two exact errors, so it covers both.
+    """
+    as_double = Fraction(float(value))
+    in_arith = arithmetic.format.round(as_double)
+    if not isinstance(in_arith, Fraction):
+        return float("inf")
+    worst = max(abs(as_double - value), abs(in_arith - value))
+    return float(worst) * _UP
+
+
+def inflate(x: float) -> float:
+    """Round a float64-computed error bound upwards by a relative 2**-50."""
+    return x * _UP

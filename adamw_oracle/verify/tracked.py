@@ -1,0 +1,216 @@
+"""Running error analysis as a reference-layer backend: numbers that carry an error bound.
+
+A :class:`Tracked` number is a pair (x, e): ``x`` is the exact result of the real-number algorithm
+(computed by mpmath at ``prec`` bits, 2**-prec relative, negligible next to any dtype), and ``e`` is
+an upper bound on |x' - x| where x' is what an implementation rounding every operation to the
+arithmetic format computes. Each operation propagates the operands' bounds (e_a, e_b) and then adds
+its own rounding ``u*(|z| + e_prop) + eta`` (the rounding happens at the computed value, whose
+magnitude is at most |z| + e_prop):
+
+=============  ===========================================================================
+operation      propagated bound e_prop (rigorous, not first-order)
+=============  ===========================================================================
+a +- b         e_a + e_b
+a * b          |a| e_b + |b| e_a + e_a e_b
+a / b          (e_a + |a/b| e_b) / (|b| - e_b)      (ill-conditioned if e_b > tau*|b|)
+sqrt(a)        min(e_a / (sqrt(a) + sqrt(max(a - e_a, 0))), sqrt(e_a))
+max(a, b)      max(e_a, e_b)                          (exact operation: no rounding added)
+b ** t         t (|b| + e_b)**(t-1) e_b               (rounding: POWER_ULPS * u)
+-a             e_a                                    (exact)
+=============  ===========================================================================
+
+Flags propagate to every result: ``ILL`` (a divisor's relative error bound exceeded ``tau``),
+``OVERFLOW`` (|z| + e exceeds the largest finite value of the format), ``NONFINITE`` (an input was
+inf/nan). Bounds are float64 numbers inflated by 2**-50 per operation so their own rounding never
+makes them too small.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+from mpmath.ctx_mp import MPContext
+
+from adamw_oracle.verify.precision import FormatCost, inflate
+
+ILL = 1
+OVERFLOW = 2
+NONFINITE = 4
+
+DIVISOR_THRESHOLD = 2.0**-4
+"""tau: a division whose divisor may be off by more than 1/16 of itself is too ill-conditioned to judge."""
+
+POWER_ULPS = 2.0
+"""beta**t is assumed accurate to 2 units of roundoff (libm/XLA pow are < 1 ulp; repeated
+multiplication is not used by any framework we model)."""
+
+
+class Tracked:
+    """A number of the running-error backend: exact value ``x`` (mpf), bound ``e`` (float), ``flags``."""
+
+    __slots__ = ("x", "e", "flags", "backend")
+
+    def __init__(self, x: Any, e: float, flags: int, backend: "RunningErrorBackend") -> None:
+        self.x = x
+        self.e = e
+        self.flags = flags
+        self.backend = backend
+
+    def __repr__(self) -> str:
+        return f"Tracked({float(self.x)!r} ± {self.e:.3g}, flags={self.flags})"
+
+    def _wrap(self, other: Any) -> "Tracked":
+        if isinstance(other, Tracked):
+            return other
+        return self.backend.exact(other)
+
+    def _coarser(self, other: "Tracked") -> "RunningErrorBackend":
+        # a scalar (rounded to the scalar format) meeting a tensor element: the op rounds to the coarser format
+        a, b = self.backend, other.backend
+        return a if a.fmt.unit_roundoff >= b.fmt.unit_roundoff else b
+
+    def __add__(self, other: Any) -> "Tracked":
+        o = self._wrap(other)
+        return self._coarser(o).rounded(self.x + o.x, self.e + o.e, self.flags | o.flags)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> "Tracked":
+        o = self._wrap(other)
+        return self._coarser(o).rounded(self.x - o.x, self.e + o.e, self.flags | o.flags)
+
+    def __rsub__(self, other: Any) -> "Tracked":
+        return self._wrap(other).__sub__(self)
+
+    def __mul__(self, other: Any) -> "Tracked":
+        o = self._wrap(other)
+        prop = abs_float(self.x) * o.e + abs_float(o.x) * self.e + self.e * o.e
+        return self._coarser(o).rounded(self.x * o.x, prop, self.flags | o.flags)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> "Tracked":
+        o = self._wrap(other)
+        return self._coarser(o).divide(self, o)
+
+    def __rtruediv__(self, other: Any) -> "Tracked":
+        o = self._wrap(other)
+        return self._coarser(o).divide(o, self)
+
+    def __neg__(self) -> "Tracked":
+        return Tracked(-self.x, self.e, self.flags, self.backend)
+
+
+def abs_float(x: Any) -> float:
+    """|x| as a float64 rounded upwards (inf when it does not fit)."""
+    try:
+        return inflate(abs(float(x)))
+    except OverflowError:  # pragma: no cover - mpf beyond float64 range
+        return math.inf
+
+
+class RunningErrorBackend:
+    """The reference step's backend protocol (``const``, ``sqrt``, ``maximum``, ``power``) on :class:`Tracked`.
+
+    ``const`` makes an *exact* input (an initial parameter, gradient or state value that is already a
+    value of the format): its bound is 0. Hyperparameters enter through :meth:`inexact` with the bound
+    of their rounding to float64 and to the arithmetic format.
+    """
+
+    rigorous = False
+
+    def __init__(self, arithmetic: FormatCost, prec: int = 200, ctx: MPContext | None = None) -> None:
+        self.prec = prec
+        if ctx is None:
+            ctx = MPContext()
+            ctx.prec = prec
+        self.ctx = ctx
+        self.fmt = arithmetic
+
+    def sibling(self, fmt: FormatCost) -> "RunningErrorBackend":
+        """A backend rounding to ``fmt`` that shares this one's mpmath context (for scalars)."""
+        return RunningErrorBackend(fmt, self.prec, self.ctx)
+
+    # -- construction -------------------------------------------------------------------------
+    def exact(self, value: Fraction | float | int | Any) -> Tracked:
+        if isinstance(value, Tracked):
+            return value
+        if isinstance(value, float) and not math.isfinite(value):
+            return Tracked(self.ctx.mpf(0), math.inf, NONFINITE, self)
+        if isinstance(value, Fraction):
+            x = self.ctx.mpf(value.numerator) / value.denominator if value.denominator != 1 else self.ctx.mpf(value.numerator)
+        else:
+            x = self.ctx.mpf(value)
+        return Tracked(x, 0.0, 0, self)
+
+    const = exact
+
+    def inexact(self, value: Fraction, error: float) -> Tracked:
+        t = self.exact(value)
+        t.e = error
+        if not math.isfinite(error):
+            t.flags |= OVERFLOW
+        return t
+
+    # -- one rounding ----------------------------------------------------------------------------
+    def rounded(self, z: Any, propagated: float, flags: int, ulps: float = 1.0) -> Tracked:
+        """The result z of one operation with propagated bound ``propagated``, plus its own rounding."""
+        if propagated == 0.0 and not z:
+            return Tracked(z, 0.0, flags, self)
+        reach = abs_float(z) + propagated
+        if reach > self.fmt.largest:
+            flags |= OVERFLOW
+        e = inflate(propagated + ulps * self.fmt.unit_roundoff * reach + self.fmt.underflow)
+        return Tracked(z, e, flags, self)
+
+    def store(self, a: Tracked, fmt: FormatCost) -> Tracked:
+        """Round a value into a storage format that differs from the arithmetic format."""
+        if fmt.name == self.fmt.name:
+            return a
+        flags = a.flags
+        reach = abs_float(a.x) + a.e
+        if reach > fmt.largest:
+            flags |= OVERFLOW
+        if a.e == 0.0 and not a.x:
+            return a
+        return Tracked(a.x, inflate(a.e + fmt.unit_roundoff * reach + fmt.underflow), flags, self)
+
+    # -- the backend protocol ------------------------------------------------------------------
+    def divide(self, a: Tracked, b: Tracked) -> Tracked:
+        flags = a.flags | b.flags
+        mag_b = abs(float(b.x)) * (1.0 - 2.0**-50)  # a lower bound of |b|
+        if not b.x or b.e >= mag_b or b.e > DIVISOR_THRESHOLD * mag_b:
+            flags |= ILL
+        if not b.x:
+            return Tracked(self.ctx.mpf(0), math.inf, flags, self)
+        z = a.x / b.x
+        if a.e == 0.0 and b.e == 0.0:
+            return self.rounded(z, 0.0, flags)
+        slack_b = mag_b - b.e
+        prop = math.inf if slack_b <= 0 else inflate((a.e + abs_float(z) * b.e) / slack_b)
+        return self.rounded(z, prop, flags)
+
+    def sqrt(self, a: Tracked) -> Tracked:
+        x = a.x if a.x > 0 else self.ctx.mpf(0)
+        root = self.ctx.sqrt(x)
+        if a.e == 0.0:
+            return self.rounded(root, 0.0, a.flags)
+        low = max(float(x) - a.e, 0.0)
+        denominator = float(root) + math.sqrt(low)
+        by_derivative = a.e / denominator if denominator > 0 else math.inf
+        prop = inflate(min(by_derivative, math.sqrt(a.e)))
+        return self.rounded(root, prop, a.flags)
+
+    def maximum(self, a: Tracked, b: Tracked) -> Tracked:
+        x = a.x if a.x >= b.x else b.x
+        return Tracked(x, max(a.e, b.e), a.flags | b.flags, self)
+
+    def power(self, base: Tracked, exponent: int) -> Tracked:
+        z = base.x**exponent
+        if exponent == 0:
+            return self.exact(1)
+        prop = 0.0
+        if base.e:
+            prop = inflate(exponent * (abs_float(base.x) + base.e) ** (exponent - 1) * base.e)
+        return self.rounded(z, prop, base.flags, ulps=POWER_ULPS)

@@ -1,0 +1,46 @@
+"""A tiny run of every benchmark code path (no timing assertions: sizes here say nothing about speed)."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from benchmarks.naive_steps import naive_arb, naive_mpmath, task
+from benchmarks.run import BENCHMARKS, main, results_markdown
+
+
+def test_naive_baselines_compute_the_reference_result() -> None:
+    """The baselines must do the real work: their p after step 3 agrees with the certified reference."""
+    pytest.importorskip("flint")
+    from adamw_oracle import Run, preset
+    from adamw_oracle.reference import certify_run, mpf_to_fraction
+    from adamw_oracle.reference.arb_backend import ball_ends
+
+    params, grads = task(2, 3)
+    for mode, name in (("Adam+L2", "torch.Adam"), ("AdamW", "torch.AdamW")):
+        run = Run(preset(name, lr="0.001", weight_decay="0.01"), tuple(params), tuple(tuple(r) for r in grads))
+        certified = certify_run(run, 40, quantities=["p_new"]).final()
+        for value, arb_ball, mpf in zip(certified, naive_arb(mode, params, grads, 50)[-1], naive_mpmath(mode, params, grads, 50)[-1]):
+            assert abs(value.midpoint - mpf_to_fraction(mpf)) < abs(value.midpoint) * Fraction(1, 10**45)
+            low, high = ball_ends(arb_ball)  # the naive arb ball encloses the exact value too
+            assert low <= value.upper and value.lower <= high
+
+
+def test_tiny_run_writes_json_and_markdown_with_the_machine(tmp_path: Path) -> None:
+    assert main(["--size", "tiny", "--out", str(tmp_path), "--only", "1,2,3,4,5,6"]) == 0
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert [r["number"] for r in document["results"]] == sorted(BENCHMARKS)
+    assert document["machine"]["logical_cpus"] and document["machine"]["cpu"]
+    for result in document["results"]:
+        assert result["target_met"] is None  # a smoke run never claims a target
+    text = (tmp_path / "results.md").read_text()
+    assert text.startswith("# Benchmark results") and "## Machine" in text and "| 6 |" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.md"]
+    assert results_markdown(document) == text
+
+
+def test_bad_only_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--only='9'"):
+        main(["--size", "tiny", "--out", str(tmp_path), "--only", "9"])
