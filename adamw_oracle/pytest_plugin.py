@@ -90,7 +90,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     impl = _selection.implementation()
     versions = ", ".join(f"{k} {v}" for k, v in _versions(impl).items())
     return [
-        f"adamw-oracle target: {impl.name}",
+        f"adamw-oracle target: {_selection.target}" + ("" if impl.name == _selection.target else f" ({impl.name})"),
         f"adamw-oracle versions: {versions}",
         f"adamw-oracle convention: {_selection.expected().describe()}",
         f"adamw-oracle dtype: {_selection.dtype}",

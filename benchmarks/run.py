@@ -110,6 +110,7 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600; results are meant to be read and committed
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

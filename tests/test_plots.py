@@ -108,3 +108,12 @@ def test_check_report_errors_are_within_the_error_model_for_torch_adamw() -> Non
         assert errors.cases == errors.cases_passed == 2
         assert len(errors.ulps) + errors.exact_matches + errors.ill_conditioned == 2 * 4 * 8
         assert max(errors.fractions) <= 1.0
+
+
+def test_readme_figures_section_shows_the_three_committed_figures() -> None:
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section: figures -->", 1)[1].split("<!-- section:", 1)[0]
+    for name in ("mechanism", "trace", "check_report"):
+        assert f"](docs/figures/{name}.png)" in section
+        assert (root / "docs" / "figures" / f"{name}.png").read_bytes().startswith(b"\x89PNG")

@@ -11,7 +11,7 @@ from fractions import Fraction as F
 
 import pytest
 import sympy as sp
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from adamw_oracle import OptimizerConfig, Run, exact_state
@@ -81,10 +81,11 @@ def test_t3_l2_penalty_is_the_bias_corrected_average(lr, wd, b1, b2, theta0, gra
     ctx = tr.backend.ctx
     t = len(grads)
     # m_hat_t = sum_k w_k (g_k + lambda*theta_{k-1}),  w_k = (1 - b1) b1^(t-k) / (1 - b1^t)
-    avg = ctx.mpf(0)
+    exact = tr.backend.const
+    avg = exact(F(0))
     for k, row in enumerate(tr.steps, start=1):
-        weight = ctx.mpf(F(1) - b1) * ctx.mpf(b1) ** (t - k) / (1 - ctx.mpf(b1) ** t)
-        avg += weight * (ctx.mpf(grads[k - 1]) + ctx.mpf(wd) * row[0].p)
+        weight = exact(1 - b1) * exact(b1) ** (t - k) / (1 - exact(b1) ** t)
+        avg += weight * (exact(grads[k - 1]) + exact(wd) * row[0].p)
     assert intersects(tr.steps[-1][0].m_hat, avg)
 
 
@@ -94,8 +95,7 @@ def test_t4_adamw_factor_is_independent_of_state(lr, wd, theta, delta, g, m, v, 
     state = exact_state(t - 1, [m, m], [v, v])
     a, b = last(cfg, [theta, theta + delta], [[g, g]], state)
     # p_new(theta + delta) - p_new(theta) = (1 - lr*wd)*delta whatever g, m, v
-    assert contains(difference(b.p_new, a.p_new), (1 - lr * wd) * delta) or intersects(
-        difference(b.p_new, a.p_new), ((1 - lr * wd) * delta, (1 - lr * wd) * delta))
+    assert contains(difference(b.p_new, a.p_new), (1 - lr * wd) * delta)
 
 
 @given(lr=rate, wd=rate, theta=nonzero, v1=nonneg, dv=st.builds(F, st.integers(1, 10**4), st.just(10**3)), t=st.integers(1, 2000))
@@ -138,6 +138,7 @@ def test_t6_constant_gradient_moments_are_unbiased(lr, b1, b2, g, steps, eps) ->
 @given(lr=rate, b1=beta, eps=st.builds(F, st.integers(0, 10**4), st.just(10**6)), m=signed, v=nonneg, g=signed,
        k=st.integers(2, 50), t=st.sampled_from([1, 2]), ams=st.sampled_from(list(AmsGrad)))
 def test_t7_epsilon_hat_maps_exactly(lr, b1, eps, m, v, g, k, t, ams) -> None:
+    assume(eps > 0 or v > 0 or g != 0)  # otherwise both forms divide 0 by 0
     # choose beta2 so that sqrt(1 - beta2^t) is rational (by hand):
     #   t = 1: beta2 = 1 - r^2 gives sqrt(1 - beta2) = r, with r = 1/k;
     #   t = 2: beta2 = (k^2 - 1)/(k^2 + 1) gives sqrt(1 - beta2^2) = 2k/(k^2 + 1)

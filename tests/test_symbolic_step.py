@@ -200,3 +200,18 @@ def test_docstring_example() -> None:
     import adamw_oracle.symbolic.lambdified as module
 
     assert doctest.testmod(module).failed == 0
+
+
+@given(data=st.data())
+def test_agrees_with_reference_on_the_shared_fuzz_domain(data: st.DataObject) -> None:
+    # the public strategies encode the project's domain policy (edge learning rates, eps = 10,
+    # near-eps and huge gradients, seeded states); every such case must agree too
+    from adamw_oracle import strategies
+    from adamw_oracle.contract.dtypes import Dtype
+
+    config = data.draw(strategies.configs())
+    dtype = data.draw(strategies.dtypes([Dtype.FLOAT64, Dtype.FLOAT32]))
+    state = data.draw(strategies.seeded_states(dtype, 1, config.conventions))
+    [p] = data.draw(strategies.parameter_vectors(dtype, 1))
+    [[g]] = data.draw(strategies.gradient_sequences(dtype, 1, 1))
+    assert_layers_agree(config, p, g, state.m[0], state.v[0], state.vmax[0], state.step + 1)

@@ -133,3 +133,15 @@ def test_failed_theorem_appears_as_failed_in_the_document() -> None:
     [failed] = prove_all([_false_theorem()])
     assert "[FAILED]" in render_markdown([failed])
     assert "Result: FAILED" in render_latex([failed])
+
+
+def test_readme_symbolic_section_example_runs() -> None:
+    import doctest
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("<!-- section: symbolic -->", 1)[1].split("<!-- section:", 1)[0]
+    test = doctest.DocTestParser().get_doctest(section, {}, "README symbolic", "README.md", 0)
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert test.examples and runner.failures == 0

@@ -246,8 +246,8 @@ def identify(target: Any, *, dtype: Dtype | str | None = None) -> Identification
     predictions = {(p.name, c): _predict(p, c, probe_dtype) for p in probes for c in space}
     score: dict[Candidate, float] = {}
     for c in space:
-        dists = [_distance(observations[p.name], pr) for p in probes if (pr := predictions[(p.name, c)]) is not None
-                 and not observations[p.name].error]
+        # a probe the target failed (exception, hang, garbage) counts as infinitely far from every candidate
+        dists = [_distance(observations[p.name], pr) for p in probes if (pr := predictions[(p.name, c)]) is not None]
         score[c] = max(dists, default=0.0)
     consistent = [c for c in space if score[c] <= 1.0]
     best = consistent[0] if consistent else min(space, key=lambda c: score[c])

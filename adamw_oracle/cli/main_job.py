@@ -38,8 +38,8 @@ PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 class MainJobOptions:
     """Budgets of the main job. ``quick`` shrinks the fuzz and the checks to about a minute in total."""
 
-    fuzz_examples: int = 60
-    check_examples: int = 12
+    fuzz_examples: int = 200
+    check_examples: int = 40
     seed: int = 0
     kinds: tuple[str, ...] = SECTION_KINDS
 
@@ -54,7 +54,7 @@ class MainJobOptions:
             if bad or not kinds:
                 raise InvalidArgumentError("--only", only, "a comma-separated subset of " + ",".join(SECTION_KINDS))
         if quick:
-            return cls(fuzz_examples=15, check_examples=4, seed=seed, kinds=kinds)
+            return cls(fuzz_examples=25, check_examples=6, seed=seed, kinds=kinds)
         return cls(seed=seed, kinds=kinds)
 
 
@@ -158,7 +158,13 @@ def _fuzz_body(options: MainJobOptions) -> Callable[[], tuple[bool, int | None, 
     def body() -> tuple[bool, int | None, str]:
         three_way_fuzz = require("adamw_oracle.verify", "three_way_fuzz")
         summary = three_way_fuzz(examples=options.fuzz_examples, seed=options.seed)
-        detail = f"{summary.failures} failure(s), {summary.ill_conditioned} ill-conditioned set aside"
+        detail = f"{summary.failures} failure(s), {summary.ill_conditioned} ill-conditioned element-steps set aside"
+        skipped = getattr(summary, "skipped", None)
+        if skipped:
+            detail += "; layers not run: " + ", ".join(f"{k} ({v})" for k, v in skipped.items())
+        details = getattr(summary, "failure_details", None)
+        if details:
+            detail += "; first: " + details[0].splitlines()[0]
         return bool(summary.passed), int(summary.cases), detail
 
     return body

@@ -11,7 +11,8 @@ import numpy as np
 
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
-from adamw_oracle.gpu.codes import SCALAR_COUNT
+from adamw_oracle.contract.conventions import AmsGrad, Family
+from adamw_oracle.gpu.codes import AMSGRAD_CODES, FAMILY_CODES, SCALAR_COUNT, decode_flags
 from adamw_oracle.gpu.hostbuild import load_library
 from adamw_oracle.gpu.storage import StorageKind, kind_of
 
@@ -35,6 +36,15 @@ def _require_scalars(scalars: np.ndarray) -> None:
     _require_array("scalars", scalars, np.dtype(np.float64), (SCALAR_COUNT,))
 
 
+def _require_state_for(flags: int, has_v: bool, has_vmax: bool) -> None:
+    """Adam needs v, AMSGrad needs vmax: a missing one would silently read as zero every step."""
+    fields = decode_flags(flags)
+    if fields["FAMILY"] == FAMILY_CODES[Family.ADAM] and not has_v:
+        raise InvalidArgumentError("v", None, "an array: the Adam family keeps a second moment")
+    if fields["FAMILY"] == FAMILY_CODES[Family.ADAM] and fields["AMSGRAD"] != AMSGRAD_CODES[AmsGrad.OFF] and not has_vmax:
+        raise InvalidArgumentError("vmax", None, "an array: AMSGrad keeps a running maximum")
+
+
 def host_fused_step(
     dtype: Dtype | str, flags: int, scalars: np.ndarray, p: np.ndarray, g: np.ndarray, m: np.ndarray,
     v: np.ndarray | None = None, vmax: np.ndarray | None = None,
@@ -47,6 +57,7 @@ def host_fused_step(
     kind = kind_of(dtype)
     _check_fused_arrays(kind, p, g, m, v, vmax)
     _require_scalars(scalars)
+    _require_state_for(flags, v is not None, vmax is not None)
     if p.size == 0:
         return
     fn = getattr(load_library(), f"ao_host_fused_step_{kind.suffix}")
@@ -80,6 +91,7 @@ def host_multi_tensor_step(
     for j in range(count):
         _check_fused_arrays(kind, params[j], grads[j], ms[j], vs[j] if vs else None, vmaxs[j] if vmaxs else None, f"[{j}]")
     _require_scalars(scalars)
+    _require_state_for(flags, vs is not None, vmaxs is not None)
 
     def table(seq: Sequence[np.ndarray] | None) -> np.ndarray:
         return np.array([_address(a) for a in seq] if seq else [0] * count, dtype=np.uint64)

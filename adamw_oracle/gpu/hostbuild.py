@@ -138,6 +138,8 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         batched.argtypes = [ll, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
         batched.restype = None
     lib.ao_host_flt_eval_method.restype = ctypes.c_int
+    lib.ao_host_test_set_ftz_daz.argtypes = [ctypes.c_int]
+    lib.ao_host_test_set_ftz_daz.restype = None
     for name in ("ao_host_float_to_f16", "ao_host_float_to_bf16", "ao_host_f16_to_float", "ao_host_bf16_to_float"):
         getattr(lib, name).argtypes = [ll, ptr, ptr]
         getattr(lib, name).restype = None

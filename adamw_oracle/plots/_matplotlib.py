@@ -53,6 +53,7 @@ def save_figure(figure: Any, path: str | os.PathLike[str], *, dpi: int = 150) ->
         with os.fdopen(handle, "wb") as stream:
             figure.savefig(stream, format=fmt, dpi=dpi, bbox_inches="tight",
                            metadata={"Software": None} if fmt == "png" else {"Date": None})
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600; a figure is a document meant to be read
         os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):

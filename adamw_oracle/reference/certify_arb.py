@@ -149,6 +149,7 @@ def _adam_params(backend: ArbBackend, run: Run) -> tuple[tuple[Any, ...], ...]:
     vs = [c(x) / omb2 for x in state.v]
     vmax = [c(x) / omb2 if ams_raw else c(x) for x in state.vmax]
     size = len(p)
+    lr_omb1 = lr_t * omb1
     rows = []
     for grads in run.gradients:
         if bias:
@@ -157,7 +158,7 @@ def _adam_params(backend: ArbBackend, run: Run) -> tuple[tuple[Any, ...], ...]:
         else:
             bc1 = bc2 = one
         to_v_hat = omb2 / bc2  # vs * to_v_hat = v/bc2
-        step_m = (lr_t * bc2.sqrt() / bc1 if eps_hat else lr_t / bc1) * omb1  # times ms = m/(1-b1)
+        step_m = lr_omb1 * bc2.sqrt() / bc1 if eps_hat else lr_omb1 / bc1  # times ms = m/(1-b1)
         row = [arb(fmpq(sign * g.numerator, g.denominator)) for g in grads]
         for i in range(size):
             g = row[i]

@@ -50,7 +50,9 @@ class CompiledExpressions:
         return expr.free_symbols <= self._integers and expr.is_integer is True
 
     def _code(self, expr: sp.Expr, names: dict[sp.Symbol, str]) -> str:
-        c = lambda e: self._code(e, names)  # noqa: E731
+        def c(sub: sp.Expr) -> str:
+            return self._code(sub, names)
+
         if isinstance(expr, sp.Symbol):
             if expr not in names:
                 raise TypeError(f"free symbol {expr} is not an argument")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from adamw_oracle.errors import InvalidArgumentError
+
 
 @dataclass(frozen=True)
 class HyperSymbols:
@@ -82,14 +84,12 @@ BETA_DOMAIN = "0 < beta1 < 1, 0 < beta2 < 1"
 def beta_from_free(free: sp.Symbol) -> sp.Expr:
     """beta = 1/(1 + x): maps x > 0 one-to-one onto beta in (0, 1), so sign proofs see beta < 1."""
     if not isinstance(free, sp.Symbol) or free.is_positive is not True:
-        raise TypeError(f"free={free!r} must be a sympy Symbol declared positive=True")
+        raise InvalidArgumentError("free", free, "a sympy Symbol declared positive=True")
     return 1 / (1 + free)
 
 
 def indexed(name: str, count: int, **assumptions: bool) -> tuple[sp.Symbol, ...]:
     """``count`` symbols name_1 .. name_count with the given assumptions (per-step gradients etc.)."""
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        from adamw_oracle.errors import InvalidArgumentError
-
         raise InvalidArgumentError("count", count, "an int >= 1")
     return tuple(sp.Symbol(f"{name}_{k}", **assumptions) for k in range(1, count + 1))

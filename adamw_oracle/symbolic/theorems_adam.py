@@ -65,11 +65,11 @@ def _derive_l2_through_moments() -> Derivation:
         DerivationStep("so the update splits; its penalty part is eta*lambda*B_hat/(sqrt(v_hat)+eps)",
                        sp.Symbol("u_penalty"), ETA * LAM * (penalty_part / (1 - B1**T)) / step["denom"]),
         DerivationStep("unrolled to t = 3: bias-corrected weights (1-beta1)*beta1^(3-k)/(1-beta1^3)",
-                       sp.Symbol("m_hat_3"), unrolled),
+                       sp.Symbol("mhat_3"), unrolled),
         DerivationStep("constant penalty: m_{t-1} = lambda*theta*(1-beta1^(t-1)) gives m_t",
                        sp.Symbol("m_t"), sp.factor(sp.expand(constant["m"]))),
         DerivationStep("hence m_hat_t = lambda*theta and the penalty part is eta*lambda*theta/(sqrt(v_hat)+eps)",
-                       sp.Symbol("m_hat_t"), LAM * THETA),
+                       sp.Symbol("mhat_t"), LAM * THETA),
     )
     claims = (
         Claim("zero", step["m"] - (gradient_part + LAM * penalty_part), "the split survives one step (induction step)"),
@@ -88,28 +88,30 @@ def _derive_l2_through_moments() -> Derivation:
 
 
 def _derive_decay_factors() -> Derivation:
-    adamw = adam_step(ADAMW).copy()
+    adamw = adam_step(ADAMW)
     factor_w = sp.diff(adamw["p_new"].xreplace(NO_SCHEDULE), THETA)
     v_pos = sp.Symbol("v", positive=True)
-    l2 = adam_step(ADAM_L2, THETA, 0, 0, v_pos, 0, T)
-    factor_l2 = sp.expand(l2["p_new"] / THETA)
+    l2 = {k: e.xreplace(NO_SCHEDULE) for k, e in adam_step(ADAM_L2, THETA, 0, 0, v_pos, 0, T).items()}
+    factor_l2 = 1 - l2["update"] / THETA  # the theta of m_hat = (1-beta1)*lambda*theta/c1 cancels
     strength = on_domain(1 - factor_l2)
     d_strength = sp.diff(strength, v_pos)
+    strength_symbol = sp.Symbol("S_L2")
     steps = (
         DerivationStep("AdamW: d p_new/d theta (the update does not involve theta)", sp.Symbol("f_W"), factor_w),
         DerivationStep("Adam+L2, zero gradient and m = 0: p_new/theta", sp.Symbol("f_L2"), factor_l2),
-        DerivationStep("decay strength 1 - f_L2 on the domain (c = 1 - beta^t, beta = 1/(1+x))",
-                       sp.Symbol("1 - f_L2"), strength),
+        DerivationStep("decay strength S_L2 = 1 - f_L2 on the domain (c = 1 - beta^t, beta = 1/(1+x))",
+                       strength_symbol, strength),
         DerivationStep("its derivative in v (v_hat = (beta2*v + (1-beta2)*lambda^2*theta^2)/c2 grows with v)",
-                       sp.Symbol("d(1 - f_L2)/dv"), sp.factor(d_strength)),
+                       sp.Derivative(strength_symbol, v_pos), sp.factor(d_strength)),
     )
     claims = (
+        Claim("zero", l2["p_new"] / THETA - factor_l2, "p_new/theta = f_L2 (theta != 0)"),
         Claim("zero", factor_w - (1 - ETA * LAM), "AdamW factor = 1 - eta*lambda"),
         Claim("zero", sp.diff(factor_w, V), "d f_W / d v = 0"),
         Claim("zero", sp.diff(factor_w, G), "d f_W / d g = 0"),
         Claim("zero", sp.diff(factor_w, M), "d f_W / d m = 0"),
         Claim("negative", d_strength.xreplace({LAM: sp.Symbol("lambda", positive=True)}),
-              "d(1 - f_L2)/dv < 0 for lambda > 0: high-variance parameters are decayed less"),
+              "dS_L2/dv < 0 for lambda > 0: high-variance parameters are decayed less"),
     )
     return Derivation(steps, claims)
 
@@ -167,8 +169,8 @@ def _derive_bias_correction() -> Derivation:
     steps = (
         DerivationStep("induction hypothesis", sp.Symbol("m_{t-1}"), m_hyp),
         DerivationStep("one step with the same g", sp.Symbol("m_t"), sp.expand(step["m"])),
-        DerivationStep("bias-corrected", sp.Symbol("m_hat_t"), sp.simplify(step["m_hat"])),
-        DerivationStep("likewise for v", sp.Symbol("v_hat_t"), sp.simplify(step["v_hat"])),
+        DerivationStep("bias-corrected", sp.Symbol("mhat_t"), sp.simplify(step["m_hat"])),
+        DerivationStep("likewise for v", sp.Symbol("vhat_t"), sp.simplify(step["v_hat"])),
         DerivationStep("t = 1, eps = 0: update = eta*g/sqrt(g^2)", sp.Symbol("u_1"), first_update),
     )
     claims = (

@@ -30,10 +30,10 @@ def _derive_epsilon_hat() -> Derivation:
         if ams is AmsGrad.OFF:
             shown = [
                 DerivationStep("PyTorch form (eps after sqrt(v_hat))", sp.Symbol("u_torch"), torch_form["update"]),
-                DerivationStep("epsilon-hat form", sp.Symbol("u_hat"), keras_form["update"]),
-                DerivationStep("epsilon-hat with eps_hat = eps*sqrt(1 - beta2^t)", sp.Symbol("u_hat"), mapped["update"]),
+                DerivationStep("epsilon-hat form", sp.Symbol("uhat"), keras_form["update"]),
+                DerivationStep("epsilon-hat with eps_hat = eps*sqrt(1 - beta2^t)", sp.Symbol("uhat"), mapped["update"]),
                 DerivationStep("multiply numerator and denominator by sqrt(1 - beta2^t) = sqrt(c2)",
-                               sp.Symbol("u_torch - u_hat"), sp.simplify(on_domain(torch_form["update"] - mapped["update"]))),
+                               sp.Symbol("u_torch") - sp.Symbol("uhat"), sp.simplify(on_domain(torch_form["update"] - mapped["update"]))),
             ]
     shown.append(DerivationStep("the same holds for both AMSGrad forms (raw v and v_hat maxima)",
                                 sp.Integer(len(claims)), sp.Integer(len(claims))))
@@ -60,9 +60,9 @@ def _derive_decay_target() -> Derivation:
                 steps = [
                     DerivationStep("decay on p_{t-1}", sp.Symbol("p_prev"), THETA - c * THETA - u),
                     DerivationStep("decay on the updated p", sp.Symbol("p_upd"), (THETA - u) - c * (THETA - u)),
-                    DerivationStep("difference, u the adaptive step", sp.Symbol("p_upd - p_prev"), sp.expand(c * u)),
+                    DerivationStep("difference, u the adaptive step", sp.Symbol("p_upd") - sp.Symbol("p_prev"), sp.expand(c * u)),
                     DerivationStep("torch-style decay (s = 1): eta*lambda times the adaptive step",
-                                   sp.Symbol("p_upd - p_prev"), (c * before["update"]).xreplace(NO_SCHEDULE)),
+                                   sp.Symbol("p_upd") - sp.Symbol("p_prev"), (c * before["update"]).xreplace(NO_SCHEDULE)),
                 ]
     return Derivation(tuple(steps), tuple(claims))
 

@@ -17,7 +17,7 @@ from adamw_oracle.symbolic.step import adam_step
 from adamw_oracle.symbolic.theorem import Claim, Derivation, DerivationStep, Theorem
 from adamw_oracle.symbolic.theorems_adam import ADAM_L2, ADAMW, B1, B2, EPS, ETA, LAM, NO_SCHEDULE, T, THETA
 
-V_HAT = sp.Symbol("v_hat", nonnegative=True)
+V_HAT = sp.Symbol("vhat", nonnegative=True)
 R = sp.Rational
 
 SEED001 = {V_HAT: R(9, 100), ETA: R(1, 1000), LAM: R(1, 100), EPS: R(1, 10**8)}
@@ -33,9 +33,9 @@ def _derive_seed001() -> Derivation:
     steps = (
         DerivationStep("AdamW per-step decay", sp.Symbol("d_W"), decay_w),
         DerivationStep("Adam+L2 per-step decay (Theorem 3, constant penalty)", sp.Symbol("d_L2"), decay_l2),
-        DerivationStep("ratio", sp.Symbol("d_L2/d_W"), ratio),
-        DerivationStep("at v_hat = 0.09, eps = 1e-8 (lr and lambda cancel)", sp.Symbol("d_L2/d_W"), at_seed),
-        DerivationStep("per-step decays at the seed's w = 0.8", sp.Symbol("(d_L2, d_W)"),
+        DerivationStep("ratio", sp.Symbol("d_L2") / sp.Symbol("d_W"), ratio),
+        DerivationStep("at v_hat = 0.09, eps = 1e-8 (lr and lambda cancel)", sp.Symbol("d_L2") / sp.Symbol("d_W"), at_seed),
+        DerivationStep("per-step decays at the seed's w = 0.8", sp.Tuple(sp.Symbol("d_L2"), sp.Symbol("d_W")),
                        sp.Tuple(decay_l2.xreplace(SEED001 | {THETA: R(4, 5)}), decay_w.xreplace(SEED001 | {THETA: R(4, 5)}))),
     )
     claims = (
@@ -70,7 +70,7 @@ def _derive_seed000() -> Derivation:
 
     steps = (
         DerivationStep("Adam+L2 step from p = 1, g = 0, m = 0, seeded v", sp.Symbol("f_L2"), l2),
-        DerivationStep("closed form", sp.Symbol("f_L2(v, t, lr, lambda)"), closed),
+        DerivationStep("closed form", sp.Function("f_L2")(sp.Symbol("v"), T, ETA, LAM), closed),
         DerivationStep("AdamW from the same state", sp.Symbol("f_W"), w),
         DerivationStep("seed values, t = 1001 (opt.t = 1000, then step() increments), v = 1",
                        sp.Symbol("f_L2"), sp.Float(at(closed, 1, 1001), 15)),

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
 from adamw_oracle.verify.precision import PrecisionModel
 from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
@@ -76,11 +77,12 @@ class Judgement:
 
 
 def _reasons(flags: int) -> str:
+    # the root cause first: an ill-conditioned divisor also makes the bound (and so the reach) infinite
     if flags & NONFINITE:
         return "non-finite input"
-    if flags & OVERFLOW:
-        return "possible overflow"
-    return "ill-conditioned divisor"
+    if flags & ILL:
+        return "ill-conditioned divisor"
+    return "possible overflow"
 
 
 def judge(case: Case, observation: Observation, *, precision: PrecisionModel | None = None,
@@ -92,6 +94,8 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
         slack: factor applied to the running bound (default :data:`SLACK`; never below 1).
         bounds: a precomputed :func:`bounded_trajectory` (to judge several implementations at once).
     """
+    if not isinstance(slack, (int, float)) or isinstance(slack, bool) or not slack >= 1:
+        raise InvalidArgumentError("slack", slack, "a number >= 1 (1: the running bound itself)")
     precision = precision or (bounds.precision if bounds else PrecisionModel.conservative(case.dtype))
     bounds = bounds or bounded_trajectory(case, precision)
     steps, n = case.run.steps, case.run.size

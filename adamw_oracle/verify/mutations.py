@@ -16,7 +16,7 @@ import numpy as np
 from adamw_oracle.contract.conventions import (
     AmsGrad, BiasCorrection, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay,
 )
-from adamw_oracle.verify.numpy_impl import NumpyImplementation, _Step
+from adamw_oracle.verify.numpy_impl import NumpyImplementation, RunScalars
 
 
 class Mutation(NumpyImplementation):
@@ -47,7 +47,7 @@ class EpsilonHatForTorchForm(Mutation):
         return _adam(conventions) and conventions.eps_placement is EpsPlacement.AFTER_ROOT \
             and conventions.bias_correction is BiasCorrection.ON
 
-    def denominator(self, ctx: _Step, conv: Conventions, second: np.ndarray, corrected: bool, bc2: Any) -> np.ndarray:
+    def denominator(self, ctx: RunScalars, conv: Conventions, second: np.ndarray, corrected: bool, bc2: Any) -> np.ndarray:
         if conv.eps_placement is not EpsPlacement.AFTER_ROOT:
             return super().denominator(ctx, conv, second, corrected, bc2)
         root_bc2 = ctx.s(np.sqrt(bc2))
@@ -76,7 +76,7 @@ class BiasCorrectionDropped(Mutation):
     def applies(self, conventions: Conventions) -> bool:
         return _adam(conventions) and conventions.bias_correction is BiasCorrection.ON
 
-    def bias_corrections(self, ctx: _Step, conv: Conventions, t: int) -> tuple[Any, Any]:
+    def bias_corrections(self, ctx: RunScalars, conv: Conventions, t: int) -> tuple[Any, Any]:
         return 1.0, 1.0
 
 
@@ -89,7 +89,7 @@ class DecayOnUpdatedParameter(Mutation):
     def applies(self, conventions: Conventions) -> bool:
         return conventions.weight_decay.is_decoupled and conventions.decay_target is DecayTarget.PREVIOUS_PARAM
 
-    def apply_decay(self, ctx: _Step, conv: Conventions, p: np.ndarray, update: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    def apply_decay(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, update: np.ndarray, direction: np.ndarray) -> np.ndarray:
         if not conv.weight_decay.is_decoupled:
             return super().apply_decay(ctx, conv, p, update, direction)
         q = p - update
@@ -105,7 +105,7 @@ class DecayNotScaledByLr(Mutation):
     def applies(self, conventions: Conventions) -> bool:
         return conventions.weight_decay is WeightDecay.DECOUPLED_LR
 
-    def decay_coefficient(self, ctx: _Step, conv: Conventions) -> float:
+    def decay_coefficient(self, ctx: RunScalars, conv: Conventions) -> float:
         if conv.weight_decay is WeightDecay.DECOUPLED_LR:
             return ctx.h["weight_decay"]
         return super().decay_coefficient(ctx, conv)
@@ -120,7 +120,7 @@ class DecayNotTimesParameter(Mutation):
     def applies(self, conventions: Conventions) -> bool:
         return conventions.weight_decay.is_decoupled
 
-    def apply_decay(self, ctx: _Step, conv: Conventions, p: np.ndarray, update: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    def apply_decay(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, update: np.ndarray, direction: np.ndarray) -> np.ndarray:
         if not conv.weight_decay.is_decoupled:
             return super().apply_decay(ctx, conv, p, update, direction)
         return p - ctx.s(self.decay_coefficient(ctx, conv)) - update
@@ -136,7 +136,7 @@ class AmsGradMaxOfVHat(Mutation):
         return _adam(conventions) and conventions.amsgrad is AmsGrad.MAX_RAW_V \
             and conventions.bias_correction is BiasCorrection.ON
 
-    def amsgrad(self, ctx: _Step, conv: Conventions, v: np.ndarray, vmax: np.ndarray, bc2: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+    def amsgrad(self, ctx: RunScalars, conv: Conventions, v: np.ndarray, vmax: np.ndarray, bc2: Any) -> tuple[np.ndarray, np.ndarray, bool]:
         if conv.amsgrad is AmsGrad.MAX_RAW_V:
             new = np.maximum(vmax, v / ctx.s(bc2))
             return new, new, True
@@ -152,7 +152,7 @@ class AmsGradMaxNotStored(Mutation):
     def applies(self, conventions: Conventions) -> bool:
         return _adam(conventions) and conventions.amsgrad is not AmsGrad.OFF
 
-    def amsgrad(self, ctx: _Step, conv: Conventions, v: np.ndarray, vmax: np.ndarray, bc2: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+    def amsgrad(self, ctx: RunScalars, conv: Conventions, v: np.ndarray, vmax: np.ndarray, bc2: Any) -> tuple[np.ndarray, np.ndarray, bool]:
         _new, second, corrected = super().amsgrad(ctx, conv, v, vmax, bc2)
         return vmax, second, corrected
 
@@ -188,10 +188,10 @@ class L2AndDecoupledSwapped(Mutation):
             return conv.replace(weight_decay=WeightDecay.COUPLED_L2)
         return conv
 
-    def adam_step(self, ctx: _Step, conv: Conventions, *args: Any) -> tuple[np.ndarray, ...]:
+    def adam_step(self, ctx: RunScalars, conv: Conventions, *args: Any) -> tuple[np.ndarray, ...]:
         return super().adam_step(ctx, self._swapped(conv), *args)
 
-    def sgd_step(self, ctx: _Step, conv: Conventions, *args: Any) -> tuple[np.ndarray, ...]:
+    def sgd_step(self, ctx: RunScalars, conv: Conventions, *args: Any) -> tuple[np.ndarray, ...]:
         return super().sgd_step(ctx, self._swapped(conv), *args)
 
 
@@ -204,7 +204,7 @@ class EpsDropped(Mutation):
     def applies(self, conventions: Conventions) -> bool:
         return _adam(conventions)
 
-    def denominator(self, ctx: _Step, conv: Conventions, second: np.ndarray, corrected: bool, bc2: Any) -> np.ndarray:
+    def denominator(self, ctx: RunScalars, conv: Conventions, second: np.ndarray, corrected: bool, bc2: Any) -> np.ndarray:
         if conv.eps_placement is EpsPlacement.EPSILON_HAT:
             return np.sqrt(second * ctx.s(bc2) if corrected else second)
         if conv.eps_placement is EpsPlacement.INSIDE_ROOT:
@@ -222,7 +222,7 @@ class EpsInsideRootForTorchForm(Mutation):
     def applies(self, conventions: Conventions) -> bool:
         return _adam(conventions) and conventions.eps_placement is EpsPlacement.AFTER_ROOT
 
-    def denominator(self, ctx: _Step, conv: Conventions, second: np.ndarray, corrected: bool, bc2: Any) -> np.ndarray:
+    def denominator(self, ctx: RunScalars, conv: Conventions, second: np.ndarray, corrected: bool, bc2: Any) -> np.ndarray:
         if conv.eps_placement is not EpsPlacement.AFTER_ROOT:
             return super().denominator(ctx, conv, second, corrected, bc2)
         eps = ctx.s(ctx.h["eps"])
@@ -238,7 +238,7 @@ class SgdDecayIgnoredWithoutMomentum(Mutation):
     def applies(self, conventions: Conventions) -> bool:
         return conventions.family is Family.SGD and conventions.weight_decay is not WeightDecay.NONE
 
-    def sgd_step(self, ctx: _Step, conv: Conventions, p: np.ndarray, g: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
+    def sgd_step(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
         if ctx.h["momentum"] == 0:
             gu = -g if conv.maximize else g
             return p - ctx.s(ctx.h["lr"] * ctx.h["schedule_multiplier"]) * gu, buf
@@ -254,7 +254,7 @@ class SgdDampenedFirstStep(Mutation):
     def applies(self, conventions: Conventions) -> bool:
         return conventions.family is Family.SGD
 
-    def sgd_direction(self, ctx: _Step, conv: Conventions, gu: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    def sgd_direction(self, ctx: RunScalars, conv: Conventions, gu: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
         h = ctx.h
         if t == 1 and h["momentum"] != 0:
             buf = ctx.s(1.0 - h["dampening"]) * gu

@@ -83,8 +83,8 @@ class NumpyVariant:
         return "/".join(parts)
 
 
-class _Step:
-    """Scalars of one run, already in the arithmetic dtype."""
+class RunScalars:
+    """A run's hyperparameters (Python floats) and ``s(x)``: a scalar as a 0-d array of the arithmetic dtype."""
 
     def __init__(self, case: Case, arith: np.dtype) -> None:
         self.h = case.hyper_floats()
@@ -118,7 +118,7 @@ class NumpyImplementation:
 
     def run(self, case: Case) -> Observation:
         arith, store = self.formats(case.dtype)
-        ctx = _Step(case, arith)
+        ctx = RunScalars(case, arith)
         run = case.run
         st = run.initial_state
         assert st is not None
@@ -141,7 +141,7 @@ class NumpyImplementation:
         return Observation(out, {"m": m.astype(np.float64), "v": v.astype(np.float64), "vmax": vmax.astype(np.float64)})
 
     # -- hooks -------------------------------------------------------------------------------------
-    def gradient_used(self, ctx: _Step, conv: Conventions, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+    def gradient_used(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         gu = -g if conv.maximize else g
         if conv.weight_decay is WeightDecay.COUPLED_L2:
             gu = gu + ctx.s(ctx.h["weight_decay"]) * p
@@ -150,7 +150,7 @@ class NumpyImplementation:
     def step_counter(self, t: int) -> float:
         return float(t)
 
-    def bias_corrections(self, ctx: _Step, conv: Conventions, t: int) -> tuple[Any, Any]:
+    def bias_corrections(self, ctx: RunScalars, conv: Conventions, t: int) -> tuple[Any, Any]:
         if conv.bias_correction is BiasCorrection.OFF:
             return 1.0, 1.0
         b1, b2 = ctx.h["beta1"], ctx.h["beta2"]
@@ -160,7 +160,7 @@ class NumpyImplementation:
             return one - np.power(ctx.s(b1), ctx.s(tc)), one - np.power(ctx.s(b2), ctx.s(tc))
         return 1.0 - b1**tc, 1.0 - b2**tc
 
-    def amsgrad(self, ctx: _Step, conv: Conventions, v: np.ndarray, vmax: np.ndarray, bc2: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+    def amsgrad(self, ctx: RunScalars, conv: Conventions, v: np.ndarray, vmax: np.ndarray, bc2: Any) -> tuple[np.ndarray, np.ndarray, bool]:
         """(new vmax, the second moment the denominator uses, whether it is already bias-corrected)."""
         if conv.amsgrad is AmsGrad.MAX_RAW_V:
             new = np.maximum(vmax, v)
@@ -170,7 +170,7 @@ class NumpyImplementation:
             return new, new, True
         return vmax, v, False
 
-    def denominator(self, ctx: _Step, conv: Conventions, second: np.ndarray, corrected: bool, bc2: Any) -> np.ndarray:
+    def denominator(self, ctx: RunScalars, conv: Conventions, second: np.ndarray, corrected: bool, bc2: Any) -> np.ndarray:
         """sqrt(v~)+eps per convention; ``second`` is raw unless ``corrected``."""
         eps = ctx.s(ctx.h["eps"])
         if conv.eps_placement is EpsPlacement.EPSILON_HAT:
@@ -185,7 +185,7 @@ class NumpyImplementation:
             return np.sqrt(second) / ctx.s(np.sqrt(bc2)) + eps
         return np.sqrt(second / ctx.s(bc2)) + eps
 
-    def decay_coefficient(self, ctx: _Step, conv: Conventions) -> float:
+    def decay_coefficient(self, ctx: RunScalars, conv: Conventions) -> float:
         h = ctx.h
         lr_t = h["lr"] * h["schedule_multiplier"]
         if conv.weight_decay is WeightDecay.DECOUPLED_LR:
@@ -196,7 +196,7 @@ class NumpyImplementation:
             return h["weight_decay"]
         return 0.0
 
-    def apply_decay(self, ctx: _Step, conv: Conventions, p: np.ndarray, update: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    def apply_decay(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, update: np.ndarray, direction: np.ndarray) -> np.ndarray:
         if not conv.weight_decay.is_decoupled:
             return p - update
         c = self.decay_coefficient(ctx, conv)
@@ -212,7 +212,7 @@ class NumpyImplementation:
             return p - lr_t * (direction + ctx.s(h["weight_decay"]) * p)
         return p - ctx.s(c) * p - update
 
-    def sgd_direction(self, ctx: _Step, conv: Conventions, gu: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    def sgd_direction(self, ctx: RunScalars, conv: Conventions, gu: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
         h = ctx.h
         mu = h["momentum"]
         if mu == 0:
@@ -224,7 +224,7 @@ class NumpyImplementation:
         return (gu + ctx.s(mu) * buf if h["nesterov"] else buf), buf
 
     # -- the two families --------------------------------------------------------------------------
-    def moment(self, ctx: _Step, state: np.ndarray, x: np.ndarray, beta: float) -> np.ndarray:
+    def moment(self, ctx: RunScalars, state: np.ndarray, x: np.ndarray, beta: float) -> np.ndarray:
         if self.variant.moment_form == "lerp":
             # torch's lerp(state, x, w): state + w*(x - state) for w < 0.5, else x - (x - state)*(1 - w)
             w = 1.0 - beta
@@ -233,7 +233,7 @@ class NumpyImplementation:
             return x - (x - state) * ctx.s(beta)
         return ctx.s(beta) * state + ctx.s(1.0 - beta) * x
 
-    def adam_step(self, ctx: _Step, conv: Conventions, p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+    def adam_step(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
                   vmax: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
         h = ctx.h
         gu = self.gradient_used(ctx, conv, p, g)
@@ -262,7 +262,7 @@ class NumpyImplementation:
         p = self.apply_decay(ctx, conv, p, update, direction)
         return p, m, v, vmax
 
-    def sgd_step(self, ctx: _Step, conv: Conventions, p: np.ndarray, g: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
+    def sgd_step(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
         h = ctx.h
         gu = self.gradient_used(ctx, conv, p, g)
         direction, buf = self.sgd_direction(ctx, conv, gu, buf, t)

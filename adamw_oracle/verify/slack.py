@@ -53,12 +53,16 @@ def preset_conventions(preset_name: str) -> list[Conventions]:
     return out
 
 
-def measure_slack(targets: Sequence[tuple[Implementation, Iterable[Conventions] | None, PrecisionModel | None]],
+Target = tuple[Implementation, "Iterable[Conventions] | None", object, bool]
+
+
+def measure_slack(targets: Sequence[Target],
                   dtypes: Sequence[Dtype], *, examples: int = 200, seed: int = 0) -> SlackMeasurement:
     """Judge each target on ``examples`` cases per dtype and record the largest error/bound ratio.
 
-    ``targets``: (implementation, conventions it declares or None for all, precision model or None for
-    the judge's default conservative model).
+    ``targets``: (implementation, conventions it declares or None for all, precision model factory
+    ``f(dtype)`` or None for the judge's default conservative model, whether to draw schedule
+    multipliers other than 1).
     """
     import random
 
@@ -69,7 +73,7 @@ def measure_slack(targets: Sequence[tuple[Implementation, Iterable[Conventions] 
 
     out = SlackMeasurement()
     start = time.perf_counter()
-    for impl, conventions, model in targets:
+    for impl, conventions, model, schedules in targets:
         for dtype in dtypes:
             key = (impl.name, dtype.value)
             out.ratios.setdefault(key, 0.0)
@@ -90,7 +94,7 @@ def measure_slack(targets: Sequence[tuple[Implementation, Iterable[Conventions] 
             config = settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
                               suppress_health_check=list(HealthCheck))
             try:
-                find(cases(list(conventions) if conventions is not None else None, [dtype]), record,
+                find(cases(list(conventions) if conventions is not None else None, [dtype], schedules=schedules), record,
                      settings=config, random=random.Random(seed))
             except NoSuchExample:
                 pass
@@ -98,23 +102,24 @@ def measure_slack(targets: Sequence[tuple[Implementation, Iterable[Conventions] 
     return out
 
 
-def default_targets() -> list[tuple[Implementation, Iterable[Conventions] | None, object]]:
+def default_targets() -> list[Target]:
     """Correct numpy variants, the GPU host build and every installed torch/optax/Keras optimizer."""
     from adamw_oracle.adapters.registry import BUILTIN_TARGETS, installed_targets, resolve_target
     from adamw_oracle.verify.numpy_impl import correct_implementations
 
-    targets: list[tuple[Implementation, Iterable[Conventions] | None, object]] = []
+    targets: list[Target] = []
     for impl in correct_implementations():
         storage = impl.variant.half_arithmetic == "storage"
-        targets.append((impl, None, PrecisionModel.conservative if storage else PrecisionModel.mixed))
+        targets.append((impl, None, PrecisionModel.conservative if storage else PrecisionModel.mixed, True))
     try:
         from adamw_oracle.gpu import HostBuildImplementation
 
-        targets.append((HostBuildImplementation(), None, PrecisionModel.mixed))
+        targets.append((HostBuildImplementation(), None, PrecisionModel.mixed, True))
     except Exception:  # pragma: no cover - reported by the fuzz instead
         pass
     for name in installed_targets():
-        targets.append((resolve_target(name), preset_conventions(BUILTIN_TARGETS[name].preset), None))
+        # frameworks take one learning rate (lr_t): no separate schedule multiplier
+        targets.append((resolve_target(name), preset_conventions(BUILTIN_TARGETS[name].preset), None, False))
     return targets
 
 

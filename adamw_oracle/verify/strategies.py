@@ -53,11 +53,6 @@ class LabelledCase(Case):
         printer.text(describe_case(self))
 
 
-_HYPER_FIELDS = ("lr", "beta1", "beta2", "eps", "eps_root", "weight_decay", "momentum", "dampening", "nesterov",
-                 "schedule_multiplier")
-_DEFAULT_HYPER = Hyperparameters(beta1=0, beta2=0, eps=0)
-
-
 def _short(x: Any) -> str:
     """A value as the shortest float literal when it is a float64 value, else its exact string."""
     if isinstance(x, Fraction):
@@ -70,8 +65,16 @@ def describe_case(case: Case, max_values: int = 6) -> str:
     """A readable description of a case: dtype, conventions, hyperparameters, inputs (truncated)."""
     run = case.run
     conv, h = run.config.conventions, run.config.hyper
-    hyper = ", ".join(f"{f}={_short(getattr(h, f))}" for f in _HYPER_FIELDS
-                      if getattr(h, f) != getattr(_DEFAULT_HYPER, f) or f == "lr")
+    shown = ["lr"]
+    if conv.family is Family.ADAM:
+        shown += ["beta1", "beta2", "eps"] + (["eps_root"] if conv.eps_placement is EpsPlacement.INSIDE_ROOT else [])
+    else:
+        shown += ["momentum", "dampening", "nesterov"]
+    if conv.weight_decay is not WeightDecay.NONE:
+        shown.append("weight_decay")
+    if h.schedule_multiplier != 1:
+        shown.append("schedule_multiplier")
+    hyper = ", ".join(f"{f}={_short(getattr(h, f))}" for f in shown)
 
     def vec(values: Sequence[Any]) -> str:
         shown = [_short(x) for x in values[:max_values]]
@@ -95,8 +98,20 @@ def describe_case(case: Case, max_values: int = 6) -> str:
 
 
 def convention_choices(conventions: Iterable[Conventions] | None = None) -> st.SearchStrategy[Conventions]:
-    """Conventions drawn from ``conventions`` (default: every valid combination of the contract)."""
+    """Conventions drawn from ``conventions`` (default: every valid combination of the contract).
+
+    The family is drawn first (Adam twice as often as SGD), so SGD's 16 combinations are not drowned
+    by Adam's 288.
+    """
     pool = list(conventions) if conventions is not None else all_conventions()
+    if not pool:
+        from adamw_oracle.errors import InvalidArgumentError
+
+        raise InvalidArgumentError("conventions", pool, "at least one Conventions value")
+    adam = [c for c in pool if c.family is Family.ADAM]
+    sgd = [c for c in pool if c.family is Family.SGD]
+    if adam and sgd:
+        return st.sampled_from((0, 0, 1)).flatmap(lambda f: st.sampled_from(sgd if f else adam))
     return st.sampled_from(pool)
 
 
@@ -105,9 +120,10 @@ def _float_choice(edges: Sequence[float], low: float, high: float) -> st.SearchS
 
 
 @st.composite
-def hyperparameters(draw: st.DrawFn, conventions: Conventions) -> Hyperparameters:
+def hyperparameters(draw: st.DrawFn, conventions: Conventions, schedules: bool = True) -> Hyperparameters:
     """Hyperparameters valid for ``conventions``: lr 0/tiny/large, wd 0/large lr*wd, beta2 0.95..0.9999,
-    eps tiny or large relative to sqrt(v-hat), schedule multipliers for the scheduled decay."""
+    eps tiny or large relative to sqrt(v-hat), schedule multipliers (always for DECOUPLED_SCHEDULE,
+    sometimes elsewhere unless ``schedules`` is False: frameworks take one learning rate, lr_t)."""
     lr = draw(_float_choice(LEARNING_RATES, 1e-6, 1.0))
     values: dict[str, Any] = {"lr": lr}
     if conventions.weight_decay is not WeightDecay.NONE:
@@ -115,7 +131,7 @@ def hyperparameters(draw: st.DrawFn, conventions: Conventions) -> Hyperparameter
         if conventions.weight_decay is WeightDecay.DECOUPLED_LR and lr > 1:
             wd = min(wd, 1.0 / lr)
         values["weight_decay"] = wd
-    if conventions.weight_decay is WeightDecay.DECOUPLED_SCHEDULE or draw(st.integers(0, 9)) == 0:
+    if conventions.weight_decay is WeightDecay.DECOUPLED_SCHEDULE or (schedules and draw(st.integers(0, 9)) == 0):
         values["schedule_multiplier"] = draw(st.sampled_from((1.0, 0.5, 0.1, 1.0 / 3.0)))
     if conventions.family is Family.ADAM:
         values["beta1"] = draw(_float_choice(BETA1S, 0.0, 0.999))
@@ -124,17 +140,18 @@ def hyperparameters(draw: st.DrawFn, conventions: Conventions) -> Hyperparameter
         if conventions.eps_placement is EpsPlacement.INSIDE_ROOT:
             values["eps_root"] = draw(st.sampled_from((0.0, 1e-8, 1e-16, 1e-4)))
     else:
+        values.update(beta1=0.9, beta2=0.999, eps=1e-8)  # unused by SGD; float64 values like the rest
         momentum = draw(_float_choice(MOMENTA, 0.0, 0.999))
         values["momentum"] = momentum
-        values["dampening"] = draw(st.sampled_from(DAMPENINGS)) if momentum else 0.0
+        values["dampening"] = draw(st.sampled_from(DAMPENINGS + (0.0,))) if momentum else 0.0
         values["nesterov"] = bool(momentum and values["dampening"] == 0 and draw(st.booleans()))
     return Hyperparameters(**values)
 
 
-def configs(conventions: Iterable[Conventions] | None = None) -> st.SearchStrategy[OptimizerConfig]:
+def configs(conventions: Iterable[Conventions] | None = None, schedules: bool = True) -> st.SearchStrategy[OptimizerConfig]:
     """Valid :class:`OptimizerConfig` over ``conventions`` (default: all of them)."""
     return convention_choices(conventions).flatmap(
-        lambda conv: hyperparameters(conv).map(lambda h: OptimizerConfig(conv, h, name="fuzz"))
+        lambda conv: hyperparameters(conv, schedules).map(lambda h: OptimizerConfig(conv, h, name="fuzz"))
     )
 
 
@@ -192,7 +209,8 @@ def gradient_sequences(draw: st.DrawFn, dtype: Dtype, size: int, steps: int, eps
         elif pattern == "sign_flip":
             rows.append([x if k % 2 == 0 else -x for x in base])
         elif pattern == "spike_then_small":
-            rows.append([x * (huge_magnitude(dtype) / 4 if k == 0 else 1e-3) for x in base])
+            spike = [math.copysign(min(huge_magnitude(dtype) / 4, 1e3 * max(abs(x), 1e-3)), x) for x in base]
+            rows.append(spike if k == 0 else [x * 1e-3 for x in base])
         elif pattern == "zeros":
             rows.append([0.0 if (k + i) % 2 else x for i, x in enumerate(base)])
         elif pattern == "near_eps":
@@ -233,6 +251,7 @@ def cases(
     max_steps: int = 12,
     long_runs: bool = True,
     seeded: bool = True,
+    schedules: bool = True,
 ) -> LabelledCase:
     """A complete :class:`LabelledCase`: config, dtype, initial parameters, state and gradients.
 
@@ -243,8 +262,10 @@ def cases(
         max_steps: the longest ordinary run; rare long runs (past 256 and 2048 steps, one or two
             elements) are added when ``long_runs``.
         seeded: sometimes start from a state just below step 256 or 2048.
+        schedules: draw schedule multipliers other than 1 outside DECOUPLED_SCHEDULE (set False for
+            frameworks that take a single learning rate).
     """
-    config = draw(configs(conventions))
+    config = draw(configs(conventions, schedules))
     conv = config.conventions
     dtype = draw(dtypes(dtypes_))
     size = draw(sizes(max_size))

@@ -1,0 +1,79 @@
+"""Keras 3 Adam / AdamW on the JAX backend through the adapter, for real.
+
+Keras passes in float32. In other dtypes it computes its scalars in the variable's dtype, and the
+checker reports that; the two clearest cases are pinned here with their verified cause.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import importlib.util
+
+import pytest
+
+if importlib.util.find_spec("keras") is None or importlib.util.find_spec("jax") is None:
+    pytest.skip("keras and jax are not installed", allow_module_level=True)
+
+import ml_dtypes  # noqa: E402
+import numpy as np  # noqa: E402
+
+from adamw_oracle import Dtype, Run, constant_gradients, preset  # noqa: E402
+from adamw_oracle.adapters import Case  # noqa: E402
+from adamw_oracle.adapters.keras_adapter import KerasImplementation  # noqa: E402
+from adamw_oracle.check import check_target  # noqa: E402
+from adamw_oracle.verify import judge  # noqa: E402
+
+
+@pytest.mark.parametrize("optimizer", ["Adam", "AdamW"])
+def test_check_passes_in_float32(optimizer: str) -> None:
+    report = check_target(f"keras.{optimizer}", dtype="float32", examples=4, seed=2, max_steps=3)
+    assert report.passed, report.describe()
+    assert report.counts["within"] > 0
+
+
+def test_amsgrad_and_weight_decay_reach_keras() -> None:
+    run = Run(preset("keras.Adam", lr=0.25, weight_decay=0.5, amsgrad=True), (1.0, -0.5), ((0.5, 0.25), (0.0, 1.0)))
+    case = Case(run, Dtype.FLOAT32)
+    obs = KerasImplementation("Adam").run(case)
+    assert judge(case, obs).passed, judge(case, obs).describe()
+    assert set(obs.state) == {"m", "v", "vmax"}
+    no_decay = Case(Run(preset("keras.Adam", lr=0.25, amsgrad=True), run.initial_params, run.gradients), Dtype.FLOAT32)
+    assert not judge(no_decay, obs).passed
+
+
+def test_float64_learning_rate_is_held_in_float32() -> None:
+    """Keras keeps ``learning_rate`` in a float32 variable, so a float64 run uses float32(lr)."""
+    grads = constant_gradients([-0.3], 2)
+    case = Case(Run(preset("keras.AdamW", lr=0.001, weight_decay=0.01), (0.8,), grads), Dtype.FLOAT64)
+    obs = KerasImplementation("AdamW").run(case)
+    assert not judge(case, obs).passed
+    lr32 = float(np.float32(0.001))
+    as_float32_lr = Case(Run(preset("keras.AdamW", lr=lr32, weight_decay=0.01), (0.8,), grads), Dtype.FLOAT64)
+    assert judge(as_float32_lr, obs).passed
+
+
+def test_bfloat16_rounds_beta2_to_one() -> None:
+    """bfloat16(0.999) == 1, and Keras computes beta_2**t in the variable dtype: 1 - beta_2**t = 0."""
+    assert float(ml_dtypes.bfloat16(0.999)) == 1.0
+    case = Case(Run(preset("keras.Adam", lr=0.125), (1.0,), constant_gradients([0.5], 1)), Dtype.BFLOAT16)
+    obs = KerasImplementation("Adam").run(case)
+    verdict = judge(case, obs)
+    assert not verdict.passed and verdict.counts["outside"] == 1
+
+
+def test_keras_imported_with_another_backend_is_reported() -> None:
+    code = (
+        "import os; os.environ['KERAS_BACKEND'] = 'numpy'\n"
+        "import keras\n"
+        "from adamw_oracle import preset, Run, Dtype\n"
+        "from adamw_oracle.adapters import Case\n"
+        "from adamw_oracle.adapters.keras_adapter import KerasImplementation\n"
+        "case = Case(Run(preset('keras.Adam'), (1.0,), ((0.5,),)), Dtype.FLOAT32)\n"
+        "print(KerasImplementation('Adam').run(case).error)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "imported with the 'numpy' backend" in out.stdout
