@@ -1,44 +1,74 @@
-"""Benchmark 3: ``check`` throughput against torch.optim.AdamW, float32, 8 elements x 16 steps.
+"""Benchmark 3: ``check`` throughput against torch.optim.AdamW, float32, up to 8 elements x 16 steps.
 
 Measured in the same run:
 
-* ``check``: :func:`adamw_oracle.check.check_target` ("torch.AdamW", float32, ``examples`` cases)
-  -- drawing the cases, running torch, the certified reference and the error-model bound, judging.
-* baseline, torch alone: ``torch.optim.AdamW`` stepping the same number of cases of the same shape
-  (8 float32 elements, 16 steps, fresh optimizer and tensors per case), nothing else.
+* ``check``: :func:`adamw_oracle.check.check_target` ("torch.AdamW", float32, ``examples`` cases of at
+  most 8 elements and 16 steps) -- drawing the cases, running torch through its adapter, the exact
+  trajectory and the error-model bound, judging. The shape of every case is read from check's
+  progress lines.
+* baseline, torch alone: ``torch.optim.AdamW`` stepping cases of exactly those shapes (fresh float32
+  tensors and optimizer per case), nothing else.
+* where check's time goes, on seeded 8 x 16 float32 cases: the error-model bound
+  (:func:`adamw_oracle.verify.error_model.bounded_trajectory`) and torch through the adapter.
 
 Ratio = check seconds / torch-alone seconds. Target: <= 2.
 """
 from __future__ import annotations
 
+import re
+import statistics
 import time
 
-from benchmarks.common import BenchResult, best_seconds
+from benchmarks.common import BenchResult
 
 SIZE, STEPS = 8, 16
 EXAMPLES = {"full": 50, "tiny": 2}
+SHAPE = re.compile(r"(\d+) elements x (\d+) steps")
 
 
-def torch_alone(cases: int, seed: int = 0) -> float:
-    """Seconds for ``cases`` fresh torch.optim.AdamW runs of 16 steps over 8 float32 elements."""
+def torch_alone(shapes: list[tuple[int, int]], seed: int = 0) -> float:
+    """Seconds for fresh torch.optim.AdamW runs (float32) of the given (elements, steps) shapes."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
-    inputs = [(torch.randn(SIZE, generator=generator), torch.randn(STEPS, SIZE, generator=generator) * 0.1)
-              for _ in range(cases)]
+    inputs = [(torch.randn(n, generator=generator), torch.randn(max(steps, 1), n, generator=generator) * 0.1, steps)
+              for n, steps in shapes]
     start = time.perf_counter()
-    for p0, grads in inputs:
+    for p0, grads, steps in inputs:
         p = p0.clone().requires_grad_(True)
         opt = torch.optim.AdamW([p], lr=1e-3, weight_decay=1e-2)
-        for k in range(STEPS):
+        for k in range(steps):
             p.grad = grads[k].clone()
             opt.step()
     return time.perf_counter() - start
 
 
+def cost_breakdown(shapes: list[tuple[int, int]]) -> dict[str, float]:
+    """Seconds for seeded float32 cases of the given shapes: the error-model bound, and torch via its adapter."""
+    from adamw_oracle.adapters.registry import resolve_target
+    from adamw_oracle.contract.dtypes import Dtype
+    from adamw_oracle.plots.check_report import make_cases
+    from adamw_oracle.verify.error_model import bounded_trajectory
+    from adamw_oracle.verify.precision import PrecisionModel
+
+    torch_impl = resolve_target("torch.AdamW")
+    bound = adapter = 0.0
+    for index, (n, steps) in enumerate(shapes):
+        if n == 0 or steps == 0:
+            continue
+        case = make_cases("torch.AdamW", Dtype.FLOAT32, 1, seed=index, size=n, steps=steps)[0]
+        start = time.perf_counter()
+        bounded_trajectory(case, PrecisionModel.conservative(Dtype.FLOAT32))
+        bound += time.perf_counter() - start
+        start = time.perf_counter()
+        torch_impl.run(case)
+        adapter += time.perf_counter() - start
+    return {"error_model_bound_seconds": bound, "torch_via_adapter_seconds": adapter}
+
+
 def run(size: str = "full") -> BenchResult:
-    result = BenchResult(3, "check throughput, torch.AdamW float32 (8 elements x 16 steps)",
-                         baseline="torch.optim.AdamW alone on the same number of cases of the same shape",
+    result = BenchResult(3, "check throughput, torch.AdamW float32 (up to 8 elements x 16 steps)",
+                         baseline="torch.optim.AdamW alone on cases of the same shapes",
                          target="check time / torch-alone time <= 2")
     try:
         from adamw_oracle.check import check_target
@@ -47,22 +77,47 @@ def run(size: str = "full") -> BenchResult:
         result.gap = f"cannot run here: {exc}"
         return result
     examples = EXAMPLES[size]
-    reports = []
-    check_seconds = best_seconds(lambda: reports.append(check_target("torch.AdamW", dtype="float32", examples=examples, seed=0)),
-                                 1 if size == "tiny" else 2)
-    cases = max(1, int(reports[-1].cases_run))
-    torch_seconds = min(torch_alone(cases) for _ in range(3))
+    check_target("torch.AdamW", dtype="float32", examples=1, seed=1, max_size=SIZE, max_steps=STEPS)  # warm-up
+    best = None
+    for _ in range(1 if size == "tiny" else 2):
+        shapes: list[tuple[int, int]] = []
+
+        def progress(line: str) -> None:
+            found = SHAPE.search(line)
+            if found:
+                shapes.append((int(found.group(1)), int(found.group(2))))
+
+        start = time.perf_counter()
+        report = check_target("torch.AdamW", dtype="float32", examples=examples, seed=0, max_size=SIZE,
+                              max_steps=STEPS, progress=progress)
+        seconds = time.perf_counter() - start
+        if best is None or seconds < best[0]:
+            best = (seconds, report, list(shapes))
+    check_seconds, report, shapes = best
+    cases = max(1, int(report.cases_run))
+    torch_seconds = min(torch_alone(shapes) for _ in range(3))
     ratio = check_seconds / torch_seconds
+    breakdown = cost_breakdown(shapes)
     result.measurements = {
-        "cases": cases, "check_passed": bool(reports[-1].passed), "check_seconds": check_seconds,
+        "cases": cases, "mean elements x steps": f"{statistics.mean(n for n, _ in shapes):.1f} x "
+        f"{statistics.mean(s for _, s in shapes):.1f}" if shapes else "-",
+        "check_passed": bool(report.passed), "check_seconds": check_seconds,
         "check_cases_per_second": cases / check_seconds, "torch_alone_seconds": torch_seconds,
-        "torch_alone_cases_per_second": cases / torch_seconds,
+        "torch_alone_cases_per_second": cases / torch_seconds, **breakdown,
     }
+    if not report.passed:
+        result.measurements["check_findings"] = " | ".join(f.describe().splitlines()[0] for f in report.findings)[:600]
     result.ratios = {"check / torch alone": ratio}
     result.target_met = ratio <= 2
     if not result.target_met:
-        result.gap = (f"check costs {ratio:.0f}x torch alone ({check_seconds / cases * 1e3:.1f} ms against "
-                      f"{torch_seconds / cases * 1e3:.2f} ms per case): the judge computes the exact trajectory and "
-                      "a rigorous running error bound of every element in Python arbitrary-precision arithmetic, "
-                      "which costs far more than torch's 16 vectorised float32 steps of 8 elements")
+        per_case = check_seconds / cases * 1e3
+        bound_share = breakdown["error_model_bound_seconds"] / check_seconds
+        adapter_share = breakdown["torch_via_adapter_seconds"] / check_seconds
+        rest = max(0.0, 1 - bound_share - adapter_share)
+        result.gap = (f"check costs {ratio:.0f}x torch alone ({per_case:.1f} ms against {torch_seconds / cases * 1e3:.2f} ms "
+                      f"per case). Re-timed on cases of the same shapes: the rigorous error-model bound is about "
+                      f"{bound_share:.0%} of check's time, torch through its adapter (tensors built per step) about "
+                      f"{adapter_share:.0%}, and the remaining {rest:.0%} is drawing each case with hypothesis and judging "
+                      "it element by element, all in Python. Torch alone runs a case in well under a millisecond, so a "
+                      "ratio <= 2 is out of reach while every case is drawn and judged by per-element Python code.")
     return result

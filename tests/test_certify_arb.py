@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("flint")
 
 from adamw_oracle import (  # noqa: E402
-    AmsGrad, Conventions, EpsPlacement, Family, Hyperparameters, OptimizerConfig, Run, WeightDecay,
+    Conventions, EpsPlacement, Family, Hyperparameters, OptimizerConfig, Run, WeightDecay,
     all_conventions, constant_gradients, exact_state, preset,
 )
 from adamw_oracle.errors import CertificationError, InvalidArgumentError  # noqa: E402

@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +177,25 @@ def test_cli_bad_target_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -
 
 def test_observation_findings_field_defaults_empty() -> None:
     assert Observation(np.zeros((0, 1))).findings == ()
+
+
+def test_from_scratch_adapter_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    target = "examples.custom_adapter:StepAdamWImplementation"
+    report = check_target(target, expect="torch.AdamW", dtype="float64", examples=8, max_steps=4)
+    assert report.passed, report.describe()
+    with pytest.raises(InvalidArgumentError) as info:
+        check_target(target, expect="torch.AdamW", dtype="float32")
+    assert info.value.argument == "dtype"
+
+
+def test_time_budget_stops_the_search() -> None:
+    def slow(params, grads, hyper):
+        time.sleep(0.3)
+        return correct_adamw(params, grads, hyper)
+
+    report = _check(slow, examples=50, time_budget=0.5)
+    assert report.stopped_by_budget and 1 <= report.cases_run < 50
+    assert not report.findings and "time budget reached" in report.describe()

@@ -149,6 +149,10 @@ def test_bad_parameters_are_refused_at_construction() -> None:
     _expect_error("params[0]", FusedAdamW, [np.zeros(3, np.int32)])
     _expect_error("params[0]", FusedAdamW, [np.zeros(3, np.uint16)])  # bits need storage=
     _expect_error("params[1]", FusedAdamW, [np.zeros(3), [0.0, 1.0]])
+    shared = np.zeros(6)
+    _expect_error("params[1]", FusedAdamW, [shared, shared])
+    _expect_error("params[2]", FusedAdamW, [shared[:4], np.zeros(2), shared[3:]])
+    FusedAdamW([shared[:3], shared[3:]])  # adjacent halves of one buffer are fine
     _expect_error("lr", FusedAdamW, [np.zeros(3)], lr=-1.0)
     _expect_error("beta2", FusedAdamW, [np.zeros(3)], betas=(0.9, 1.0))
     error = _expect_error("storage", FusedAdamW, [np.zeros(3)], storage="float16")

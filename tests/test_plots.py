@@ -10,7 +10,7 @@ import pytest
 
 from adamw_oracle.cli import main
 from adamw_oracle.errors import InvalidArgumentError, MissingExtraError
-from adamw_oracle.plots import draw, save_figure, write_figure
+from adamw_oracle.plots import draw, write_figure
 from adamw_oracle.plots.mechanism import decay_point
 from adamw_oracle.plots.trace import trace_curves
 

@@ -215,3 +215,62 @@ def test_agrees_with_reference_on_the_shared_fuzz_domain(data: st.DataObject) ->
     [p] = data.draw(strategies.parameter_vectors(dtype, 1))
     [[g]] = data.draw(strategies.gradient_sequences(dtype, 1, 1))
     assert_layers_agree(config, p, g, state.m[0], state.v[0], state.vmax[0], state.step + 1)
+
+
+def test_agreement_check_detects_a_tiny_formula_error(monkeypatch) -> None:
+    # meta-test: a 1e-30 relative change of the symbolic p_new must make the comparison fail
+    import adamw_oracle.symbolic.step as step_module
+    from adamw_oracle.symbolic.lambdified import compiled_step
+
+    correct = step_module.apply_decay
+
+    def slightly_wrong(conv, p, update, hyper):
+        decay, p_new = correct(conv, p, update, hyper)
+        return decay, p_new + sp.Rational(1, 10**30) * update
+
+    monkeypatch.setattr(step_module, "apply_decay", slightly_wrong)
+    compiled_step.cache_clear()
+    try:
+        with pytest.raises(AssertionError, match="disjoint enclosures"):
+            assert_layers_agree(preset("torch.AdamW"), Fraction(1, 3), Fraction(1, 7), Fraction(1, 5), Fraction(1, 9), 0, 4)
+    finally:
+        monkeypatch.undo()
+        compiled_step.cache_clear()
+
+
+def test_compiler_refuses_nodes_a_step_cannot_contain() -> None:
+    from adamw_oracle.symbolic.compile import CompiledExpressions
+
+    x = sp.Symbol("x", real=True)
+    with pytest.raises(TypeError, match="sin"):
+        CompiledExpressions({"y": sp.sin(x)}, [x])
+    with pytest.raises(TypeError, match="free symbol"):
+        CompiledExpressions({"y": x + sp.Symbol("z")}, [x])
+
+
+def test_compiled_max_abs_and_powers_by_hand() -> None:
+    from adamw_oracle.symbolic.compile import CompiledExpressions
+    from adamw_oracle.symbolic.numbers import IntervalNumbers, PointNumbers
+
+    x, y = sp.symbols("x y", real=True)
+    n = sp.Symbol("n", integer=True, positive=True)
+    exprs = {"max": sp.Max(x, y), "abs": sp.Abs(x), "pow": x**n, "root": 1 / sp.sqrt(y), "neg": -x / 3}
+    compiled = CompiledExpressions(exprs, [x, y], [n])
+    numbers = IntervalNumbers(128)
+    out = compiled(numbers, [numbers.convert(Fraction(-3, 2)), numbers.convert(Fraction(4))], [3])
+    # by hand: max(-3/2, 4) = 4, |-3/2| = 3/2, (-3/2)^3 = -27/8, 1/sqrt(4) = 1/2, 3/2/3 = 1/2
+    expected = {"max": 4, "abs": Fraction(3, 2), "pow": Fraction(-27, 8), "root": Fraction(1, 2), "neg": Fraction(1, 2)}
+    for name, value in expected.items():
+        assert contains(out[name], value), name
+    point = PointNumbers(64)
+    assert mpmath.isnan(point.sqrt(point.convert(Fraction(-1))))
+    assert mpmath.isnan(point.max(point.convert(Fraction(1)), point.ctx.nan))
+
+
+def test_enclose_takes_exact_values_only() -> None:
+    from adamw_oracle.symbolic.enclosure import enclose
+
+    x = sp.Symbol("x")
+    assert contains(enclose(x**2 / 7, {x: Fraction(1, 3)}), Fraction(1, 63))
+    with pytest.raises(InvalidArgumentError, match="values"):
+        enclose(x, {x: 0.5})  # type: ignore[dict-item]

@@ -26,7 +26,6 @@ import signal
 import subprocess
 from typing import Sequence
 
-import numpy as np
 
 from adamw_oracle.adapters.base import (
     CAPABILITIES,

@@ -7,7 +7,8 @@ Kinds, in the order they are decided for one observation:
 * ``bad_output``: wrong shape, wrong dtype, or output that is not numbers;
 * ``mutated_input``: the optimizer modified the gradient (or parameter) arrays it was given in place;
 * ``nonfinite``: NaN or infinity where the exact result is finite;
-* ``outside_bound``: a finite value farther from the exact result than the error model allows.
+* ``outside_bound``: a finite value farther from the exact result than the error model allows;
+* ``checker_error``: the judge itself failed on the case (a defect of adamw-oracle, reported as such).
 
 Ill-conditioned elements (where the error model's derivation does not hold) are counted by the judge
 and are not findings.
@@ -20,7 +21,7 @@ from typing import Any
 
 from adamw_oracle.adapters.protocol import Observation
 
-KINDS = ("exception", "timeout", "bad_output", "mutated_input", "nonfinite", "outside_bound")
+KINDS = ("exception", "timeout", "bad_output", "mutated_input", "nonfinite", "outside_bound", "checker_error")
 
 
 @dataclass(frozen=True)

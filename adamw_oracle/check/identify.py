@@ -21,8 +21,7 @@ inside-root eps with eps_root=0 is after-root eps.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from fractions import Fraction
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -275,7 +274,7 @@ def identify(target: Any, *, dtype: Dtype | str | None = None) -> Identification
         mobs = impl.run(Case(mp.driver_run(), probe_dtype))
         pr = _predict(mp, best, probe_dtype)
         maximize_honoured = pr is not None and _distance(mobs, pr) <= 1.0
-        plain = _predict(mp.__class__(**{**mp.__dict__, "maximize": False}), best, probe_dtype)
+        plain = _predict(replace(mp, maximize=False), best, probe_dtype)
         evidence.append(ProbeEvidence(
             mp.name, mp.question, tuple(float(x) for x in mobs.params[-1]) if mobs.params.size and not mobs.error else (),
             {"honoured": tuple(float(x) for x in pr[0][-1]) if pr else (),

@@ -173,7 +173,11 @@ def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, 
     obs = run_case(impl, case, timeout=timeout)
     verdict = None
     if obs.error is None:
-        verdict = judge(case, obs, precision=precision) if precision is not None else judge(case, obs)
+        try:
+            verdict = judge(case, obs, precision=precision) if precision is not None else judge(case, obs)
+        except Exception as exc:  # noqa: BLE001 - reported as the checker's own problem, not the target's
+            return CaseResult(case, obs, None, (Finding("checker_error", f"the judge failed: {type(exc).__name__}: {exc}"),),
+                              time.perf_counter() - start)
     findings = tuple(classify(obs, verdict))
     set_aside = None
     if findings and getattr(impl, "flushes_subnormals", False) and all(f.kind in _FLUSHABLE for f in findings):

@@ -214,7 +214,7 @@ def build_sections(options: MainJobOptions) -> list[Section]:
     """The job's sections, in order, restricted to ``options.kinds``."""
     sections: list[Section] = []
     if "traces" in options.kinds:
-        sections.append(Section("traces", "golden traces", "committed traces vs certified regeneration", _traces_body))
+        sections.append(Section("traces", "golden traces", "committed trace files vs certified regeneration", _traces_body))
     if "proofs" in options.kinds:
         sections.append(Section("proofs", "proofs", "symbolic identities (sympy)", _proofs_body))
     if "fuzz" in options.kinds:
@@ -282,11 +282,12 @@ def format_table(summary: MainJobSummary) -> str:
     return "\n".join(out)
 
 
-def summary_as_dict(summary: MainJobSummary) -> dict[str, Any]:
-    """JSON-ready summary: overall verdict, total seconds and one object per section."""
+def summary_as_dict(summary: MainJobSummary, options: MainJobOptions | None = None) -> dict[str, Any]:
+    """JSON-ready summary: overall verdict, the budgets used, total seconds and one object per section."""
     return {
         "tool": f"adamw-oracle {__version__}",
         "passed": summary.passed,
+        "options": asdict(options) if options is not None else None,
         "seconds": round(summary.seconds, 3),
         "sections": [{**asdict(s), "seconds": round(s.seconds, 3)} for s in summary.sections],
     }
@@ -311,7 +312,7 @@ def run(args: argparse.Namespace) -> int:
     progress = None if getattr(args, "no_progress", False) else sys.stderr
     summary = run_main_job(options, progress=progress)
     if getattr(args, "json", False):
-        print(json.dumps(summary_as_dict(summary), indent=2))
+        print(json.dumps(summary_as_dict(summary, options), indent=2))
     else:
         print(format_table(summary))
     return 0 if summary.passed else 1

@@ -40,6 +40,22 @@ def _device_id(array: Any) -> int | None:
     return int(array.device.id) if _is_cupy(array) else None
 
 
+def _address_range(array: Any) -> tuple[int, int]:
+    start = int(array.data.ptr) if _is_cupy(array) else int(array.__array_interface__["data"][0])
+    return start, start + int(array.nbytes)
+
+
+def _refuse_overlaps(params: list[Any]) -> None:
+    """Two parameters sharing memory would be stepped twice per step; refuse them (as torch refuses a
+    parameter listed twice)."""
+    ranges = sorted((*_address_range(p), j) for j, p in enumerate(params) if p.size)
+    for (_, end, j), (start, _, k) in zip(ranges, ranges[1:]):
+        if start < end:
+            first, second = sorted((j, k))
+            raise InvalidArgumentError(f"params[{second}]", "memory shared with " + f"params[{first}]",
+                                       "distinct, non-overlapping arrays")
+
+
 class FusedOptimizer:
     """``step(grads)`` for any :class:`OptimizerConfig` over a list of same-dtype arrays.
 
@@ -70,6 +86,7 @@ class FusedOptimizer:
         self.multi_tensor = bool(multi_tensor)
         for j, p in enumerate(self.params):
             self._check_array(f"params[{j}]", p, None)
+        _refuse_overlaps(self.params)
         self.flags = flags_for(config)
         self.steps_taken = 0
         is_adam = config.conventions.family is Family.ADAM

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 from adamw_oracle.adapters.protocol import Case, Implementation
@@ -26,6 +27,12 @@ from adamw_oracle.verify.numpy_impl import NumpyImplementation
 from adamw_oracle.verify.precision import PrecisionModel
 
 SYMBOLIC_PREC = 256
+
+
+@lru_cache(maxsize=None)
+def _backends(prec: int) -> tuple[PointBackend, IntervalBackend]:
+    # each backend owns a private mpmath context whose precision is never changed after creation
+    return PointBackend(prec), IntervalBackend(prec)
 
 
 @dataclass(frozen=True)
@@ -61,12 +68,12 @@ def symbolic_disagreements(case: Case, step_function: Callable[..., Any], *, max
         return []
     config = run.config
     fields = ADAM_FIELDS if config.conventions.family is Family.ADAM else SGD_FIELDS
-    point = run_trajectory(run, PointBackend(SYMBOLIC_PREC))
+    point_backend, iv = _backends(SYMBOLIC_PREC)
+    point = run_trajectory(run, point_backend)
     st = run.initial_state
     assert st is not None
     n = min(run.size, max_elements)
     out: list[Disagreement] = []
-    iv = IntervalBackend(SYMBOLIC_PREC)
     for k in checked_steps(run.steps):
         if k == 0:
             p = list(run.initial_params[:n])

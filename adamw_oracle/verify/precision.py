@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from adamw_oracle.contract.dtypes import Dtype, FloatFormat
 from adamw_oracle.errors import InvalidArgumentError
@@ -97,6 +98,7 @@ class PrecisionModel:
         return text if self.scalars == self.arithmetic else text + f", {self.scalars.value} scalars"
 
 
+@lru_cache(maxsize=4096)
 def hyperparameter_error(value: Fraction, arithmetic: Dtype) -> float:
     """Bound on |h' - h| for a hyperparameter h that a framework receives as a Python float.
 

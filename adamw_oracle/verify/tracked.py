@@ -110,6 +110,19 @@ def abs_float(x: Any) -> float:
         return math.inf
 
 
+_CONTEXTS: dict[int, MPContext] = {}
+
+
+def _context(prec: int) -> MPContext:
+    """A private mpmath context at ``prec`` bits, shared by the backends of this module (its precision
+    is set once here and never changed, so sharing it cannot leak a precision change)."""
+    if prec not in _CONTEXTS:
+        ctx = MPContext()
+        ctx.prec = prec
+        _CONTEXTS[prec] = ctx
+    return _CONTEXTS[prec]
+
+
 class RunningErrorBackend:
     """The reference step's backend protocol (``const``, ``sqrt``, ``maximum``, ``power``) on :class:`Tracked`.
 
@@ -122,10 +135,7 @@ class RunningErrorBackend:
 
     def __init__(self, arithmetic: FormatCost, prec: int = 200, ctx: MPContext | None = None) -> None:
         self.prec = prec
-        if ctx is None:
-            ctx = MPContext()
-            ctx.prec = prec
-        self.ctx = ctx
+        self.ctx = ctx if ctx is not None else _context(prec)
         self.fmt = arithmetic
 
     def sibling(self, fmt: FormatCost) -> "RunningErrorBackend":
@@ -196,7 +206,10 @@ class RunningErrorBackend:
         root = self.ctx.sqrt(x)
         if a.e == 0.0:
             return self.rounded(root, 0.0, a.flags)
-        low = max(float(x) - a.e, 0.0)
+        as_float = float(x)
+        # a float lower bound of x - e_a: the margin 2**-50 * x exceeds both roundings (of x and of the
+        # difference), so sqrt(low) can never overestimate sqrt(x - e_a) even under cancellation
+        low = max(as_float - a.e - 2.0**-50 * as_float, 0.0)
         denominator = float(root) + math.sqrt(low)
         by_derivative = a.e / denominator if denominator > 0 else math.inf
         prop = inflate(min(by_derivative, math.sqrt(a.e)))
