@@ -28,9 +28,9 @@ from adamw_oracle.contract import (
 )
 from adamw_oracle.gpu import HostBuildImplementation
 from adamw_oracle.gpu.codes import flags_for
-from adamw_oracle.gpu.host import host_convert, host_fused_step, host_multi_tensor_step
+from adamw_oracle.gpu.host import host_batched_cases, host_convert, host_fused_step, host_multi_tensor_step
 from adamw_oracle.gpu.hostbuild import load_library
-from adamw_oracle.gpu.scalars import step_scalars
+from adamw_oracle.gpu.scalars import scalar_table, step_scalars
 from adamw_oracle.gpu.storage import kind_of
 from adamw_oracle.reference import run_trajectory
 
@@ -413,3 +413,29 @@ def test_a_missing_compiler_becomes_an_observation_error_naming_it(tmp_path: Pat
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "HostBuildError" in done.stdout and "no-such-compiler-xyz" in done.stdout
+
+
+@pytest.mark.parametrize("dtype", list(Dtype), ids=lambda d: d.value)
+@pytest.mark.parametrize("conv", [Conventions(Family.ADAM, WeightDecay.DECOUPLED_LR),  # the vectorised fast path
+                                  Conventions(Family.ADAM, WeightDecay.COUPLED_L2, amsgrad=AmsGrad.MAX_RAW_V)],
+                         ids=["adamw-fast-path", "adam-l2-amsgrad"])
+def test_threaded_vectorised_loop_equals_the_serial_batched_loop(dtype: Dtype, conv: Conventions) -> None:
+    # above the OpenMP threshold (32768 elements) the fused loop is split across threads and, for plain
+    # AdamW, vectorised; the batched entry point is a plain serial loop over the same element function
+    n = 100_003
+    kind = kind_of(dtype)
+    config = OptimizerConfig(conv, Hyperparameters(lr="0.01", weight_decay="0.1"))
+    rng = np.random.default_rng(17)
+    p0 = kind.to_storage(_round_to(dtype, rng.normal(size=n)))
+    grads = kind.to_storage(_round_to(dtype, rng.normal(size=(2, n)) * 0.1))
+    zeros = lambda: np.zeros(n, kind.compute)  # noqa: E731
+    m, v, vmax = zeros(), zeros(), zeros()
+    serial = host_batched_cases(dtype, np.zeros(n, np.int32), np.array([flags_for(config)], np.int32),
+                                scalar_table(config, 1, 2)[None], p0, grads, m, v, vmax)
+    p, m2, v2 = p0.copy(), zeros(), zeros()
+    vmax2 = zeros() if conv.amsgrad is not AmsGrad.OFF else None
+    for k in range(2):
+        host_fused_step(dtype, flags_for(config), step_scalars(config, k + 1), p, grads[k].copy(), m2, v2, vmax2)
+        _assert_same_bits(kind.from_storage(p), kind.from_storage(serial[k]), f"step {k + 1}")
+    _assert_same_bits(m2.astype(np.float64), m.astype(np.float64), "m")
+    _assert_same_bits(v2.astype(np.float64), v.astype(np.float64), "v")

@@ -68,13 +68,16 @@ def _compiler_identity(cxx: str) -> str:
 
 
 def _cpu_identity() -> str:
+    """Model name and feature flags of the first CPU (a VM may mask features of a known model)."""
+    found: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("model name", "flags")):
-                return line
+            key = line.split(":", 1)[0].strip()
+            if key in ("model name", "flags") and key not in found:
+                found[key] = line
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return "\n".join(found.values()) or platform.processor() or platform.machine()
 
 
 def compile_command(cxx: str, output: Path) -> list[str]:
