@@ -2,6 +2,8 @@
 process is ever left behind."""
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 
 from adamw_oracle import Dtype, Run, constant_gradients, preset
 from adamw_oracle.adapters import Case, SubprocessImplementation
-from adamw_oracle.check import check_target, evaluate
+from adamw_oracle.check import check_target, evaluate, identify
 from adamw_oracle.errors import InvalidArgumentError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +87,28 @@ def test_bad_arguments_name_the_argument() -> None:
         SubprocessImplementation("python x.py", timeout=0)
     with pytest.raises(InvalidArgumentError, match="command"):
         SubprocessImplementation("")
+
+
+@pytest.fixture(scope="module")
+def c_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed")
+    exe = tmp_path_factory.mktemp("c") / "adamw_c"
+    subprocess.run([gcc, "-O2", "-Wall", "-Werror", "-o", str(exe), str(ROOT / "examples" / "subprocess_adamw.c"), "-lm"],
+                   check=True, capture_output=True, timeout=120)
+    return exe
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_c_example_conforms_to_torch_adamw(c_program: Path, dtype: str) -> None:
+    report = check_target(SubprocessImplementation([str(c_program)]), expect="torch.AdamW", dtype=dtype,
+                          examples=6, seed=4, max_steps=4)
+    assert report.passed, report.describe()
+
+
+def test_c_example_is_identified_and_refuses_half(c_program: Path) -> None:
+    impl = SubprocessImplementation([str(c_program)], capabilities={"weight_decay", "amsgrad", "maximize"})
+    assert identify(impl).presets == ("torch.AdamW",)
+    result = evaluate(impl, _case(Dtype.FLOAT16))
+    assert result.findings[0].kind == "exception" and "exit status 2" in result.findings[0].message

@@ -8,7 +8,7 @@ finding together with the case that triggered it.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -49,7 +49,7 @@ class CaseOptions:
                    conv.amsgrad is not AmsGrad.OFF, conv.maximize)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def unsupported_reason(case: Case, capabilities: frozenset[str]) -> str | None:

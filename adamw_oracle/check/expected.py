@@ -63,7 +63,7 @@ def expected_convention(expect: Any) -> ExpectedConvention:
             raise InvalidArgumentError("expect", expect.target, "an Identification that identified a convention")
         label = expect.presets[0] if expect.presets else "identified"
         return ExpectedConvention(label, expect.conventions, expect.amsgrad_form)
-    if isinstance(expect, str) and (expect in PRESETS or not expect.strip().startswith("{")):
+    if isinstance(expect, str):
         p = get_preset(expect)
         if p.conventions.family is not Family.ADAM:
             raise InvalidArgumentError("expect", expect, "an Adam-family preset (the checker drives Adam/AdamW optimizers)")

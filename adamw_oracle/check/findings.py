@@ -37,6 +37,9 @@ class Finding:
         where = f" [step {self.step}, element {self.element}]" if self.step is not None else ""
         return f"{self.kind}{where}: {self.message}"
 
+    def __str__(self) -> str:
+        return self.describe()
+
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": self.message, "step": self.step, "element": self.element}
 

@@ -15,8 +15,8 @@ build being the other two) and the base the deliberately broken steps of
 :class:`NumpyVariant` picks among orders real frameworks use (lerp for the moment, lr/bc1 folded
 into one float64 step size, sqrt(v)/sqrt(bc2), p*(1-c), optax's lr*(direction + wd*p)). Arithmetic
 is in the case's dtype for float64/float32; for float16/bfloat16 it is float32 with float32 state and
-parameters rounded to the dtype after each step, or (``half_arithmetic="storage"``) every operation
-rounded to the half format, as torch does on the CPU.
+parameters rounded to the dtype after each step, or (``half_arithmetic="storage"``) every tensor
+operation's result rounded to the half format, as torch does on the CPU (scalars stay float32).
 """
 from __future__ import annotations
 
@@ -57,7 +57,9 @@ class NumpyVariant:
     * ``decay_form``: ``subtract`` p - c*p, ``scale`` p*(1 - c) (torch AdamW), ``optax``
       p - lr*(direction + wd*p) (DECOUPLED_LR on the previous parameter only; else ``subtract``).
     * ``scalars``: bias corrections in Python float64 or computed in the arithmetic dtype (Keras).
-    * ``half_arithmetic``: float16/bfloat16 cases computed in ``float32`` or in the ``storage`` format.
+    * ``half_arithmetic``: float16/bfloat16 cases computed in ``float32`` with float32 state, or
+      (``storage``) torch-CPU style: each tensor operation computed in float32 from float32 scalars and
+      its result rounded to the half format (state kept in the half format).
     """
 
     moment_form: str = "weighted"
@@ -104,20 +106,30 @@ class NumpyImplementation:
     def __init__(self, variant: NumpyVariant | None = None, name: str | None = None) -> None:
         self.variant = variant or NumpyVariant()
         self.name = name or f"numpy[{self.variant.label()}]"
+        self._round_to: np.dtype | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
     # -- driver ----------------------------------------------------------------------------------
     def formats(self, dtype: Dtype) -> tuple[np.dtype, np.dtype]:
-        """(arithmetic dtype, parameter storage dtype)."""
+        """(arithmetic dtype, parameter storage dtype): float32 arithmetic for half parameters."""
         store = NUMPY_DTYPES[dtype]
-        if dtype in (Dtype.FLOAT16, Dtype.BFLOAT16) and self.variant.half_arithmetic == "float32":
+        if dtype in (Dtype.FLOAT16, Dtype.BFLOAT16):
             return np.dtype(np.float32), store
         return store, store
 
+    def tensor_op(self, x: np.ndarray) -> np.ndarray:
+        """The result of one tensor operation: rounded to the half storage format in ``storage`` mode
+        (as torch stores every op on half tensors after computing it in float32), else unchanged."""
+        if self._round_to is None:
+            return x
+        return x.astype(self._round_to).astype(np.float32)
+
     def run(self, case: Case) -> Observation:
         arith, store = self.formats(case.dtype)
+        half_storage_ops = self.variant.half_arithmetic == "storage" and store != arith
+        self._round_to = store if half_storage_ops else None
         ctx = RunScalars(case, arith)
         run = case.run
         st = run.initial_state
@@ -236,15 +248,17 @@ class NumpyImplementation:
     def adam_step(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
                   vmax: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
         h = ctx.h
-        gu = self.gradient_used(ctx, conv, p, g)
-        m = self.moment(ctx, m, gu, h["beta1"])
+        r = self.tensor_op
+        gu = r(self.gradient_used(ctx, conv, p, g))
+        m = r(self.moment(ctx, m, gu, h["beta1"]))
         if self.variant.moment_form == "lerp":
-            v = v * ctx.s(h["beta2"]) + gu * gu * ctx.s(1.0 - h["beta2"])
+            v = r(r(v * ctx.s(h["beta2"])) + gu * gu * ctx.s(1.0 - h["beta2"]))
         else:
-            v = ctx.s(h["beta2"]) * v + ctx.s(1.0 - h["beta2"]) * (gu * gu)
+            v = r(ctx.s(h["beta2"]) * v + ctx.s(1.0 - h["beta2"]) * (gu * gu))
         bc1, bc2 = self.bias_corrections(ctx, conv, t)
         vmax, second, corrected = self.amsgrad(ctx, conv, v, vmax, bc2)
-        denom = self.denominator(ctx, conv, second, corrected, bc2)
+        vmax = r(vmax)
+        denom = r(self.denominator(ctx, conv, second, corrected, bc2))
         lr_t = h["lr"] * h["schedule_multiplier"]
         if conv.eps_placement is EpsPlacement.EPSILON_HAT:
             if self.variant.fold_step_size:
@@ -259,14 +273,16 @@ class NumpyImplementation:
         else:
             direction = (m / ctx.s(bc1)) / denom
             update = ctx.s(lr_t) * direction
-        p = self.apply_decay(ctx, conv, p, update, direction)
+        p = self.apply_decay(ctx, conv, p, r(update), direction)
         return p, m, v, vmax
 
     def sgd_step(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
         h = ctx.h
-        gu = self.gradient_used(ctx, conv, p, g)
+        r = self.tensor_op
+        gu = r(self.gradient_used(ctx, conv, p, g))
         direction, buf = self.sgd_direction(ctx, conv, gu, buf, t)
-        update = ctx.s(h["lr"] * h["schedule_multiplier"]) * direction
+        direction, buf = r(direction), r(buf)
+        update = r(ctx.s(h["lr"] * h["schedule_multiplier"]) * direction)
         return self.apply_decay(ctx, conv, p, update, direction), buf
 
 
