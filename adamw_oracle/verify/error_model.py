@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from adamw_oracle.adapters.protocol import Case
 from adamw_oracle.contract.config import OptimizerConfig
