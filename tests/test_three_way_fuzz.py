@@ -85,3 +85,11 @@ def test_cli_fuzz(capsys):
     assert out.startswith("three-way fuzz: 5 cases") and "0 failures" in out
     assert main(["fuzz", "--examples", "0"]) == 2
     assert "--examples=0" in capsys.readouterr().err
+
+
+def test_the_fuzz_reports_a_broken_implementation():
+    from adamw_oracle.verify.mutations import mutation
+
+    summary = three_way_fuzz(10, 0, implementations=[mutation("eps_dropped")], symbolic=False)
+    assert not summary.passed and summary.failures >= 1
+    assert "FAIL eps_dropped" in summary.describe()

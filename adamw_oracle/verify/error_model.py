@@ -7,6 +7,7 @@ implementation rounding each operation to the arithmetic format can be from the 
 per-step constants mirror what frameworks do with Python-float hyperparameters::
 
     b1', b2', lr', eps', eps_root', wd', mu', s'   hyperparameters, each with hyperparameter_error()
+                                                   (b1', b2' also + u*|1 - b|: they may be 1 - fl(1 - b))
     1 - b1', 1 - b2', 1 - dampening'               computed (one rounding each)
     (all of these are rounded to the model's scalar format; an operation between a scalar and a
     tensor element rounds to the coarser of the scalar and arithmetic formats)
@@ -29,7 +30,7 @@ from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.sgd import sgd_element_step
-from adamw_oracle.verify.precision import FormatCost, PrecisionModel, hyperparameter_error
+from adamw_oracle.verify.precision import FormatCost, PrecisionModel, hyperparameter_error, inflate
 from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked
 
 
@@ -50,6 +51,18 @@ class BoundedTrajectory:
     params: tuple[tuple[BoundedValue, ...], ...]
 
 
+def moment_rate(backend: RunningErrorBackend, beta: Fraction) -> Tracked:
+    """beta as an implementation may hold it: fl(beta), or 1 - fl(1 - beta) when it only keeps the
+    lerp weight w = 1 - beta (torch's ``lerp(m, g, w)`` computes ``g - (g - m)*(1 - w)`` for w >= 1/2).
+
+    The second form errs by up to u*|1 - beta| more, which is large relative to a tiny beta
+    (beta1 = 1e-8: a relative 1e-8 in float64), so the bound carries both forms.
+    """
+    value = backend.inexact(beta, hyperparameter_error(beta, backend.fmt.dtype))
+    value.e = inflate(value.e + backend.fmt.unit_roundoff * float(abs(1 - beta)) * (1 + 2.0**-50))
+    return value
+
+
 def tracked_constants(backend: RunningErrorBackend, config: OptimizerConfig, t: int) -> StepConstants:
     """The step-t scalars as :class:`Tracked` numbers rounded to ``backend``'s format (the scalar format)."""
     h, conv = config.hyper, config.conventions
@@ -59,7 +72,7 @@ def tracked_constants(backend: RunningErrorBackend, config: OptimizerConfig, t: 
         return backend.inexact(value, hyperparameter_error(value, arith))
 
     one = backend.exact(1)
-    beta1, beta2 = hyper(h.beta1), hyper(h.beta2)
+    beta1, beta2 = moment_rate(backend, h.beta1), moment_rate(backend, h.beta2)
     if conv.family is Family.ADAM and conv.bias_correction is BiasCorrection.ON:
         bc1 = one - backend.power(beta1, t)
         bc2 = one - backend.power(beta2, t)

@@ -27,8 +27,9 @@ from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
 
 SLACK = 2.0
 """Factor on the running bound that admits correct implementations ordering the same operations
-differently. Measured (docs/error-model.md, ``measure_slack``): the largest error/bound ratio seen
-over the correct variants is well below 1; 2 leaves a margin for orders we did not sample."""
+differently. Measured (docs/error-model.md section 5): the largest error/bound ratio over correct
+implementations was 1.125 (torch-like order, float32, in a 40,000-case campaign); torch, optax and
+Keras within their models stayed at or below 1.0."""
 
 
 @dataclass(frozen=True)
