@@ -68,8 +68,10 @@ EDGES = {
     "beta2 = 0.999": lambda c: c.run.config.hyper.beta2 == Fraction(0.999),
     "beta2 = 0.9999": lambda c: c.run.config.hyper.beta2 == Fraction(0.9999),
     "beta2 = 0.95": lambda c: c.run.config.hyper.beta2 == Fraction(0.95),
+    # every |g| below eps (>= 1) keeps sqrt(v-hat) below eps at every step: eps dominates the denominator
     "eps large relative to sqrt(v-hat)": lambda c: c.run.config.conventions.family is Family.ADAM
-    and c.run.config.hyper.eps >= 1 and 0 < max((abs(g) for r in c.run.gradients for g in r), default=0) < 1,
+    and c.run.config.hyper.eps >= 1
+    and 0 < max((abs(g) for r in c.run.gradients for g in r), default=0) < c.run.config.hyper.eps,
     "eps tiny": lambda c: c.run.config.conventions.family is Family.ADAM and c.run.config.hyper.eps <= Fraction(1, 10**12),
     "eps inside the root with eps_root > 0": lambda c: c.run.config.conventions.eps_placement is EpsPlacement.INSIDE_ROOT
     and c.run.config.hyper.eps_root > 0,

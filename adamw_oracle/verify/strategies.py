@@ -33,6 +33,7 @@ LEARNING_RATES = (0.0, 1e-10, 2.0**-30, 1e-6, 3e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0)
 BETA1S = (0.0, 0.5, 0.9, 0.99)
 BETA2S = (0.95, 0.98, 0.999, 0.9999, 0.5, 0.0)
 EPSILONS = (1e-8, 1e-6, 1e-16, 1e-12, 1e-3, 0.1, 1.0, 10.0)
+LARGE_EPSILONS = (1.0, 2.0, 10.0)
 WEIGHT_DECAYS = (0.0, 1e-4, 1e-2, 0.1, 0.5, 0.9)
 MOMENTA = (0.0, 0.5, 0.9, 0.99)
 DAMPENINGS = (0.0, 0.1, 0.5)
@@ -136,7 +137,8 @@ def hyperparameters(draw: st.DrawFn, conventions: Conventions, schedules: bool =
     if conventions.family is Family.ADAM:
         values["beta1"] = draw(_float_choice(BETA1S, 0.0, 0.999))
         values["beta2"] = draw(_float_choice(BETA2S, 0.9, 0.99999))
-        values["eps"] = draw(_float_choice(EPSILONS, 1e-10, 1.0))
+        # eps >= 1 dominates sqrt(v-hat) for ordinary gradients: its own branch, so it is not rare
+        values["eps"] = draw(st.one_of(_float_choice(EPSILONS, 1e-10, 1.0), st.sampled_from(LARGE_EPSILONS)))
         if conventions.eps_placement is EpsPlacement.INSIDE_ROOT:
             values["eps_root"] = draw(st.sampled_from((0.0, 1e-8, 1e-16, 1e-4)))
     else:
