@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Draw cases over every convention and dtype and check (1) that the reference and the symbolic "
         "layer enclose the same values and (2) that the GPU layer's host build and the numpy implementations stay "
         "within the error-model bound. Exit 0 when everything agrees, 1 on any failure.",
+        epilog="examples:\n  adamw-oracle fuzz --examples 50 --seed 1\n  adamw-oracle fuzz --mutations",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--examples", type=int, default=None, metavar="N",
                         help="number of cases (default: the profile's: ci 60, thorough 10000)")

@@ -17,6 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "prove", help="prove the AdamW identities (sympy) and write/check docs/proofs.md",
         description="Prove every theorem of the symbolic layer; print one line each. Exit 1 if any fails.",
+        epilog="examples:\n  adamw-oracle prove\n  adamw-oracle prove --format markdown --output -\n"
+        "  adamw-oracle prove --check-docs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--format", choices=("text", "markdown", "latex"), default="text",
                         help="markdown/latex: also write the derivations document (default: text lines only)")

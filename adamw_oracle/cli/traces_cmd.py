@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Regenerate every golden trace and the errata in memory and compare them byte for byte with "
         "the committed files. Exit 0 when all match, 1 with the first difference of each differing file. "
         "Nothing is written unless --write is given; writes are atomic.",
+        epilog="examples:\n  adamw-oracle traces\n  adamw-oracle traces --write",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     traces.add_argument("--write", action="store_true", help="replace the files that differ (atomically)")
     traces.add_argument("--dir", default=None, metavar="DIR", help="the traces folder (default: the repository's traces/)")
@@ -42,6 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "trace", help="certified ad-hoc trace of one run (table or --json)",
         description="Certify a run given on the command line. Numbers are exact decimal strings ('0.001' is one "
         "thousandth). Give values that start with '-' as --grads=-0.3.",
+        epilog="examples:\n  adamw-oracle trace --preset torch.AdamW --lr 0.001 --weight-decay 0.01 --params 0.8 "
+        "--grads=-0.3 --steps 5\n  adamw-oracle trace --preset torch.Adam --lr 0.001 --weight-decay 0.01 "
+        "--params 0.8 --grads=-0.3 --steps 5 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = trace.add_mutually_exclusive_group()
     source.add_argument("--preset", help="a named preset, e.g. torch.AdamW (default torch.AdamW)")
