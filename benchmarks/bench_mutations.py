@@ -15,7 +15,7 @@ import time
 
 from benchmarks.common import BenchResult
 
-EXAMPLES = {"full": 50, "tiny": 2}
+EXAMPLES = {"full": 400, "tiny": 2}
 TIME_BUDGET = 30.0
 
 
@@ -38,7 +38,7 @@ def expected_preset(mutation: object) -> str | None:
 
 def run(size: str = "full") -> BenchResult:
     result = BenchResult(4, "time to detect each mutation with check", baseline="targets only (no baseline)",
-                         target="median < 2 s, every one < 30 s (until the report, shrinking included), every one detected")
+                         target="median < 2 s, every one < 30 s (until the report, shrinking included), every one detected (search budget: up to 400 cases, 30 s)")
     try:
         from adamw_oracle.check import check_target
         from adamw_oracle.verify.mutations import MUTATIONS
@@ -90,9 +90,9 @@ def run(size: str = "full") -> BenchResult:
     if slow:
         gaps.append("30 s or more: " + ", ".join(slow))
     if undetected:
-        gaps.append("not detected within the budget: " + ", ".join(undetected))
-    if undetected:
-        gaps.append(f"check draws runs of at most {_check_default('max_steps')} steps from a zero state "
+        gaps.append(f"not detected within {EXAMPLES[size]} cases or {TIME_BUDGET:g} s: " + ", ".join(undetected))
+    if "bfloat16_step_counter" in undetected:
+        gaps.append(f"bfloat16_step_counter: check draws runs of at most {_check_default('max_steps')} steps from a zero state "
                     "(check/cases.py: long_runs=False, seeded=False), so a bug that only bites past step 256 "
                     "cannot show up in check; the three-way fuzz, which seeds states near step 256, is where "
                     "such a mutation is caught")

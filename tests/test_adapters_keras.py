@@ -77,3 +77,13 @@ def test_keras_imported_with_another_backend_is_reported() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert "imported with the 'numpy' backend" in out.stdout
+
+
+@pytest.mark.parametrize("optimizer", ["Adam", "AdamW"])
+def test_check_passes_in_float64_under_the_declared_float32_scalars(optimizer: str) -> None:
+    """The adapter declares what Keras really does (float32 scalars, shown just above); the float64
+    check then judges the rest of the arithmetic, and the report header says what was assumed."""
+    report = check_target(f"keras.{optimizer}", dtype="float64", examples=4, seed=2, max_steps=3)
+    assert report.passed, report.describe()
+    assert report.counts["within"] > 0
+    assert "float32 scalars" in report.precision or "scalars float32" in report.precision, report.precision

@@ -66,6 +66,16 @@ class KerasImplementation:
         self.optimizer = optimizer
         self.name = f"keras.{optimizer}"
 
+    def precision_model(self, dtype: Dtype) -> Any:
+        """Keras holds ``learning_rate`` and the betas in float32 variables whatever the weights' dtype
+        (tests/test_adapters_keras.py shows it), so a float64 run computes with float32-rounded scalars:
+        float64 arithmetic and storage, float32 scalars. Other dtypes: the judge's default."""
+        if dtype is not Dtype.FLOAT64:
+            return None
+        from adamw_oracle.verify.precision import PrecisionModel
+
+        return PrecisionModel(Dtype.FLOAT64, Dtype.FLOAT64, Dtype.FLOAT64, scalars=Dtype.FLOAT32)
+
     def versions(self) -> dict[str, str]:
         keras, problem = import_keras_jax()
         import jax

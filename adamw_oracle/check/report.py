@@ -18,6 +18,7 @@ def report_header(r: "CheckReport") -> str:
         f"versions:   {versions}",
         f"convention: {r.expected.describe()}",
         f"dtype:      {r.dtype.value}   seed: {r.seed}   examples: {r.examples}",
+        *([f"precision:  {r.precision}"] if r.precision else []),
     ])
 
 
@@ -57,7 +58,7 @@ def report_dict(r: "CheckReport") -> dict[str, Any]:
         "target": r.target, "versions": r.versions,
         "expected": {"label": r.expected.label, "conventions": r.expected.conventions.as_dict(),
                      "amsgrad_form": r.expected.amsgrad_form.value if r.expected.amsgrad_form else None},
-        "dtype": r.dtype.value, "seed": r.seed, "examples": r.examples,
+        "dtype": r.dtype.value, "seed": r.seed, "examples": r.examples, "precision": r.precision,
         "passed": r.passed, "inconclusive": r.inconclusive, "cases_run": r.cases_run, "shrink_runs": r.shrink_runs,
         "counts": dict(r.counts), "finding_counts": {k: r.finding_counts.get(k, 0) for k in KINDS},
         "max_fraction_of_bound": None if math.isinf(r.max_fraction_of_bound) else r.max_fraction_of_bound,

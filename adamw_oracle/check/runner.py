@@ -26,6 +26,7 @@ from typing import Any, Callable
 from adamw_oracle.adapters.protocol import Case, Implementation, Observation
 from adamw_oracle.adapters.registry import builtin_preset, resolve_target
 from adamw_oracle.check.expected import ExpectedConvention, expected_convention
+from adamw_oracle.verify.precision import PrecisionModel
 from adamw_oracle.check.findings import KINDS, Finding, classify
 from adamw_oracle.check.reproduction import reproduction
 from adamw_oracle.contract.dtypes import Dtype
@@ -101,6 +102,7 @@ class CheckReport:
     stopped_by_budget: bool = False
     cases_set_aside: int = 0
     set_aside_reasons: list[str] = field(default_factory=list)
+    precision: str = ""
 
     @property
     def inconclusive(self) -> bool:
@@ -163,6 +165,15 @@ def run_case(impl: Implementation, case: Case, *, timeout: float | None = None) 
     if not isinstance(obs, Observation):
         return Observation(_empty(case), error=f"bad output: run() returned {type(obs).__name__}, expected an Observation")
     return obs
+
+
+def declared_precision(impl: Any, dtype: Dtype) -> Any:
+    """The precision model an implementation declares for ``dtype`` (``impl.precision_model(dtype)``),
+    or None for the judge's default. A declaration states which formats the implementation really
+    computes in (e.g. Keras holds its scalars in float32 whatever the weights' dtype); it is printed in
+    the report header so a reader sees what was assumed."""
+    declare = getattr(impl, "precision_model", None)
+    return declare(dtype) if callable(declare) else None
 
 
 def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, precision: Any = None) -> CaseResult:
@@ -254,8 +265,11 @@ def check_target(
             if progress:
                 progress(f"no expected convention given; identified: {expected_convention(expect).describe()}")
     expected = expected_convention(expect)
+    if precision is None:
+        precision = declared_precision(impl, dt)
     caps = frozenset(getattr(impl, "capabilities", ("weight_decay", "amsgrad", "maximize", "eps_root")))
     report = CheckReport(impl.name, _versions(impl), expected, dt, seed, examples)
+    report.precision = precision.describe() if precision is not None else "default: " + PrecisionModel.conservative(dt).describe()
     strategy = target_cases(expected, dt, caps, max_size=max_size, max_steps=max_steps)
     start = time.perf_counter()
     failures: list[CaseResult] = []
