@@ -77,6 +77,8 @@ def run(size: str = "full") -> BenchResult:
                               for name, r in rows.items()},
                            "median_seconds": median, "max_seconds": max(times),
                            "not applicable to check (SGD family)": ", ".join(not_applicable) or "none"}
+    result.ratios = {"median seconds / 2 s": median / 2, "max seconds / 30 s": max(times) / 30,
+                     "detected / applicable": (len(rows) - len(undetected)) / len(rows)}
     result.target_met = median < 2 and not slow and not undetected
     gaps = []
     firsts = [r["first_failing_case_seconds"] for r in rows.values() if r["first_failing_case_seconds"] is not None]
