@@ -184,3 +184,13 @@ def test_conventions_and_runs_round_trip_through_dicts() -> None:
         assert Conventions.from_dict(conv.as_dict()) == conv
     run = Run(preset("torch.AdamW"), ("0.8", "1/3"), constant_gradients(["-0.3", "0.1"], 3), exact_state(7, ["0", "1"], ["2", "0"]))
     assert Run.from_dict(run.as_dict()) == run.replace(name="")
+
+
+def test_unknown_preset_suggests_the_closest_name_ignoring_case() -> None:
+    from adamw_oracle.contract.presets import get_preset
+    from adamw_oracle.errors import InvalidArgumentError as _Invalid
+
+    with pytest.raises(_Invalid) as err:
+        get_preset("torch.Adamw2")
+    assert err.value.argument == "preset" and err.value.hint == "did you mean 'torch.AdamW'?"
+    assert get_preset("TORCH.ADAMW").name == "torch.AdamW"

@@ -127,6 +127,6 @@ def get_preset(name: str) -> Preset:
         return PRESETS[folded[name.lower()]]
     import difflib
 
-    close = difflib.get_close_matches(str(name), list(PRESETS), n=1)
+    close = difflib.get_close_matches(str(name).lower(), list(folded), n=1)
     raise InvalidArgumentError("preset", name, "one of " + ", ".join(PRESETS),
-                               hint=f"did you mean {close[0]!r}?" if close else None)
+                               hint=f"did you mean {folded[close[0]]!r}?" if close else None)
