@@ -52,11 +52,12 @@ class CaseOptions:
         return asdict(self)
 
 
-def unsupported_reason(case: Case, capabilities: frozenset[str]) -> str | None:
-    """Why a target with ``capabilities`` cannot run ``case`` (None when it can)."""
+def unsupported_reason(case: Case, capabilities: frozenset[str], family: Family = Family.ADAM) -> str | None:
+    """Why a target of ``family`` with ``capabilities`` cannot run ``case`` (None when it can)."""
     config = case.run.config
-    if config.conventions.family is not Family.ADAM:
-        return "the target is an Adam-family optimizer; the case is SGD"
+    if config.conventions.family is not family:
+        names = {Family.ADAM: "Adam", Family.SGD: "SGD"}
+        return f"the target is an {names[family]}-family optimizer; the case is {names[config.conventions.family]}"
     opts = CaseOptions.of(case)
     wanted = {
         "weight_decay": opts.weight_decay != 0,

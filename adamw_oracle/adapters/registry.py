@@ -3,7 +3,8 @@
 A target is one of
 
 * a built-in name: ``torch.Adam``, ``torch.AdamW`` (the foreach path; ``torch.AdamW[forloop]`` and
-  ``torch.AdamW[fused]`` select the other code paths), ``optax.adam``, ``optax.adamw``, ``keras.Adam``,
+  ``torch.AdamW[fused]`` select the other code paths), ``torch.SGD`` (likewise ``[forloop]``,
+  ``[fused]``), ``optax.adam``, ``optax.adamw``, ``keras.Adam``,
   ``keras.AdamW``;
 * ``module:attribute`` naming an Implementation (instance, or a class built without arguments) or a
   plain function ``fn(params, grads, hyper)`` (wrapped with
@@ -41,6 +42,14 @@ def _torch(opt: str, path: str) -> Callable[[], Implementation]:
     return build
 
 
+def _torch_sgd(path: str) -> Callable[[], Implementation]:
+    def build() -> Implementation:
+        from adamw_oracle.adapters.torch_sgd import TorchSGDImplementation
+
+        return TorchSGDImplementation(path)
+    return build
+
+
 def _optax(opt: str) -> Callable[[], Implementation]:
     def build() -> Implementation:
         from adamw_oracle.adapters.optax_adapter import OptaxImplementation
@@ -62,6 +71,8 @@ BUILTIN_TARGETS: dict[str, BuiltinTarget] = {
     for t in [
         *(BuiltinTarget(f"torch.{o}" + ("" if p == "foreach" else f"[{p}]"), "torch", _torch(o, p), f"torch.{o}")
           for o in ("Adam", "AdamW") for p in ("foreach", "forloop", "fused")),
+        *(BuiltinTarget("torch.SGD" + ("" if p == "foreach" else f"[{p}]"), "torch", _torch_sgd(p), "torch.SGD")
+          for p in ("foreach", "forloop", "fused")),
         BuiltinTarget("optax.adam", "optax", _optax("adam"), "optax.adam"),
         BuiltinTarget("optax.adamw", "optax", _optax("adamw"), "optax.adamw"),
         BuiltinTarget("keras.Adam", "keras", _keras("Adam"), "keras.Adam"),

@@ -18,6 +18,7 @@ import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
 from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
 
@@ -36,6 +37,7 @@ class TorchImplementation:
     """``torch.optim.<optimizer>`` on the CPU through one of its code paths."""
 
     capabilities = frozenset({"weight_decay", "amsgrad", "maximize"})
+    families = frozenset({Family.ADAM})
     dtypes = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
 
     def __init__(self, optimizer: str = "AdamW", path: str = "foreach", *, optimizer_class: type | None = None,

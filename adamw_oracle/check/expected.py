@@ -8,6 +8,10 @@
   (``{"weight_decay": "decoupled_lr", "eps_placement": "epsilon_hat"}``); a non-OFF ``amsgrad`` there is
   the AMSGrad form;
 * an :class:`~adamw_oracle.check.identify.Identification` (what ``identify`` found).
+
+Both families are accepted: an SGD-family expectation (``"torch.SGD"``, ``"sgdw"``, or choices with
+``family="sgd"``) makes the checker draw SGD cases (momentum, dampening, nesterov); its AMSGrad form is
+always None.
 """
 from __future__ import annotations
 
@@ -28,6 +32,11 @@ class ExpectedConvention:
     label: str
     conventions: Conventions
     amsgrad_form: AmsGrad | None
+
+    @property
+    def family(self) -> Family:
+        """The update rule the target is expected to implement (Adam or SGD)."""
+        return self.conventions.family
 
     def conventions_for(self, *, amsgrad: bool, maximize: bool) -> Conventions:
         """The full conventions of a case run with these framework flags."""
@@ -52,7 +61,7 @@ def expected_convention(expect: Any) -> ExpectedConvention:
     """Normalise ``expect`` (see the module docstring).
 
     Raises:
-        InvalidArgumentError: unknown preset, invalid choices, or a non-Adam convention.
+        InvalidArgumentError: unknown preset or invalid choices.
     """
     from adamw_oracle.check.identify import Identification
 
@@ -65,14 +74,10 @@ def expected_convention(expect: Any) -> ExpectedConvention:
         return ExpectedConvention(label, expect.conventions, expect.amsgrad_form)
     if isinstance(expect, str):
         p = get_preset(expect)
-        if p.conventions.family is not Family.ADAM:
-            raise InvalidArgumentError("expect", expect, "an Adam-family preset (the checker drives Adam/AdamW optimizers)")
         return ExpectedConvention(p.name, p.conventions, p.amsgrad_form)
     if isinstance(expect, dict):
         expect = Conventions.from_dict({k: v for k, v in expect.items()})
     if isinstance(expect, Conventions):
-        if expect.family is not Family.ADAM:
-            raise InvalidArgumentError("expect", expect.family.value, "the adam family")
         form = None if expect.amsgrad is AmsGrad.OFF else expect.amsgrad
         base = expect.replace(amsgrad=AmsGrad.OFF, maximize=False)
         return ExpectedConvention("explicit", base, form)

@@ -41,6 +41,7 @@ from adamw_oracle.contract.conventions import (
 )
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.presets import PRESETS
+from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference import PointBackend, mpf_to_fraction, run_trajectory
 
 PROBE_SLACK = 64
@@ -235,8 +236,18 @@ def identify(target: Any, *, dtype: Dtype | str | None = None) -> Identification
     * the result names a preset only if the preset's conventions (and AMSGrad form) equal the
       identified ones;
     * the target's exceptions become evidence (``error``), never propagate.
+
+    Raises:
+        InvalidArgumentError: the target declares (``families``) that it is not an Adam-family
+            optimizer (e.g. ``torch.SGD``): the probes fingerprint Adam-family conventions only.
     """
     impl = resolve_target(target)
+    families = getattr(impl, "families", None)
+    if families is not None and Family.ADAM not in families:
+        raise InvalidArgumentError(
+            "target", impl.name, "an Adam-family optimizer: identify probes Adam-family conventions only",
+            hint="check an SGD-family target against its preset instead: check_target(target, expect='torch.SGD') "
+                 "or adamw-oracle check TARGET --expect torch.SGD")
     caps = frozenset(getattr(impl, "capabilities", CAPABILITIES))
     probe_dtype = Dtype.parse(dtype) if dtype is not None else _probe_dtype(impl)
     probes = [p for p in probes_for(caps) if p.aspect != "maximize"]

@@ -222,8 +222,9 @@ def check_target(
     Args:
         target: a built-in name (``"torch.AdamW"``), ``"module:attribute"``, or an Implementation.
         expect: the convention it should implement (preset name, Conventions, dict of choices or an
-            Identification). Default: the preset of a built-in target; otherwise what
-            :func:`~adamw_oracle.check.identify` finds.
+            Identification), Adam or SGD family (an SGD-family expectation draws SGD cases).
+            Default: the preset of a built-in target; otherwise what
+            :func:`~adamw_oracle.check.identify` finds (Adam-family targets only).
         dtype: float64, float32, float16 or bfloat16.
         examples: number of generated cases (>= 1).
         seed: hypothesis seed (the same seed draws the same cases).
@@ -265,6 +266,11 @@ def check_target(
             if progress:
                 progress(f"no expected convention given; identified: {expected_convention(expect).describe()}")
     expected = expected_convention(expect)
+    families = getattr(impl, "families", None)
+    if families is not None and expected.family not in families:
+        allowed = " or ".join(sorted(f.value for f in families))
+        raise InvalidArgumentError("expect", expected.label, f"a convention of the {allowed} family for {impl.name} "
+                                   f"(it is {expected.family.value})")
     if precision is None:
         precision = declared_precision(impl, dt)
     caps = frozenset(getattr(impl, "capabilities", ("weight_decay", "amsgrad", "maximize", "eps_root")))

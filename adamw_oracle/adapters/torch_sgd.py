@@ -1,0 +1,94 @@
+"""torch.optim.SGD behind the :class:`Implementation` protocol.
+
+torch's SGD step on one element (``torch.SGD`` preset, GUIDE section 1)::
+
+    g' = (-g if maximize else g) + wd * p_{t-1}            (coupled L2)
+    momentum == 0 : d = g'
+    momentum  > 0 : b_1 = g' (the buffer is created from the first gradient, no dampening),
+                    b_t = momentum * b_{t-1} + (1 - dampening) * g'   for t > 1,
+                    d = g' + momentum * b_t (nesterov) or b_t
+    p_t = p_{t-1} - lr * d
+
+Every hyperparameter is passed explicitly (``lr, momentum, dampening, weight_decay, nesterov,
+maximize``) together with the code path:
+
+* ``forloop``: ``foreach=False, fused=False`` (``_single_tensor_sgd``)
+* ``foreach``: ``foreach=True`` (``_multi_tensor_sgd``)
+* ``fused``:   ``fused=True`` (the fused CPU kernel)
+
+The parameter is one 1-D tensor of the case's dtype holding exactly the case's initial values; the
+gradient of step k is assigned as ``p.grad`` (a fresh tensor of that dtype) before ``step()``. A copy is
+kept so that an optimizer writing into ``p.grad`` is reported as a finding. The momentum buffer, when
+torch keeps one, is exposed as the state ``m``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from adamw_oracle.adapters.base import empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.adapters.torch import TORCH_PATHS, _same_bits, torch_dtype
+from adamw_oracle.contract.conventions import Family
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.errors import InvalidArgumentError
+
+
+class TorchSGDImplementation:
+    """``torch.optim.SGD`` on the CPU through one of its code paths (see the module docstring)."""
+
+    capabilities = frozenset({"weight_decay", "maximize"})
+    families = frozenset({Family.SGD})
+    dtypes = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
+
+    def __init__(self, path: str = "foreach", *, optimizer_class: type | None = None, name: str | None = None) -> None:
+        """``path`` is one of ``forloop``, ``foreach``, ``fused``; ``optimizer_class`` checks a user's
+        torch optimizer (a subclass of SGD taking the same arguments) instead of ``torch.optim.SGD``.
+
+        Raises:
+            InvalidArgumentError: ``path`` is not one of the three code paths.
+        """
+        if path not in TORCH_PATHS:
+            raise InvalidArgumentError("path", path, "one of " + ", ".join(TORCH_PATHS))
+        self.path = path
+        self.optimizer_class = optimizer_class
+        default = optimizer_class.__qualname__ if optimizer_class is not None else "torch.SGD"
+        self.name = name or default + ("" if path == "foreach" else f"[{path}]")
+
+    def versions(self) -> dict[str, str]:
+        import torch
+
+        return {"torch": torch.__version__}
+
+    def run(self, case: Case) -> Observation:
+        reason = unsupported_reason(case, self.capabilities, family=Family.SGD)
+        if reason:
+            return Observation(empty_params(case), error=f"unsupported case: {reason}")
+        return guarded_run(case, self._run)
+
+    def _run(self, case: Case) -> Observation:
+        import torch
+
+        dt = torch_dtype(case.dtype)
+        h = case.hyper_floats()
+        maximize = case.run.config.conventions.maximize
+        p = torch.tensor(case.initial_params(), dtype=torch.float64).to(dt).requires_grad_(True)
+        path_flags = {"forloop": {"foreach": False, "fused": False}, "foreach": {"foreach": True},
+                      "fused": {"fused": True}}[self.path]
+        opt = (self.optimizer_class or torch.optim.SGD)(
+            [p], lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"], weight_decay=h["weight_decay"],
+            nesterov=bool(h["nesterov"]), maximize=maximize, **path_flags,
+        )
+        grads = case.gradients()
+        rows: list[np.ndarray] = []
+        findings: list[str] = []
+        for k in range(case.run.steps):
+            given = torch.tensor(grads[k], dtype=torch.float64).to(dt)
+            p.grad = given.clone()
+            opt.step()
+            if not _same_bits(p.grad, given):
+                findings.append(f"step {k + 1}: the optimizer modified the gradient tensor in place")
+            rows.append(p.detach().to(torch.float64).numpy().copy())
+        buf = opt.state[p].get("momentum_buffer") if p in opt.state else None
+        state = {"m": buf.detach().to(torch.float64).numpy().copy()} if buf is not None else {}
+        return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size), state,
+                           findings=tuple(findings))
