@@ -71,31 +71,48 @@ class TorchImplementation:
         dt = torch_dtype(case.dtype)
         opts = CaseOptions.of(case)
         p = torch.tensor(case.initial_params(), dtype=torch.float64).to(dt).requires_grad_(True)
-        path_flags = {"forloop": {"foreach": False, "fused": False}, "foreach": {"foreach": True},
-                      "fused": {"fused": True}}[self.path]
+        path_flags = PATH_FLAGS[self.path]
         opt = (self.optimizer_class or getattr(torch.optim, self.optimizer))(
             [p], lr=opts.lr, betas=(opts.beta1, opts.beta2), eps=opts.eps, weight_decay=opts.weight_decay,
             amsgrad=opts.amsgrad, maximize=opts.maximize, **path_flags,
         )
-        grads = case.gradients()
-        rows: list[np.ndarray] = []
-        findings: list[str] = []
-        for k in range(case.run.steps):
-            given = torch.tensor(grads[k], dtype=torch.float64).to(dt)
-            p.grad = given.clone()
-            opt.step()
-            if not _same_bits(p.grad, given):
-                findings.append(f"step {k + 1}: the optimizer modified the gradient tensor in place")
-            rows.append(p.detach().to(torch.float64).numpy().copy())
+        rows, findings = drive_steps(opt, p, case)
         st = opt.state[p]
         state = {"m": st["exp_avg"], "v": st["exp_avg_sq"]}
         if opts.amsgrad:
             state["vmax"] = st["max_exp_avg_sq"]
         return Observation(
-            np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size),
-            {k: v.detach().to(torch.float64).numpy().copy() for k, v in state.items()},
-            findings=tuple(findings),
+            rows, {k: v.detach().to(torch.float64).numpy().copy() for k, v in state.items()}, findings=findings,
         )
+
+
+PATH_FLAGS: dict[str, dict[str, bool]] = {
+    "forloop": {"foreach": False, "fused": False}, "foreach": {"foreach": True}, "fused": {"fused": True},
+}
+"""The torch.optim keyword arguments that select each CPU code path."""
+
+
+def drive_steps(opt, p, case: Case) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Feed ``case``'s gradients to ``opt`` (one parameter tensor ``p``), one ``step()`` each.
+
+    Returns the parameters after every step as float64 (shape ``(steps, n)``) and the findings: a step
+    whose optimizer changed the gradient tensor it was handed (a fresh copy each step) is reported.
+    """
+    import torch
+
+    dt = p.dtype
+    grads = case.gradients()
+    rows: list[np.ndarray] = []
+    findings: list[str] = []
+    for k in range(case.run.steps):
+        given = torch.tensor(grads[k], dtype=torch.float64).to(dt)
+        p.grad = given.clone()
+        opt.step()
+        if not _same_bits(p.grad, given):
+            findings.append(f"step {k + 1}: the optimizer modified the gradient tensor in place")
+        rows.append(p.detach().to(torch.float64).numpy().copy())
+    params = np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size)
+    return params, tuple(findings)
 
 
 def _same_bits(a, b) -> bool:  # NaN-aware equality of two tensors of one dtype

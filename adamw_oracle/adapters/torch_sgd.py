@@ -23,11 +23,10 @@ torch keeps one, is exposed as the state ``m``.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from adamw_oracle.adapters.base import empty_params, guarded_run, unsupported_reason
 from adamw_oracle.adapters.protocol import Case, Observation
-from adamw_oracle.adapters.torch import TORCH_PATHS, _same_bits, torch_dtype
+from adamw_oracle.adapters.torch import PATH_FLAGS, TORCH_PATHS, drive_steps, torch_dtype
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
@@ -72,23 +71,12 @@ class TorchSGDImplementation:
         h = case.hyper_floats()
         maximize = case.run.config.conventions.maximize
         p = torch.tensor(case.initial_params(), dtype=torch.float64).to(dt).requires_grad_(True)
-        path_flags = {"forloop": {"foreach": False, "fused": False}, "foreach": {"foreach": True},
-                      "fused": {"fused": True}}[self.path]
+        path_flags = PATH_FLAGS[self.path]
         opt = (self.optimizer_class or torch.optim.SGD)(
             [p], lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"], weight_decay=h["weight_decay"],
             nesterov=bool(h["nesterov"]), maximize=maximize, **path_flags,
         )
-        grads = case.gradients()
-        rows: list[np.ndarray] = []
-        findings: list[str] = []
-        for k in range(case.run.steps):
-            given = torch.tensor(grads[k], dtype=torch.float64).to(dt)
-            p.grad = given.clone()
-            opt.step()
-            if not _same_bits(p.grad, given):
-                findings.append(f"step {k + 1}: the optimizer modified the gradient tensor in place")
-            rows.append(p.detach().to(torch.float64).numpy().copy())
+        rows, findings = drive_steps(opt, p, case)
         buf = opt.state[p].get("momentum_buffer") if p in opt.state else None
         state = {"m": buf.detach().to(torch.float64).numpy().copy()} if buf is not None else {}
-        return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size), state,
-                           findings=tuple(findings))
+        return Observation(rows, state, findings=findings)
