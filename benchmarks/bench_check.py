@@ -49,7 +49,7 @@ def cost_breakdown(shapes: list[tuple[int, int]]) -> dict[str, float]:
     from adamw_oracle.contract.dtypes import Dtype
     from adamw_oracle.plots.check_report import make_cases
     from adamw_oracle.verify.error_model import bounded_trajectory
-    from adamw_oracle.verify.precision import PrecisionModel
+    from adamw_oracle.contract.precision import PrecisionModel
 
     torch_impl = resolve_target("torch.AdamW")
     bound = adapter = 0.0

@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from adamw_oracle.adapters.protocol import Case
+from adamw_oracle.contract.case import Case
 from adamw_oracle.contract import Dtype, Run, preset
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.gpu import FusedAdam, FusedAdamW, FusedOptimizer, FusedSGD, HostBuildImplementation

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adamw_oracle.adapters.protocol import Case
+from adamw_oracle.contract.case import Case
 from adamw_oracle.contract import (
     AmsGrad, BiasCorrection, Conventions, DecayTarget, Dtype, EpsPlacement, Family, Hyperparameters,
     OptimizerConfig, Run, WeightDecay, all_conventions, exact_state,
@@ -405,7 +405,7 @@ def test_a_missing_compiler_becomes_an_observation_error_naming_it(tmp_path: Pat
     env = {**os.environ, "ADAMW_ORACLE_CACHE_DIR": str(tmp_path), "CXX": "no-such-compiler-xyz"}
     code = (
         "from adamw_oracle import preset, Run, Dtype\n"
-        "from adamw_oracle.adapters.protocol import Case\n"
+        "from adamw_oracle.contract.case import Case\n"
         "from adamw_oracle.gpu import HostBuildImplementation\n"
         "run = Run(preset('torch.AdamW'), ('0.5',), (('0.25',),))\n"
         "print(HostBuildImplementation().run(Case(run, Dtype.FLOAT32)).error)\n"

@@ -6,7 +6,7 @@ import re
 import pytest
 from hypothesis import given
 
-from adamw_oracle.adapters.protocol import Implementation
+from adamw_oracle.contract.case import Implementation
 from adamw_oracle.contract import Dtype, all_conventions
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.strategies import cases

@@ -1,7 +1,7 @@
 """Shared machinery of the built-in adapters: capabilities, hyperparameter flags, safe execution.
 
-An adapter turns a :class:`~adamw_oracle.adapters.protocol.Case` into calls of a real optimizer and
-returns an :class:`~adamw_oracle.adapters.protocol.Observation`. It never lets an exception escape:
+An adapter turns a :class:`~adamw_oracle.contract.case.Case` into calls of a real optimizer and
+returns an :class:`~adamw_oracle.contract.case.Observation`. It never lets an exception escape:
 whatever the optimizer under test raises becomes ``Observation.error`` so the checker can report it as a
 finding together with the case that triggered it.
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import AmsGrad, Family
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from adamw_oracle.adapters.base import (
     numpy_dtype,
     unsupported_reason,
 )
-from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.errors import InvalidArgumentError
 
 OptimizerFunction = Callable[[np.ndarray, np.ndarray, dict], Any]

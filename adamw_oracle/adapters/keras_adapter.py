@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
-from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
 
@@ -72,7 +72,7 @@ class KerasImplementation:
         float64 arithmetic and storage, float32 scalars. Other dtypes: the judge's default."""
         if dtype is not Dtype.FLOAT64:
             return None
-        from adamw_oracle.verify.precision import PrecisionModel
+        from adamw_oracle.contract.precision import PrecisionModel
 
         return PrecisionModel(Dtype.FLOAT64, Dtype.FLOAT64, Dtype.FLOAT64, scalars=Dtype.FLOAT32)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
-from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
 

@@ -20,7 +20,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from adamw_oracle.adapters.protocol import Implementation
+from adamw_oracle.contract.case import Implementation
 from adamw_oracle.errors import InvalidArgumentError
 
 

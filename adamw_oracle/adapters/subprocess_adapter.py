@@ -36,7 +36,7 @@ from adamw_oracle.adapters.base import (
     empty_params,
     unsupported_reason,
 )
-from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.errors import InvalidArgumentError
 
 

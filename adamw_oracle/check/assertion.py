@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adamw_oracle.adapters.protocol import Case
+from adamw_oracle.contract.case import Case
 from adamw_oracle.adapters.registry import resolve_target
 
 

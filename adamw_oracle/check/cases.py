@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from adamw_oracle.adapters.protocol import Case
+from adamw_oracle.contract.case import Case
 from adamw_oracle.check.expected import ExpectedConvention
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import Conventions, WeightDecay

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from adamw_oracle.adapters.protocol import Observation
+from adamw_oracle.contract.case import Observation
 
 KINDS = ("exception", "timeout", "bad_output", "mutated_input", "nonfinite", "outside_bound", "checker_error")
 

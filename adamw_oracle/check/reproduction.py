@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adamw_oracle.adapters.protocol import Case, Implementation
+from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.adapters.subprocess_adapter import SubprocessImplementation
 
 

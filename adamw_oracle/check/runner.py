@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from adamw_oracle.adapters.protocol import Case, Implementation, Observation
+from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.adapters.registry import builtin_preset, resolve_target
 from adamw_oracle.check.expected import ExpectedConvention, expected_convention
-from adamw_oracle.verify.precision import PrecisionModel
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.check.findings import KINDS, Finding, classify
 from adamw_oracle.check.reproduction import reproduction
 from adamw_oracle.contract.dtypes import Dtype

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from adamw_oracle.adapters.protocol import Case
+from adamw_oracle.contract.case import Case
 from adamw_oracle.reference import PointBackend, mpf_to_fraction, run_trajectory
 
 _FIELDS = ("g_used", "m", "v", "m_hat", "v_hat", "vmax", "denom", "update", "decay", "p_new")

@@ -1,6 +1,6 @@
 """The GPU layer's stand-in in the cross-layer checks: cases run through the host build.
 
-:class:`HostBuildImplementation` packs a :class:`~adamw_oracle.adapters.protocol.Case` into the
+:class:`HostBuildImplementation` packs a :class:`~adamw_oracle.contract.case.Case` into the
 batched-case layout (the one ``kernels/batched_cases.cu`` uses on the device) and runs the kernels'
 own per-element arithmetic on the CPU. ``run_batch`` packs many cases into one call, as the fuzzing
 kernel does.
@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.gpu.codes import SCALAR_COUNT, flags_for
 from adamw_oracle.gpu.host import host_batched_cases

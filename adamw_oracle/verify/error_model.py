@@ -1,6 +1,6 @@
 """The per-case error bound: the reference step re-run on :class:`~adamw_oracle.verify.tracked.Tracked`.
 
-For a case (run + dtype) and a :class:`~adamw_oracle.verify.precision.PrecisionModel`, every step of
+For a case (run + dtype) and a :class:`~adamw_oracle.contract.precision.PrecisionModel`, every step of
 the run is computed by the reference layer's own element steps (``reference.adam.adam_element_step``,
 ``reference.sgd.sgd_element_step``) on numbers that carry a rigorous bound of how far an
 implementation rounding each operation to the arithmetic format can be from the exact value. The
@@ -23,14 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from adamw_oracle.adapters.protocol import Case
+from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import BiasCorrection, Family, WeightDecay
 from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.sgd import sgd_element_step
-from adamw_oracle.verify.precision import FormatCost, PrecisionModel, hyperparameter_error, inflate
+from adamw_oracle.contract.precision import FormatCost, PrecisionModel, hyperparameter_error, inflate
 from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked
 
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from adamw_oracle.adapters.protocol import Case, Implementation
+from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.layers import implementations_under_bound, symbolic_disagreements
 from adamw_oracle.verify.numpy_impl import correct_implementations

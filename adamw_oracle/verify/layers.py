@@ -15,7 +15,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
-from adamw_oracle.adapters.protocol import Case, Implementation
+from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.state import OptimizerState
 from adamw_oracle.reference.backends import IntervalBackend, PointBackend, interval_ends, mpf_to_fraction
@@ -24,7 +24,7 @@ from adamw_oracle.reference.trajectory import run_trajectory, step_elements
 from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
 from adamw_oracle.verify.judge import Judgement, judge
 from adamw_oracle.verify.numpy_impl import NumpyImplementation
-from adamw_oracle.verify.precision import PrecisionModel
+from adamw_oracle.contract.precision import PrecisionModel
 
 SYMBOLIC_PREC = 256
 
@@ -117,7 +117,7 @@ def implementations_under_bound(case: Case, implementations: Sequence[Implementa
         try:
             observation = impl.run(case)
         except Exception as exc:  # an implementation that raises is a finding, not a crash of the fuzz
-            from adamw_oracle.adapters.protocol import Observation
+            from adamw_oracle.contract.case import Observation
             import numpy as np
 
             observation = Observation(np.empty((0, case.run.size)), error=f"{type(exc).__name__}: {exc}")

@@ -1,7 +1,7 @@
 """Deliberately broken steps, each modelled on a real bug reported against a real implementation.
 
 Each mutation is a :class:`~adamw_oracle.verify.numpy_impl.NumpyImplementation` with exactly one hook
-broken, so it is an ordinary :class:`~adamw_oracle.adapters.protocol.Implementation`: ``check`` can
+broken, so it is an ordinary :class:`~adamw_oracle.contract.case.Implementation`: ``check`` can
 take it as a target and the benchmarks can time its detection. ``models`` names the real report;
 ``applies(conventions)`` says for which declared conventions the bug changes the result (elsewhere the
 mutation computes the correct step). The meta-tests require the fuzz to catch every one of them.

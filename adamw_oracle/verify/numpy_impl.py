@@ -26,7 +26,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from adamw_oracle.adapters.protocol import Case, Observation
+from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import (
     AmsGrad, BiasCorrection, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay,
 )

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 from hypothesis import strategies as st
 
-from adamw_oracle.adapters.protocol import Case
+from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import (
     AmsGrad, Conventions, EpsPlacement, Family, WeightDecay, all_conventions,

@@ -32,7 +32,7 @@ from typing import Any
 
 from mpmath.ctx_mp import MPContext
 
-from adamw_oracle.verify.precision import FormatCost, inflate
+from adamw_oracle.contract.precision import FormatCost, inflate
 
 ILL = 1
 OVERFLOW = 2

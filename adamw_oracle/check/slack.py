@@ -5,7 +5,7 @@ them differently may exceed it by a small factor. :func:`measure_slack` draws ca
 strategies restricted to the conventions an implementation declares and records, per implementation
 and dtype, the largest observed ratio ``|observed - exact| / bound`` (no slack applied). The judge's
 :data:`~adamw_oracle.verify.judge.SLACK` must stay above every measured value; docs/error-model.md
-records the measurements. Run as ``python -m adamw_oracle.verify.slack [examples] [seed]``.
+records the measurements. Run as ``python -m adamw_oracle.check.slack [examples] [seed]``.
 """
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from adamw_oracle.adapters.protocol import Case, Implementation
+from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.contract.conventions import AmsGrad, Conventions
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.presets import get_preset
 from adamw_oracle.verify.judge import judge
-from adamw_oracle.verify.precision import PrecisionModel
+from adamw_oracle.contract.precision import PrecisionModel
 
 
 @dataclass
