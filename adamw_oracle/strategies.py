@@ -11,9 +11,28 @@ Example::
         assert judge(case, my_implementation.run(case)).passed
 """
 from adamw_oracle.verify.strategies import (
-    BETA1S, BETA2S, EPSILONS, GRADIENT_PATTERNS, LEARNING_RATES, LONG_RUN_LENGTHS, SEEDED_STEPS, SIZES,
-    WEIGHT_DECAYS, LabelledCase, cases, configs, convention_choices, describe_case, dtypes,
-    gradient_sequences, huge_magnitude, hyperparameters, magnitudes, parameter_vectors, seeded_states, sizes,
+    BETA1S,
+    BETA2S,
+    EPSILONS,
+    GRADIENT_PATTERNS,
+    LEARNING_RATES,
+    LONG_RUN_LENGTHS,
+    SEEDED_STEPS,
+    SIZES,
+    WEIGHT_DECAYS,
+    LabelledCase,
+    cases,
+    configs,
+    convention_choices,
+    describe_case,
+    dtypes,
+    gradient_sequences,
+    huge_magnitude,
+    hyperparameters,
+    magnitudes,
+    parameter_vectors,
+    seeded_states,
+    sizes,
 )
 
 __all__ = [

@@ -47,9 +47,9 @@ def cost_breakdown(shapes: list[tuple[int, int]]) -> dict[str, float]:
     """Seconds for seeded float32 cases of the given shapes: the error-model bound, and torch via its adapter."""
     from adamw_oracle.adapters.registry import resolve_target
     from adamw_oracle.contract.dtypes import Dtype
+    from adamw_oracle.contract.precision import PrecisionModel
     from adamw_oracle.plots.check_report import make_cases
     from adamw_oracle.verify.error_model import bounded_trajectory
-    from adamw_oracle.contract.precision import PrecisionModel
 
     torch_impl = resolve_target("torch.AdamW")
     bound = adapter = 0.0
@@ -71,8 +71,9 @@ def run(size: str = "full") -> BenchResult:
                          baseline="torch.optim.AdamW alone on cases of the same shapes",
                          target="check time / torch-alone time <= 2")
     try:
-        from adamw_oracle.check import check_target
         import torch  # noqa: F401
+
+        from adamw_oracle.check import check_target
     except ImportError as exc:
         result.gap = f"cannot run here: {exc}"
         return result

@@ -26,7 +26,7 @@ def expected_preset(mutation: object) -> str | None:
     from adamw_oracle.contract.conventions import AmsGrad
     from adamw_oracle.contract.presets import PRESETS
 
-    applies = getattr(mutation, "applies")
+    applies = mutation.applies
     for name, spec in PRESETS.items():
         variants = [spec.conventions]
         if spec.amsgrad_form is not None and spec.amsgrad_form is not AmsGrad.OFF:

@@ -27,8 +27,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Any
 
 HYPER = {"lr": Fraction(1, 1000), "beta1": Fraction(9, 10), "beta2": Fraction(999, 1000),
          "eps": Fraction(1, 10**8), "weight_decay": Fraction(1, 100)}

@@ -5,11 +5,10 @@ checker reports that; the two clearest cases are pinned here with their verified
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
-
-import importlib.util
 
 import pytest
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mpmath.libmp import from_man_exp
 
-from adamw_oracle import Dtype, InvalidArgumentError, PRESETS, Run, constant_gradients, preset
+from adamw_oracle import PRESETS, Dtype, InvalidArgumentError, Run, constant_gradients, preset
 from adamw_oracle.reference import PointBackend, certify_run, run_trajectory
 from adamw_oracle.reference.digits import round_raw_to_format, significant, significant_raw
 from adamw_oracle.traces.catalogue import SHARED_GRADIENTS, SHARED_PARAMS, llm_gradients, shared_case_config

@@ -9,8 +9,17 @@ import pytest
 pytest.importorskip("flint")
 
 from adamw_oracle import (  # noqa: E402
-    Conventions, EpsPlacement, Family, Hyperparameters, OptimizerConfig, Run, WeightDecay,
-    all_conventions, constant_gradients, exact_state, preset,
+    Conventions,
+    EpsPlacement,
+    Family,
+    Hyperparameters,
+    OptimizerConfig,
+    Run,
+    WeightDecay,
+    all_conventions,
+    constant_gradients,
+    exact_state,
+    preset,
 )
 from adamw_oracle.errors import CertificationError, InvalidArgumentError  # noqa: E402
 from adamw_oracle.reference import certify_run  # noqa: E402

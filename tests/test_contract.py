@@ -12,9 +12,24 @@ import numpy as np
 import pytest
 
 from adamw_oracle import (
-    AmsGrad, BiasCorrection, Conventions, DecayTarget, Dtype, EpsPlacement, Family, Hyperparameters,
-    InvalidArgumentError, OptimizerConfig, PRESETS, Run, WeightDecay, all_conventions, constant_gradients,
-    exact_state, preset, to_exact,
+    PRESETS,
+    AmsGrad,
+    BiasCorrection,
+    Conventions,
+    DecayTarget,
+    Dtype,
+    EpsPlacement,
+    Family,
+    Hyperparameters,
+    InvalidArgumentError,
+    OptimizerConfig,
+    Run,
+    WeightDecay,
+    all_conventions,
+    constant_gradients,
+    exact_state,
+    preset,
+    to_exact,
 )
 
 

@@ -11,11 +11,11 @@ from hypothesis import given
 from adamw_oracle import Conventions, Dtype, Hyperparameters, OptimizerConfig, Run
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import AmsGrad, EpsPlacement, Family, WeightDecay
+from adamw_oracle.contract.precision import hyperparameter_error
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.strategies import cases
-from adamw_oracle.verify import NumpyImplementation, PrecisionModel, SLACK, bounded_trajectory, judge
+from adamw_oracle.verify import SLACK, NumpyImplementation, PrecisionModel, bounded_trajectory, judge
 from adamw_oracle.verify.mutations import mutation
-from adamw_oracle.contract.precision import hyperparameter_error
 
 U64 = 2.0**-53
 

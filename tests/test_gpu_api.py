@@ -10,8 +10,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from adamw_oracle.contract.case import Case
 from adamw_oracle.contract import Dtype, Run, preset
+from adamw_oracle.contract.case import Case
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.gpu import FusedAdam, FusedAdamW, FusedOptimizer, FusedSGD, HostBuildImplementation
 
@@ -203,7 +203,13 @@ def test_readme_gpu_section_examples_run() -> None:
 def test_every_convention_has_its_own_flags_word_and_it_decodes_back() -> None:
     from adamw_oracle.contract import Conventions, Family, all_conventions
     from adamw_oracle.gpu.codes import (
-        AMSGRAD_CODES, EPS_CODES, FAMILY_CODES, TARGET_CODES, WEIGHT_DECAY_CODES, decode_flags, flags_for_conventions,
+        AMSGRAD_CODES,
+        EPS_CODES,
+        FAMILY_CODES,
+        TARGET_CODES,
+        WEIGHT_DECAY_CODES,
+        decode_flags,
+        flags_for_conventions,
     )
 
     words = {}

@@ -21,11 +21,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adamw_oracle.contract.case import Case
 from adamw_oracle.contract import (
-    AmsGrad, BiasCorrection, Conventions, DecayTarget, Dtype, EpsPlacement, Family, Hyperparameters,
-    OptimizerConfig, Run, WeightDecay, all_conventions, exact_state,
+    AmsGrad,
+    BiasCorrection,
+    Conventions,
+    DecayTarget,
+    Dtype,
+    EpsPlacement,
+    Family,
+    Hyperparameters,
+    OptimizerConfig,
+    Run,
+    WeightDecay,
+    all_conventions,
+    exact_state,
 )
+from adamw_oracle.contract.case import Case
 from adamw_oracle.gpu import HostBuildImplementation
 from adamw_oracle.gpu.codes import flags_for
 from adamw_oracle.gpu.host import host_batched_cases, host_convert, host_fused_step, host_multi_tensor_step

@@ -9,12 +9,12 @@ import pytest
 
 pytest.importorskip("cupy")
 
+from adamw_oracle.errors import InvalidArgumentError  # noqa: E402
 from adamw_oracle.gpu import compile_all_ptx  # noqa: E402
 from adamw_oracle.gpu.codes import compile_definitions  # noqa: E402
 from adamw_oracle.gpu.nvrtc import compile_ptx, nvrtc_options  # noqa: E402
 from adamw_oracle.gpu.ptx import entry_names, float_instructions, fused_multiply_adds, inexact_divisions_and_roots  # noqa: E402
 from adamw_oracle.gpu.sources import DTYPE_SUFFIXES, HEADER, KERNEL_DIR, KERNEL_FILES, kernel_names  # noqa: E402
-from adamw_oracle.errors import InvalidArgumentError  # noqa: E402
 
 ARCHS = ("sm_80", "sm_90")
 

@@ -11,7 +11,12 @@ from adamw_oracle.check import check_target, identify
 from adamw_oracle.check.probes import B1, B2, Probe
 from adamw_oracle.cli import main
 from adamw_oracle.contract.conventions import (
-    AmsGrad, BiasCorrection, Conventions, DecayTarget, EpsPlacement, WeightDecay,
+    AmsGrad,
+    BiasCorrection,
+    Conventions,
+    DecayTarget,
+    EpsPlacement,
+    WeightDecay,
 )
 from adamw_oracle.reference import mpf_to_fraction, run_trajectory
 

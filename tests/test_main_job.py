@@ -7,11 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from adamw_oracle.cli import main
-from adamw_oracle.cli import main_job
+from adamw_oracle.cli import main, main_job
 from adamw_oracle.cli.main_job import (
-    FRAMEWORKS, MainJobOptions, MainJobSummary, Section, SectionResult, SectionSkipped, format_table, require,
-    run_main_job, run_section, summary_as_dict,
+    FRAMEWORKS,
+    MainJobOptions,
+    MainJobSummary,
+    Section,
+    SectionResult,
+    SectionSkipped,
+    format_table,
+    require,
+    run_main_job,
+    run_section,
+    summary_as_dict,
 )
 
 

@@ -6,8 +6,8 @@ import re
 import pytest
 from hypothesis import given
 
-from adamw_oracle.contract.case import Implementation
 from adamw_oracle.contract import Dtype, all_conventions
+from adamw_oracle.contract.case import Implementation
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.strategies import cases
 from adamw_oracle.verify import correct_implementations, judge, three_way_fuzz

@@ -11,8 +11,19 @@ import mpmath
 import pytest
 
 from adamw_oracle import (
-    AmsGrad, BiasCorrection, Conventions, DecayTarget, EpsPlacement, Family, Hyperparameters, OptimizerConfig,
-    Run, WeightDecay, constant_gradients, exact_state, preset,
+    AmsGrad,
+    BiasCorrection,
+    Conventions,
+    DecayTarget,
+    EpsPlacement,
+    Family,
+    Hyperparameters,
+    OptimizerConfig,
+    Run,
+    WeightDecay,
+    constant_gradients,
+    exact_state,
+    preset,
 )
 from adamw_oracle.reference import PointBackend, mpf_to_fraction, reference_step, run_trajectory
 from adamw_oracle.reference.digits import fixed, significant

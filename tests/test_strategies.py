@@ -45,7 +45,7 @@ def test_every_case_is_exact_in_its_dtype_and_valid(case):
     state = run.initial_state
     for x in (*state.m, *state.v, *state.vmax):
         assert _exact_in(x, case.dtype)
-    for name, value in run.config.hyper.as_dict().items():
+    for name, _value in run.config.hyper.as_dict().items():
         if name != "nesterov":
             exact = getattr(run.config.hyper, name)
             assert Fraction(float(exact)) == exact, f"{name} is not a float64 value"

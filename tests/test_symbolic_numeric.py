@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 
 from adamw_oracle import OptimizerConfig, Run, exact_state
 from adamw_oracle.contract.conventions import (
-    AmsGrad, BiasCorrection, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay,
+    AmsGrad,
+    BiasCorrection,
+    Conventions,
+    DecayTarget,
+    EpsPlacement,
+    Family,
+    WeightDecay,
 )
 from adamw_oracle.contract.hyperparameters import Hyperparameters
 from adamw_oracle.reference import IntervalBackend, run_trajectory
@@ -78,7 +84,6 @@ def test_t2_sgd_momentum_l2_minus_sgdw_closed_form(lr, wd, mu, tau, theta0, g1, 
 def test_t3_l2_penalty_is_the_bias_corrected_average(lr, wd, b1, b2, theta0, grads) -> None:
     cfg = config(Family.ADAM, WeightDecay.COUPLED_L2, lr=lr, weight_decay=wd, beta1=b1, beta2=b2)
     tr = trajectory(cfg, [theta0], [[g] for g in grads])
-    ctx = tr.backend.ctx
     t = len(grads)
     # m_hat_t = sum_k w_k (g_k + lambda*theta_{k-1}),  w_k = (1 - b1) b1^(t-k) / (1 - b1^t)
     exact = tr.backend.const

@@ -5,9 +5,9 @@ from fractions import Fraction
 
 import pytest
 
-from adamw_oracle.contract.case import Case
 from adamw_oracle.cli import main
 from adamw_oracle.contract import Conventions, Dtype, Hyperparameters, OptimizerConfig, Run, all_conventions
+from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.conventions import EpsPlacement, Family, WeightDecay
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.symbolic import interval_step

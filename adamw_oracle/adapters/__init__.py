@@ -4,9 +4,9 @@ Framework adapters are imported lazily (``adamw_oracle.adapters.torch`` etc.) so
 package never imports torch, JAX or Keras.
 """
 from adamw_oracle.adapters.callable import CallableImplementation, from_callable
-from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.adapters.registry import BUILTIN_TARGETS, builtin_preset, installed_targets, resolve_target
 from adamw_oracle.adapters.subprocess_adapter import SubprocessImplementation
+from adamw_oracle.contract.case import Case, Implementation, Observation
 
 __all__ = [
     "BUILTIN_TARGETS", "CallableImplementation", "Case", "Implementation", "Observation",

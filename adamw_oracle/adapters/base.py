@@ -8,8 +8,9 @@ finding together with the case that triggered it.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class CaseOptions:
     maximize: bool
 
     @classmethod
-    def of(cls, case: Case) -> "CaseOptions":
+    def of(cls, case: Case) -> CaseOptions:
         h = case.hyper_floats()
         conv = case.run.config.conventions
         return cls(h["lr"], h["beta1"], h["beta2"], h["eps"], h["eps_root"], h["weight_decay"],
@@ -94,7 +95,7 @@ class BadOutput(Exception):
     """The implementation returned something that is not a trajectory of the case's shape and dtype."""
 
 
-def numpy_dtype(dtype: "Dtype") -> Any:
+def numpy_dtype(dtype: Dtype) -> Any:
     """The numpy dtype of a case dtype (bfloat16 from ``ml_dtypes``, which JAX installs)."""
     from adamw_oracle.contract.dtypes import Dtype
 

@@ -18,7 +18,8 @@ The adapter hands over copies it keeps a second copy of, so an optimizer that wr
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from adamw_oracle.contract.case import Implementation
 from adamw_oracle.errors import InvalidArgumentError

@@ -24,8 +24,7 @@ import os
 import shlex
 import signal
 import subprocess
-from typing import Sequence
-
+from collections.abc import Sequence
 
 from adamw_oracle.adapters.base import (
     CAPABILITIES,

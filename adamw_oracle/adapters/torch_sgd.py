@@ -23,10 +23,9 @@ torch keeps one, is exposed as the state ``m``.
 """
 from __future__ import annotations
 
-
 from adamw_oracle.adapters.base import empty_params, guarded_run, unsupported_reason
-from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.adapters.torch import PATH_FLAGS, TORCH_PATHS, drive_steps, torch_dtype
+from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError

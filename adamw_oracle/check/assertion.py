@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adamw_oracle.contract.case import Case
 from adamw_oracle.adapters.registry import resolve_target
+from adamw_oracle.contract.case import Case
 
 
 class ConformanceError(AssertionError):

@@ -15,8 +15,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from adamw_oracle.contract.case import Case
 from adamw_oracle.check.expected import ExpectedConvention
+from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import Conventions, WeightDecay
 from adamw_oracle.contract.dtypes import Dtype

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.adapters.base import CAPABILITIES
-from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.adapters.registry import resolve_target
 from adamw_oracle.check.probes import Probe, probes_for
+from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.contract.conventions import (
     AmsGrad,
     BiasCorrection,

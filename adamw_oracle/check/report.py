@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from adamw_oracle.check.runner import CheckReport
 
 
-def report_header(r: "CheckReport") -> str:
+def report_header(r: CheckReport) -> str:
     """What was tested, exactly: target, versions, expected convention, dtype, seed, examples."""
     versions = ", ".join(f"{k} {v}" for k, v in r.versions.items())
     return "\n".join([
@@ -29,7 +29,7 @@ def _table(rows: list[tuple[str, str]]) -> str:
     return "\n".join([line, *body, line])
 
 
-def render_report(r: "CheckReport") -> str:
+def render_report(r: CheckReport) -> str:
     """The full human-readable report: header, result table, findings, counterexample."""
     verdict = "PASS" if r.passed else ("INCONCLUSIVE (nothing could be judged)" if r.inconclusive and not r.findings else "FAIL")
     rows = [
@@ -52,7 +52,7 @@ def render_report(r: "CheckReport") -> str:
     return "\n".join(parts)
 
 
-def report_dict(r: "CheckReport") -> dict[str, Any]:
+def report_dict(r: CheckReport) -> dict[str, Any]:
     """JSON-ready report (``adamw-oracle check --json``)."""
     return {
         "target": r.target, "versions": r.versions,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.adapters.subprocess_adapter import SubprocessImplementation
+from adamw_oracle.contract.case import Case, Implementation
 
 
 def target_expression(target: Any, impl: Implementation) -> tuple[str, str]:

@@ -20,16 +20,17 @@ from __future__ import annotations
 import platform
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.adapters.registry import builtin_preset, resolve_target
 from adamw_oracle.check.expected import ExpectedConvention, expected_convention
-from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.check.findings import KINDS, Finding, classify
 from adamw_oracle.check.reproduction import reproduction
+from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 
 Progress = Callable[[str], None]

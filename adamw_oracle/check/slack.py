@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.contract.conventions import AmsGrad, Conventions
 from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.presets import get_preset
 from adamw_oracle.verify.judge import judge
-from adamw_oracle.contract.precision import PrecisionModel
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from adamw_oracle import __version__
 from adamw_oracle.errors import AdamwOracleError, InvalidArgumentError

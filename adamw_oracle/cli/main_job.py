@@ -23,8 +23,9 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from adamw_oracle import __version__
 from adamw_oracle.errors import InvalidArgumentError
@@ -44,7 +45,7 @@ class MainJobOptions:
     kinds: tuple[str, ...] = SECTION_KINDS
 
     @classmethod
-    def from_cli(cls, *, quick: bool = False, seed: int = 0, only: str | None = None) -> "MainJobOptions":
+    def from_cli(cls, *, quick: bool = False, seed: int = 0, only: str | None = None) -> MainJobOptions:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise InvalidArgumentError("--seed", seed, "an int >= 0")
         kinds = SECTION_KINDS

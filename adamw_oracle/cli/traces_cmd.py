@@ -10,7 +10,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-
 from typing import Any
 
 from adamw_oracle.contract.config import OptimizerConfig

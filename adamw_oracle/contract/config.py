@@ -41,15 +41,15 @@ class OptimizerConfig:
             if hyper.nesterov:
                 raise InvalidArgumentError("nesterov", True, "False for the Adam family (SGD only)")
 
-    def replace(self, **changes: Any) -> "OptimizerConfig":
+    def replace(self, **changes: Any) -> OptimizerConfig:
         return replace(self, **changes)
 
-    def with_hyper(self, **changes: Any) -> "OptimizerConfig":
+    def with_hyper(self, **changes: Any) -> OptimizerConfig:
         return replace(self, hyper=self.hyper.replace(**changes))
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "conventions": self.conventions.as_dict(), "hyper": self.hyper.as_dict()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "OptimizerConfig":
+    def from_dict(cls, data: dict[str, Any]) -> OptimizerConfig:
         return cls(Conventions.from_dict(data["conventions"]), Hyperparameters.from_dict(data["hyper"]), data.get("name", ""))

@@ -136,7 +136,7 @@ class Conventions:
                 f"previous_param with weight_decay={self.weight_decay.value} (only decoupled decay has a target)",
             )
 
-    def replace(self, **changes: Any) -> "Conventions":
+    def replace(self, **changes: Any) -> Conventions:
         return replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
@@ -144,7 +144,7 @@ class Conventions:
         return {f.name: (getattr(self, f.name) if f.name == "maximize" else getattr(self, f.name).value) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Conventions":
+    def from_dict(cls, data: dict[str, Any]) -> Conventions:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise InvalidArgumentError("conventions", sorted(unknown), "keys among " + ", ".join(f.name for f in fields(cls)))

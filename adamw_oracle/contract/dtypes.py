@@ -104,7 +104,7 @@ class Dtype(enum.Enum):
         return _FORMATS[self]
 
     @classmethod
-    def parse(cls, value: "Dtype | str", argument: str = "dtype") -> "Dtype":
+    def parse(cls, value: Dtype | str, argument: str = "dtype") -> Dtype:
         """Accept a Dtype, its name, or a numpy/torch dtype-like whose str ends in the name."""
         if isinstance(value, Dtype):
             return value

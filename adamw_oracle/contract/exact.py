@@ -16,14 +16,14 @@ import math
 import re
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Union
+from typing import Any
 
 from adamw_oracle.errors import InvalidArgumentError
 
 Exact = Fraction
 """An exact finite input value."""
 
-ExactOrNonFinite = Union[Fraction, float]
+ExactOrNonFinite = Fraction | float
 """An exact value, or a float that is ``inf``, ``-inf`` or ``nan`` (gradients only)."""
 
 _NUMBER_PATTERN = re.compile(

@@ -66,7 +66,7 @@ class Hyperparameters:
             _require(self.momentum > 0 and self.dampening == 0, "nesterov", True,
                      "False unless momentum > 0 and dampening == 0 (as in torch.optim.SGD)")
 
-    def replace(self, **changes: Any) -> "Hyperparameters":
+    def replace(self, **changes: Any) -> Hyperparameters:
         return replace(self, **changes)
 
     @property
@@ -79,7 +79,7 @@ class Hyperparameters:
         return {f.name: (self.nesterov if f.name == "nesterov" else exact_str(getattr(self, f.name))) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Hyperparameters":
+    def from_dict(cls, data: dict[str, Any]) -> Hyperparameters:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

@@ -46,7 +46,7 @@ class FormatCost:
     fmt: FloatFormat
 
     @classmethod
-    def of(cls, dtype: Dtype) -> "FormatCost":
+    def of(cls, dtype: Dtype) -> FormatCost:
         fmt = dtype.format
         eta = max(float(fmt.smallest_subnormal / 2), 2.0**-1074)
         return cls(dtype.value, dtype, float(fmt.unit_roundoff), eta, float(fmt.largest), fmt)
@@ -76,13 +76,13 @@ class PrecisionModel:
             )
 
     @classmethod
-    def conservative(cls, dtype: Dtype | str) -> "PrecisionModel":
+    def conservative(cls, dtype: Dtype | str) -> PrecisionModel:
         """Everything in the case's dtype (the default)."""
         d = Dtype.parse(dtype)
         return cls(d, d, d)
 
     @classmethod
-    def mixed(cls, dtype: Dtype | str) -> "PrecisionModel":
+    def mixed(cls, dtype: Dtype | str) -> PrecisionModel:
         """Float32 arithmetic and state for half-precision parameters; else the conservative model."""
         d = Dtype.parse(dtype)
         if d in (Dtype.FLOAT16, Dtype.BFLOAT16):

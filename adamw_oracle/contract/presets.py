@@ -10,7 +10,6 @@ Hyperparameters a framework requires (optax's lr, TF-Addons' weight_decay) have 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from adamw_oracle.contract.config import OptimizerConfig

@@ -5,9 +5,10 @@ makes a run reproducible across implementations, since every implementation is f
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.exact import ExactOrNonFinite, to_exact
@@ -55,7 +56,7 @@ class Run:
     def size(self) -> int:
         return len(self.initial_params)
 
-    def replace(self, **changes: Any) -> "Run":
+    def replace(self, **changes: Any) -> Run:
         return replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,7 +77,7 @@ class Run:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Run":
+    def from_dict(cls, data: dict[str, Any]) -> Run:
         st = data.get("initial_state")
         state = exact_state(st["step"], st["m"], st["v"], st.get("vmax")) if st else None
         return cls(OptimizerConfig.from_dict(data["config"]), tuple(data["initial_params"]),

@@ -7,9 +7,10 @@ layer uses (tuples of exact rationals in the reference, numpy arrays in the host
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any, Generic, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 from adamw_oracle.contract.exact import to_exact
 from adamw_oracle.errors import InvalidArgumentError
@@ -26,7 +27,7 @@ class OptimizerState(Generic[T]):
     v: T
     vmax: T
 
-    def replace(self, **changes: Any) -> "OptimizerState[T]":
+    def replace(self, **changes: Any) -> OptimizerState[T]:
         return replace(self, **changes)
 
 

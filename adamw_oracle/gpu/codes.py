@@ -24,7 +24,13 @@ import enum
 
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import (
-    AmsGrad, BiasCorrection, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay,
+    AmsGrad,
+    BiasCorrection,
+    Conventions,
+    DecayTarget,
+    EpsPlacement,
+    Family,
+    WeightDecay,
 )
 
 FAMILY_CODES: dict[Family, int] = {Family.ADAM: 0, Family.SGD: 1}

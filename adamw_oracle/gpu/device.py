@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -5,13 +5,13 @@ place on the arrays it is given.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
+from adamw_oracle.contract.conventions import AmsGrad, Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
-from adamw_oracle.contract.conventions import AmsGrad, Family
 from adamw_oracle.gpu.codes import AMSGRAD_CODES, FAMILY_CODES, SCALAR_COUNT, decode_flags
 from adamw_oracle.gpu.hostbuild import load_library
 from adamw_oracle.gpu.storage import StorageKind, kind_of

@@ -90,7 +90,7 @@ def library_path() -> Path:
     return _library_path(compiler(), cache_root())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _library_path(cxx: str, root: Path) -> Path:
     # cached per process: the key needs the compiler's --version (a subprocess), and the sources
     # cannot change under a running process that has already loaded them

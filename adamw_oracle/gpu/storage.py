@@ -94,7 +94,7 @@ def kind_of_array(array: Any, argument: str, storage: str | None = None) -> Stor
     name = str(array.dtype)
     if name == "uint16":
         if storage not in ("float16", "bfloat16"):
-            raise InvalidArgumentError(argument, f"array of dtype uint16", "uint16 bit patterns only with storage='float16' or 'bfloat16'")
+            raise InvalidArgumentError(argument, "array of dtype uint16", "uint16 bit patterns only with storage='float16' or 'bfloat16'")
         return KINDS[Dtype.parse(storage)]
     if storage is not None and Dtype.parse(storage, "storage").value != name:
         raise InvalidArgumentError("storage", storage, f"{name} (the dtype of {argument}) or None")

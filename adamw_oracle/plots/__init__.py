@@ -10,8 +10,9 @@ Importing this package does not import matplotlib; drawing a figure does, and ra
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.plots._matplotlib import FORMATS, MissingExtraError, check_output_path, save_figure

@@ -52,8 +52,8 @@ def _dtype_values(rng: np.random.Generator, shape: tuple[int, ...], scale: float
 
 def make_cases(target: str, dtype: Dtype, examples: int, seed: int, *, size: int = 8, steps: int = 16) -> list[Any]:
     """Seeded cases for ``target``'s preset (its default hyperparameters; optax's required lr = 1e-3)."""
-    from adamw_oracle.contract.case import Case
     from adamw_oracle.adapters.registry import builtin_preset
+    from adamw_oracle.contract.case import Case
     from adamw_oracle.contract.presets import get_preset
     from adamw_oracle.contract.run import Run
 
@@ -76,9 +76,9 @@ def collect_errors(target: str, *, examples: int = 30, seed: int = 0, dtypes: tu
                    size: int = 8, steps: int = 16) -> dict[Dtype, DtypeErrors]:
     """Run ``target`` on seeded cases of every dtype and measure each element's error (see module doc)."""
     from adamw_oracle.adapters.registry import resolve_target
+    from adamw_oracle.contract.precision import PrecisionModel
     from adamw_oracle.verify.error_model import bounded_trajectory
     from adamw_oracle.verify.judge import SLACK, judge
-    from adamw_oracle.contract.precision import PrecisionModel
     from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
 
     if not isinstance(examples, int) or isinstance(examples, bool) or not 1 <= examples <= 10_000:

@@ -14,9 +14,10 @@ the decay passes through the adaptive denominator, so parameters with a large v-
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 from adamw_oracle.contract.presets import preset
 from adamw_oracle.contract.state import exact_state

@@ -12,8 +12,9 @@ on arbs reads it at every operation, so every computation with this backend must
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any, Iterator
+from typing import Any
 
 from adamw_oracle.errors import InvalidArgumentError, MissingExtraError
 from adamw_oracle.reference.backends import _check_prec
@@ -46,7 +47,7 @@ class ArbBackend:
             self.one = self.flint.arb(1)
 
     @contextlib.contextmanager
-    def scope(self) -> Iterator["ArbBackend"]:
+    def scope(self) -> Iterator[ArbBackend]:
         """Run the block at this backend's precision (flint's precision is process-wide)."""
         with self.flint.ctx.workprec(self.prec):
             yield self

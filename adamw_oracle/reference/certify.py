@@ -25,9 +25,9 @@ the interval run itself always covers every step, since each step depends on the
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterable
 
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.run import Run

@@ -34,7 +34,7 @@ class StepConstants:
     one_minus_dampening: Any
 
     @classmethod
-    def build(cls, backend: Backend, config: OptimizerConfig, t: int) -> "StepConstants":
+    def build(cls, backend: Backend, config: OptimizerConfig, t: int) -> StepConstants:
         h, conv = config.hyper, config.conventions
         c = backend.const
         one = c(1)

@@ -6,9 +6,10 @@ the backend once.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import Family

@@ -1,7 +1,7 @@
 """Every theorem of the symbolic layer, in document order, and the function that proves them."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from adamw_oracle.symbolic.theorem import Theorem, TheoremResult
 from adamw_oracle.symbolic.theorems_adam import ADAM_THEOREMS

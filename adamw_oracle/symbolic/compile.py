@@ -11,7 +11,8 @@ Symbols listed as ``integer_args`` (the step number t) are passed through as Pyt
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import sympy as sp
 

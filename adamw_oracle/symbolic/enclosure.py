@@ -6,8 +6,9 @@ width of an enclosure is the rounding error the interval arithmetic itself accou
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any
 
 import sympy as sp
 

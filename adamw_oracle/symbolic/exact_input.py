@@ -5,13 +5,13 @@ Strings are refused rather than parsed, so nothing user-supplied ever reaches ``
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Union
+from typing import Any
 
 import sympy as sp
 
 from adamw_oracle.errors import InvalidArgumentError
 
-SymbolicInput = Union[sp.Expr, int, Fraction]
+SymbolicInput = sp.Expr | int | Fraction
 
 
 def as_expr(value: Any, argument: str) -> sp.Expr:

@@ -14,7 +14,7 @@ same expressions in interval arithmetic, giving enclosures of the exact values.
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from adamw_oracle.contract.config import OptimizerConfig
@@ -30,7 +30,7 @@ _HYPER_FIELDS = ("lr", "beta1", "beta2", "eps", "eps_root", "weight_decay", "mom
 _NUMERIC_ARGS = (STATE.p, STATE.g, STATE.m, STATE.v, STATE.vmax) + tuple(getattr(HYPER, f) for f in _HYPER_FIELDS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def compiled_step(conv: Conventions, has_momentum: bool = False, nesterov: bool = False, first_step: bool = False) -> CompiledExpressions:
     """The compiled step of ``conv`` (SGD: one branch of momentum / Nesterov / first step)."""
     if conv.family is Family.ADAM:

@@ -15,9 +15,10 @@ A theorem holds only if every claim holds; otherwise the first failing claim's r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Callable, Literal, Mapping
+from typing import Literal
 
 import sympy as sp
 
@@ -54,7 +55,7 @@ class Claim:
         if self.kind == "rounds_to" and (self.decimal is None or "." not in self.decimal):
             raise InvalidArgumentError("decimal", self.decimal, "a decimal string such as '0.999204' for rounds_to")
 
-    def check(self) -> "ClaimOutcome":
+    def check(self) -> ClaimOutcome:
         """Decide the claim; the outcome carries the simplified residual."""
         if self.kind == "zero":
             residual = simplify_residual(self.expression)

@@ -15,7 +15,7 @@ import sympy as sp
 
 from adamw_oracle.symbolic.step import adam_step
 from adamw_oracle.symbolic.theorem import Claim, Derivation, DerivationStep, Theorem
-from adamw_oracle.symbolic.theorems_adam import ADAM_L2, ADAMW, B1, B2, EPS, ETA, LAM, NO_SCHEDULE, T, THETA
+from adamw_oracle.symbolic.theorems_adam import ADAM_L2, ADAMW, B1, B2, EPS, ETA, LAM, NO_SCHEDULE, THETA, T
 
 V_HAT = sp.Symbol("vhat", nonnegative=True)
 R = sp.Rational

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Any
 
+from adamw_oracle.errors import CertificationError
 from adamw_oracle.reference.backends import IntervalBackend, interval_ends
 from adamw_oracle.reference.certify import CertifiedValue
 from adamw_oracle.reference.digits import fixed, significant
-from adamw_oracle.errors import CertificationError
 from adamw_oracle.traces.generate import GeneratedTrace
 from adamw_oracle.traces.markdown import certified_fixed
 from adamw_oracle.traces.seed_numbers import ExactExpression, PrintedNumber, TraceQuantity, printed_numbers

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.verify.error_model import BoundedTrajectory, BoundedValue, bounded_trajectory
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, judge
 from adamw_oracle.verify.numpy_impl import CORRECT_VARIANTS, NumpyImplementation, NumpyVariant, correct_implementations
-from adamw_oracle.contract.precision import PrecisionModel
 
 __all__ = [
     "BoundedTrajectory", "BoundedValue", "CORRECT_VARIANTS", "Failure", "FuzzSummary", "Judgement",

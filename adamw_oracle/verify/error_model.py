@@ -26,11 +26,11 @@ from fractions import Fraction
 from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import BiasCorrection, Family, WeightDecay
+from adamw_oracle.contract.precision import FormatCost, PrecisionModel, hyperparameter_error, inflate
 from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.sgd import sgd_element_step
-from adamw_oracle.contract.precision import FormatCost, PrecisionModel, hyperparameter_error, inflate
 from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked
 
 

@@ -12,8 +12,9 @@ A layer that cannot be imported is reported in ``skipped`` (never silently count
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.errors import InvalidArgumentError

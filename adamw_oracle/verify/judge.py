@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
-from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
 
 SLACK = 2.0

@@ -10,13 +10,15 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
-from typing import Any, Callable, Sequence
+from functools import cache
+from typing import Any
 
 from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.contract.conventions import Family
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.state import OptimizerState
 from adamw_oracle.reference.backends import IntervalBackend, PointBackend, interval_ends, mpf_to_fraction
 from adamw_oracle.reference.records import ADAM_FIELDS, SGD_FIELDS
@@ -24,12 +26,11 @@ from adamw_oracle.reference.trajectory import run_trajectory, step_elements
 from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
 from adamw_oracle.verify.judge import Judgement, judge
 from adamw_oracle.verify.numpy_impl import NumpyImplementation
-from adamw_oracle.contract.precision import PrecisionModel
 
 SYMBOLIC_PREC = 256
 
 
-@lru_cache(maxsize=None)
+@cache
 def _backends(prec: int) -> tuple[PointBackend, IntervalBackend]:
     # each backend owns a private mpmath context whose precision is never changed after creation
     return PointBackend(prec), IntervalBackend(prec)
@@ -117,8 +118,9 @@ def implementations_under_bound(case: Case, implementations: Sequence[Implementa
         try:
             observation = impl.run(case)
         except Exception as exc:  # an implementation that raises is a finding, not a crash of the fuzz
-            from adamw_oracle.contract.case import Observation
             import numpy as np
+
+            from adamw_oracle.contract.case import Observation
 
             observation = Observation(np.empty((0, case.run.size)), error=f"{type(exc).__name__}: {exc}")
         out.append((impl, judge(case, observation, bounds=cache[model])))

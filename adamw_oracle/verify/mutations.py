@@ -14,7 +14,13 @@ import ml_dtypes
 import numpy as np
 
 from adamw_oracle.contract.conventions import (
-    AmsGrad, BiasCorrection, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay,
+    AmsGrad,
+    BiasCorrection,
+    Conventions,
+    DecayTarget,
+    EpsPlacement,
+    Family,
+    WeightDecay,
 )
 from adamw_oracle.verify.numpy_impl import NumpyImplementation, RunScalars
 

@@ -28,7 +28,13 @@ import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import (
-    AmsGrad, BiasCorrection, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay,
+    AmsGrad,
+    BiasCorrection,
+    Conventions,
+    DecayTarget,
+    EpsPlacement,
+    Family,
+    WeightDecay,
 )
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError

@@ -13,16 +13,22 @@ Guarantees (for every strategy below):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from hypothesis import strategies as st
 
 from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import (
-    AmsGrad, Conventions, EpsPlacement, Family, WeightDecay, all_conventions,
+    AmsGrad,
+    Conventions,
+    EpsPlacement,
+    Family,
+    WeightDecay,
+    all_conventions,
 )
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.hyperparameters import Hyperparameters, exact_str

@@ -51,7 +51,7 @@ class Tracked:
 
     __slots__ = ("x", "e", "flags", "backend")
 
-    def __init__(self, x: Any, e: float, flags: int, backend: "RunningErrorBackend") -> None:
+    def __init__(self, x: Any, e: float, flags: int, backend: RunningErrorBackend) -> None:
         self.x = x
         self.e = e
         self.flags = flags
@@ -60,45 +60,45 @@ class Tracked:
     def __repr__(self) -> str:
         return f"Tracked({float(self.x)!r} ± {self.e:.3g}, flags={self.flags})"
 
-    def _wrap(self, other: Any) -> "Tracked":
+    def _wrap(self, other: Any) -> Tracked:
         if isinstance(other, Tracked):
             return other
         return self.backend.exact(other)
 
-    def _coarser(self, other: "Tracked") -> "RunningErrorBackend":
+    def _coarser(self, other: Tracked) -> RunningErrorBackend:
         # a scalar (rounded to the scalar format) meeting a tensor element: the op rounds to the coarser format
         a, b = self.backend, other.backend
         return a if a.fmt.unit_roundoff >= b.fmt.unit_roundoff else b
 
-    def __add__(self, other: Any) -> "Tracked":
+    def __add__(self, other: Any) -> Tracked:
         o = self._wrap(other)
         return self._coarser(o).rounded(self.x + o.x, self.e + o.e, self.flags | o.flags)
 
     __radd__ = __add__
 
-    def __sub__(self, other: Any) -> "Tracked":
+    def __sub__(self, other: Any) -> Tracked:
         o = self._wrap(other)
         return self._coarser(o).rounded(self.x - o.x, self.e + o.e, self.flags | o.flags)
 
-    def __rsub__(self, other: Any) -> "Tracked":
+    def __rsub__(self, other: Any) -> Tracked:
         return self._wrap(other).__sub__(self)
 
-    def __mul__(self, other: Any) -> "Tracked":
+    def __mul__(self, other: Any) -> Tracked:
         o = self._wrap(other)
         prop = abs_float(self.x) * o.e + abs_float(o.x) * self.e + self.e * o.e
         return self._coarser(o).rounded(self.x * o.x, prop, self.flags | o.flags)
 
     __rmul__ = __mul__
 
-    def __truediv__(self, other: Any) -> "Tracked":
+    def __truediv__(self, other: Any) -> Tracked:
         o = self._wrap(other)
         return self._coarser(o).divide(self, o)
 
-    def __rtruediv__(self, other: Any) -> "Tracked":
+    def __rtruediv__(self, other: Any) -> Tracked:
         o = self._wrap(other)
         return self._coarser(o).divide(o, self)
 
-    def __neg__(self) -> "Tracked":
+    def __neg__(self) -> Tracked:
         return Tracked(-self.x, self.e, self.flags, self.backend)
 
 
@@ -138,7 +138,7 @@ class RunningErrorBackend:
         self.ctx = ctx if ctx is not None else _context(prec)
         self.fmt = arithmetic
 
-    def sibling(self, fmt: FormatCost) -> "RunningErrorBackend":
+    def sibling(self, fmt: FormatCost) -> RunningErrorBackend:
         """A backend rounding to ``fmt`` that shares this one's mpmath context (for scalars)."""
         return RunningErrorBackend(fmt, self.prec, self.ctx)
 
