@@ -32,6 +32,11 @@ class InvalidArgumentError(AdamwOracleError, ValueError):
         super().__init__(message)
 
 
+class UsageError(AdamwOracleError, ValueError):
+    """A request that cannot be carried out as asked (e.g. rewriting committed files outside a
+    checkout); the message says what to do instead. The command line prints it and exits 2."""
+
+
 class CertificationError(AdamwOracleError, ArithmeticError):
     """Interval arithmetic could not certify the requested digits within the precision cap."""
 

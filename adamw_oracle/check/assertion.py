@@ -4,7 +4,7 @@ Typical use with the public strategies (the target selected by ``--adamw-target`
 ``ADAMW_ORACLE_TARGET``, see :mod:`adamw_oracle.pytest_plugin`)::
 
     from hypothesis import given
-    from adamw_oracle.strategies import cases
+    from adamw_oracle.verify.strategies import cases
     from adamw_oracle.check import assert_conforms
 
     @given(cases(conventions=[...], dtypes_=["float32"], seeded=False, long_runs=False))
@@ -34,7 +34,7 @@ def assert_conforms(impl: Any, case: Case, *, timeout: float | None = 60.0, prec
     * returns the judge's Judgement when the case conforms.
     """
     from adamw_oracle.check.runner import evaluate
-    from adamw_oracle.strategies import describe_case
+    from adamw_oracle.verify.strategies import describe_case
 
     implementation = resolve_target(impl)
     result = evaluate(implementation, case, timeout=timeout, precision=precision)

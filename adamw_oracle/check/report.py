@@ -1,4 +1,4 @@
-"""Rendering a :class:`~adamw_oracle.check.runner.CheckReport`: header, result table, JSON."""
+"""Rendering a :class:`~adamw_oracle.check.outcome.CheckReport`: header, result table, JSON."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from adamw_oracle.check.findings import KINDS
 
 if TYPE_CHECKING:
-    from adamw_oracle.check.runner import CheckReport
+    from adamw_oracle.check.outcome import CheckReport
 
 
 def report_header(r: CheckReport) -> str:

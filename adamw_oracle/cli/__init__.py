@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from adamw_oracle import __version__
-from adamw_oracle.errors import AdamwOracleError, InvalidArgumentError
+from adamw_oracle.errors import AdamwOracleError, InvalidArgumentError, UsageError
 
 SUBCOMMAND_MODULES = (
     "adamw_oracle.cli.traces_cmd",
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         func = getattr(args, "func", None) or importlib.import_module(MAIN_JOB_MODULE).run
         return int(func(args) or 0)
-    except InvalidArgumentError as exc:
+    except (InvalidArgumentError, UsageError) as exc:
         print(f"adamw-oracle: error: {exc}", file=sys.stderr)
         return 2
     except AdamwOracleError as exc:

@@ -126,13 +126,14 @@ def require(module: str, attribute: str) -> Any:
 
 def _traces_body() -> tuple[bool, int | None, str]:
     compare_all = require("adamw_oracle.traces", "compare_all")
+    directory = require("adamw_oracle.traces", "default_traces_dir")()
     differences = list(compare_all())
     count = _count_traces()
     if differences:
         first = differences[0]
         text = first.describe() if hasattr(first, "describe") else str(first)
-        return False, count, f"{len(differences)} difference(s); first: {text}"
-    return True, count, "every committed trace matches its certified regeneration"
+        return False, count, f"{len(differences)} difference(s) in {directory}; first: {text}"
+    return True, count, f"every committed trace in {directory} matches its certified regeneration"
 
 
 def _count_traces() -> int | None:

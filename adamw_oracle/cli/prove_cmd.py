@@ -34,10 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from adamw_oracle.errors import InvalidArgumentError
     from adamw_oracle.symbolic import prove_all
-    from adamw_oracle.symbolic.render import FILE_NAMES, default_docs_dir, render, stale_documents, write_atomic
+    from adamw_oracle.symbolic.render import FILE_NAMES, docs_dir_or_refuse, render, stale_documents, write_atomic
 
     if args.output is not None and args.format == "text":
         raise InvalidArgumentError("--output", args.output, "used only with --format markdown or --format latex")
+    needs_docs = args.check_docs or (args.format != "text" and args.output is None)
+    docs_dir = docs_dir_or_refuse(args.docs_dir) if needs_docs else None
     results = prove_all()
     to_stdout = args.output == "-"
     report = sys.stderr if to_stdout else sys.stdout
@@ -46,13 +48,16 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r.held]
     print(f"{len(results) - len(failed)}/{len(results)} theorems held", file=report)
     status = 1 if failed else 0
-    docs_dir = Path(args.docs_dir) if args.docs_dir else default_docs_dir()
     if args.format != "text":
         text = render(results, args.format)
         if to_stdout:
             sys.stdout.write(text)
         else:
-            path = Path(args.output) if args.output else docs_dir / FILE_NAMES[args.format]
+            if args.output:
+                path = Path(args.output)
+            else:
+                assert docs_dir is not None  # needs_docs held
+                path = docs_dir / FILE_NAMES[args.format]
             write_atomic(path, text)
             print(f"wrote {path}", file=report)
     if args.check_docs:

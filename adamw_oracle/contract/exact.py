@@ -98,3 +98,30 @@ def _binary_float(value: Any) -> float | None:
 def is_finite_exact(value: ExactOrNonFinite) -> bool:
     """True when ``value`` is an exact rational (not inf/nan)."""
     return isinstance(value, Fraction)
+
+
+# Exact values of mpmath numbers (one source for every layer that reads mpmath results).
+
+def mpf_to_fraction(x: Any) -> Fraction | float:
+    """Exact rational value of an mpmath ``mpf`` (inf/nan come back as floats)."""
+    return raw_mpf_to_fraction(x._mpf_)
+
+
+def interval_ends(x: Any) -> tuple[Fraction | float, Fraction | float]:
+    """The exact rational ends of an mpmath interval (``ivmpf``)."""
+    low, high = x._mpi_
+    return raw_mpf_to_fraction(low), raw_mpf_to_fraction(high)
+
+
+def raw_mpf_to_fraction(raw: tuple[int, Any, int, int]) -> Fraction | float:
+    """Exact value of mpmath's internal (sign, mantissa, exponent, bitcount) tuple."""
+    sign, man, exp, _bc = raw
+    if not man:
+        # mpmath encodes zero as (0, 0, 0, 0); inf and nan have a zero mantissa and a non-zero exponent
+        if exp == 0:
+            return Fraction(0)
+        from mpmath.libmp import to_float  # mpmath is imported only when a non-finite value appears
+
+        return to_float(raw)
+    value = Fraction(int(man)) * (Fraction(2) ** exp if exp >= 0 else Fraction(1, 2 ** (-exp)))
+    return -value if sign else value

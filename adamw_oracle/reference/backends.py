@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from mpmath.ctx_iv import MPIntervalContext
 from mpmath.ctx_mp import MPContext
 
+from adamw_oracle.contract.exact import interval_ends, mpf_to_fraction, raw_mpf_to_fraction
 from adamw_oracle.errors import InvalidArgumentError
 
 MIN_PREC = 24
@@ -117,27 +118,6 @@ class IntervalBackend:
     def power(self, base: Any, exponent: int) -> Any:
         return base**exponent
 
-
-def mpf_to_fraction(x: Any) -> Fraction | float:
-    """Exact rational value of an mpmath ``mpf`` (inf/nan come back as floats)."""
-    return raw_mpf_to_fraction(x._mpf_)
-
-
-def interval_ends(x: Any) -> tuple[Fraction | float, Fraction | float]:
-    """The exact rational ends of an mpmath interval (``ivmpf``)."""
-    low, high = x._mpi_
-    return raw_mpf_to_fraction(low), raw_mpf_to_fraction(high)
-
-
-def raw_mpf_to_fraction(raw: tuple[int, Any, int, int]) -> Fraction | float:
-    """Exact value of mpmath's internal (sign, mantissa, exponent, bitcount) tuple."""
-    sign, man, exp, _bc = raw
-    if not man:
-        # mpmath encodes zero as (0, 0, 0, 0); inf and nan have a zero mantissa and a non-zero exponent
-        if exp == 0:
-            return Fraction(0)
-        from mpmath.libmp import to_float
-
-        return to_float(raw)
-    value = Fraction(int(man)) * (Fraction(2) ** exp if exp >= 0 else Fraction(1, 2 ** (-exp)))
-    return -value if sign else value
+__all__ = [
+    "Backend", "IntervalBackend", "PointBackend", "interval_ends", "mpf_to_fraction", "raw_mpf_to_fraction",
+]

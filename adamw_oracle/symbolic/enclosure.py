@@ -12,6 +12,7 @@ from typing import Any
 
 import sympy as sp
 
+from adamw_oracle.contract.exact import interval_ends, mpf_to_fraction
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.symbolic.compile import CompiledExpressions
 from adamw_oracle.symbolic.exact_input import as_expr
@@ -35,8 +36,6 @@ def enclose(expr: sp.Expr, values: Mapping[sp.Symbol, Fraction | int], *, prec: 
 
 def ends(x: Any) -> tuple[Fraction, Fraction]:
     """Exact rational ends of an ``ivmpf``, of an ``mpf`` (degenerate) or of a (low, high) pair."""
-    from adamw_oracle.reference.backends import interval_ends, mpf_to_fraction
-
     if isinstance(x, tuple) and len(x) == 2:
         low, high = x
     elif hasattr(x, "_mpi_"):

@@ -15,7 +15,8 @@ from typing import Literal
 
 import sympy as sp
 
-from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.checkout import checkout_root
+from adamw_oracle.errors import InvalidArgumentError, UsageError
 from adamw_oracle.symbolic.theorem import TheoremResult
 
 DocumentFormat = Literal["markdown", "latex"]
@@ -28,9 +29,23 @@ _INTRO = (
 )
 
 
-def default_docs_dir() -> Path:
-    """``docs/`` at the repository root (next to the package)."""
-    return Path(__file__).resolve().parents[2] / "docs"
+def default_docs_dir() -> Path | None:
+    """``docs/`` at the root of the source checkout; ``None`` for an installed package (no docs)."""
+    root = checkout_root()
+    return root / "docs" if root is not None else None
+
+
+def docs_dir_or_refuse(directory: str | Path | None) -> Path:
+    """``directory``, else the checkout's ``docs/``; outside a checkout a clear error (never site-packages)."""
+    if directory is not None:
+        return Path(directory)
+    found = default_docs_dir()
+    if found is None:
+        raise UsageError(
+            "the committed documents docs/proofs.md and docs/proofs.tex exist only in a source checkout: "
+            "run inside a checkout of adamw-oracle, give --docs-dir FOLDER, or write with --output PATH / --output -"
+        )
+    return found
 
 
 MAX_LISTED_CLAIMS = 12
@@ -134,7 +149,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 def write_documents(results: Sequence[TheoremResult], directory: Path | None = None) -> list[Path]:
     """Write ``proofs.md`` and ``proofs.tex`` into ``directory`` (default ``docs/``); return the paths."""
-    directory = Path(directory) if directory is not None else default_docs_dir()
+    directory = docs_dir_or_refuse(directory)
     paths = []
     for fmt, name in FILE_NAMES.items():
         write_atomic(directory / name, render(results, fmt))
@@ -144,7 +159,7 @@ def write_documents(results: Sequence[TheoremResult], directory: Path | None = N
 
 def stale_documents(results: Sequence[TheoremResult], directory: Path | None = None) -> list[Path]:
     """The committed documents that differ from (or are missing against) a fresh generation."""
-    directory = Path(directory) if directory is not None else default_docs_dir()
+    directory = docs_dir_or_refuse(directory)
     stale = []
     for fmt, name in FILE_NAMES.items():
         path = directory / name

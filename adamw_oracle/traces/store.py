@@ -5,7 +5,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.checkout import committed_dir, inside_installed_package
+from adamw_oracle.errors import InvalidArgumentError, UsageError
 from adamw_oracle.traces.atomic import write_atomically
 from adamw_oracle.traces.catalogue import TraceSpec, catalogue
 from adamw_oracle.traces.compare import TraceDifference, first_difference, read_committed
@@ -28,11 +29,21 @@ class GoldenFile:
 
 
 def default_traces_dir() -> Path:
-    """``$ADAMW_ORACLE_TRACES_DIR`` if set, else the repository's ``traces/`` next to the package."""
+    """``$ADAMW_ORACLE_TRACES_DIR`` if set, else the checkout's ``traces/``, else the copy installed with
+    the package (read-only; see :mod:`adamw_oracle.checkout`)."""
     override = os.environ.get(ENVIRONMENT_VARIABLE)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "traces"
+    return committed_dir("traces")[0]
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse to rewrite the golden traces installed inside the package (site-packages)."""
+    if inside_installed_package(folder):
+        raise UsageError(
+            f"traces --write needs a source checkout: {folder} is the read-only copy installed with the "
+            "package (run it inside a checkout of adamw-oracle, or pass --dir FOLDER)"
+        )
 
 
 def _json_file(name: str, document: object) -> GoldenFile:
@@ -83,6 +94,7 @@ def write_all(directory: str | Path | None = None) -> list[Path]:
     Returns the paths written (unchanged files are not touched).
     """
     folder = _directory(directory)
+    check_writable(folder)
     written = []
     for golden in golden_files():
         target = folder / golden.name

@@ -1,0 +1,98 @@
+"""What ``check`` produces: one case's result, the shrunk counterexample and the whole report."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from adamw_oracle.check.expected import ExpectedConvention
+from adamw_oracle.check.findings import KINDS, Finding
+from adamw_oracle.check.report import render_report, report_dict, report_header
+from adamw_oracle.contract.case import Case, Observation
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.verify.strategies import describe_case
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case: what the target returned, the judge's verdict and the findings."""
+
+    case: Case
+    observation: Observation
+    judgement: Any | None
+    findings: tuple[Finding, ...]
+    seconds: float
+    set_aside: str | None = None  # why a failing case was not held against the target
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.findings)
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """The minimal failing case found by shrinking, with everything needed to act on it."""
+
+    case: Case
+    findings: tuple[Finding, ...]
+    verdict: str
+    reproduction: str
+    observed: list[list[float]]
+
+    def describe(self) -> str:
+        lines = ["minimal counterexample:", _indent(describe_case(self.case))]
+        lines += [f"  {f.describe()}" for f in self.findings]
+        lines += ["  verdict: " + self.verdict.replace("\n", "\n  "), "reproduce with:", _indent(self.reproduction)]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"case": {"run": self.case.run.as_dict(), "dtype": self.case.dtype.value},
+                "findings": [f.as_dict() for f in self.findings], "verdict": self.verdict,
+                "observed": self.observed, "reproduction": self.reproduction}
+
+
+@dataclass
+class CheckReport:
+    """The result of :func:`check_target`.
+
+    ``passed`` is True when no case had a finding and at least one element was judged within its bound.
+    ``counts`` sums the judge's per-element verdicts (within / outside / ill_conditioned) over the cases
+    of the search phase; ``finding_counts`` counts cases per finding kind.
+    """
+
+    target: str
+    versions: dict[str, str]
+    expected: ExpectedConvention
+    dtype: Dtype
+    seed: int
+    examples: int
+    passed: bool = True
+    cases_run: int = 0
+    shrink_runs: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {"within": 0, "outside": 0, "ill_conditioned": 0})
+    finding_counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
+    findings: list[Finding] = field(default_factory=list)
+    counterexample: Counterexample | None = None
+    max_fraction_of_bound: float = 0.0
+    seconds: float = 0.0
+    stopped_by_budget: bool = False
+    cases_set_aside: int = 0
+    set_aside_reasons: list[str] = field(default_factory=list)
+    precision: str = ""
+
+    @property
+    def inconclusive(self) -> bool:
+        """No element could be judged (everything ill-conditioned or no case ran)."""
+        return self.counts["within"] == 0 and self.counts["outside"] == 0 and not self.findings
+
+    def header(self) -> str:
+        return report_header(self)
+
+    def describe(self) -> str:
+        return render_report(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        return report_dict(self)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
