@@ -56,7 +56,7 @@ class Selection:
             from adamw_oracle.adapters.registry import builtin_preset
             from adamw_oracle.check.expected import expected_convention
 
-            expect = self.expect or builtin_preset(self.target or "")
+            expect: Any = self.expect or builtin_preset(self.target or "")
             if expect is None:
                 from adamw_oracle.check.identify import identify
 

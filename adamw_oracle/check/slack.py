@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from adamw_oracle.contract.case import Case, Implementation
@@ -53,7 +53,7 @@ def preset_conventions(preset_name: str) -> list[Conventions]:
     return out
 
 
-Target = tuple[Implementation, "Iterable[Conventions] | None", object, bool]
+Target = tuple[Implementation, "Iterable[Conventions] | None", "PrecisionModel | Callable[[Dtype], PrecisionModel] | None", bool]
 
 
 def measure_slack(targets: Sequence[Target],

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from adamw_oracle import __version__
 from adamw_oracle.errors import AdamwOracleError, InvalidArgumentError, UsageError
@@ -27,7 +28,7 @@ MAIN_JOB_MODULE = "adamw_oracle.cli.main_job"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep its one-line form
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep its one-line form
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 

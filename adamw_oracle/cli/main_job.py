@@ -48,7 +48,7 @@ class MainJobOptions:
     def from_cli(cls, *, quick: bool = False, seed: int = 0, only: str | None = None) -> MainJobOptions:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise InvalidArgumentError("--seed", seed, "an int >= 0")
-        kinds = SECTION_KINDS
+        kinds: tuple[str, ...] = SECTION_KINDS
         if only is not None:
             kinds = tuple(k.strip() for k in only.split(",") if k.strip())
             bad = [k for k in kinds if k not in SECTION_KINDS]

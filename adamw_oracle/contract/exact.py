@@ -16,7 +16,7 @@ import math
 import re
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal, SupportsFloat, overload
 
 from adamw_oracle.errors import InvalidArgumentError
 
@@ -26,9 +26,20 @@ Exact = Fraction
 ExactOrNonFinite = Fraction | float
 """An exact value, or a float that is ``inf``, ``-inf`` or ``nan`` (gradients only)."""
 
+ExactInput = str | int | float | Fraction | Decimal | SupportsFloat
+"""What :func:`to_exact` accepts: a decimal string, int, Fraction, Decimal or a binary float scalar."""
+
 _NUMBER_PATTERN = re.compile(
     r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]?\d+\s*/\s*[+-]?\d+$"
 )
+
+
+@overload
+def to_exact(value: Any, argument: str = ..., *, allow_nonfinite: Literal[False] = ...) -> Fraction: ...
+
+
+@overload
+def to_exact(value: Any, argument: str = ..., *, allow_nonfinite: bool) -> ExactOrNonFinite: ...
 
 
 def to_exact(value: Any, argument: str = "value", *, allow_nonfinite: bool = False) -> ExactOrNonFinite:
@@ -93,6 +104,13 @@ def _binary_float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def finite_exact(value: ExactOrNonFinite, argument: str = "value") -> Fraction:
+    """``value`` as an exact rational; an error for inf/nan (for values known to be finite)."""
+    if isinstance(value, Fraction):
+        return value
+    raise InvalidArgumentError(argument, value, "a finite value")
 
 
 def is_finite_exact(value: ExactOrNonFinite) -> bool:

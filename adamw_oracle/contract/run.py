@@ -11,13 +11,13 @@ from fractions import Fraction
 from typing import Any
 
 from adamw_oracle.contract.config import OptimizerConfig
-from adamw_oracle.contract.exact import ExactOrNonFinite, to_exact
+from adamw_oracle.contract.exact import ExactInput, ExactOrNonFinite, to_exact
 from adamw_oracle.contract.hyperparameters import exact_str
 from adamw_oracle.contract.state import OptimizerState, exact_state, zero_state
 from adamw_oracle.errors import InvalidArgumentError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Run:
     """One run: ``len(gradients)`` steps over ``len(initial_params)`` elements.
 
@@ -32,11 +32,24 @@ class Run:
     name: str = ""
     description: str = ""
 
-    def __post_init__(self) -> None:
-        params = tuple(to_exact(x, "initial_params") for x in self.initial_params)
+    def __init__(
+        self,
+        config: OptimizerConfig,
+        initial_params: Sequence[ExactInput],
+        gradients: Sequence[Sequence[ExactInput]],
+        initial_state: OptimizerState[tuple[Fraction, ...]] | None = None,
+        name: str = "",
+        description: str = "",
+    ) -> None:
+        """Make every value exact (``"0.001"`` is 1/1000, a float its binary value) and validate."""
+        object.__setattr__(self, "config", config)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "initial_state", initial_state)
+        params = tuple(to_exact(x, "initial_params") for x in initial_params)
         object.__setattr__(self, "initial_params", params)
         grads = []
-        for k, row in enumerate(self.gradients):
+        for k, row in enumerate(gradients):
             if isinstance(row, (str, bytes)) or not hasattr(row, "__len__"):
                 raise InvalidArgumentError(f"gradients[{k}]", row, f"a sequence of {len(params)} numbers")
             if len(row) != len(params):

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from adamw_oracle.contract.exact import to_exact
 from adamw_oracle.errors import InvalidArgumentError
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)  # a state of tuples is a state of sequences
 
 
 @dataclass(frozen=True)

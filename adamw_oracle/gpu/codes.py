@@ -20,7 +20,8 @@ Flags word (field: shift, width)::
 """
 from __future__ import annotations
 
-import enum
+from collections.abc import Mapping
+from typing import Any
 
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import (
@@ -59,7 +60,7 @@ SCALAR_COUNT = len(SCALAR_SLOTS)
 SLOT: dict[str, int] = {name: index for index, name in enumerate(SCALAR_SLOTS)}
 
 
-def _enum_prefixed(prefix: str, table: dict[enum.Enum, int]) -> dict[str, int]:
+def _enum_prefixed(prefix: str, table: Mapping[Any, int]) -> dict[str, int]:
     return {f"{prefix}_{member.name}": code for member, code in table.items()}
 
 

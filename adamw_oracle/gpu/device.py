@@ -35,7 +35,7 @@ class CudaUnavailableError(AdamwOracleError, RuntimeError):
 def cupy_module() -> Any:
     """``cupy``, or a clear error saying what is missing."""
     try:
-        import cupy  # type: ignore[import-not-found]
+        import cupy
     except ImportError as exc:
         raise CudaUnavailableError(
             "running the GPU kernels needs CuPy and a CUDA device: pip install 'adamw-oracle[gpu]' "

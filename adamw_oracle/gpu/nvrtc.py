@@ -30,7 +30,7 @@ class NvrtcCompileError(AdamwOracleError, RuntimeError):
 
 def _nvrtc() -> Any:
     try:
-        from cupy.cuda import nvrtc  # type: ignore[import-not-found]
+        from cupy.cuda import nvrtc
 
         nvrtc.getVersion()
     except Exception as exc:  # ImportError, or the shared library missing

@@ -61,7 +61,8 @@ def make_cases(target: str, dtype: Dtype, examples: int, seed: int, *, size: int
     if preset_name is None:
         raise InvalidArgumentError("target", target, "a built-in target (see adamw-oracle check --help)")
     spec = get_preset(preset_name)
-    config = spec.config(**{name: "0.001" for name in spec.required})
+    hyper: dict[str, Any] = {name: "0.001" for name in spec.required}
+    config = spec.config(**hyper)
     rng = np.random.default_rng([seed, list(Dtype).index(dtype)])
     cases = []
     for _ in range(examples):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from adamw_oracle.contract.exact import finite_exact
 from adamw_oracle.contract.presets import preset
 from adamw_oracle.contract.run import Run, constant_gradients
 from adamw_oracle.errors import InvalidArgumentError
@@ -50,9 +51,7 @@ def trace_curves(steps: int = 1000) -> TraceCurves:
         raise InvalidArgumentError("steps", steps, "an int in [5, 100000]")
     params = {}
     for mode in MODES:
-        values = [row[0] for row in run_trajectory(anchor_run(mode, steps)).as_fractions("p_new")]
-        assert all(isinstance(x, Fraction) for x in values)
-        params[mode] = values  # type: ignore[assignment]
+        params[mode] = [finite_exact(row[0], "p_new") for row in run_trajectory(anchor_run(mode, steps)).as_fractions("p_new")]
     return TraceCurves(steps, params)
 
 

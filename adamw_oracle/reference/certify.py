@@ -104,8 +104,8 @@ def certify_run(
         raise InvalidArgumentError("digits", digits, "an int in [1, 10000]")
     if not isinstance(max_prec, int) or not 64 <= max_prec <= MAX_PREC:
         raise InvalidArgumentError("max_prec", max_prec, f"an int in [64, {MAX_PREC}]")
-    for row in run.gradients:
-        for g in row:
+    for grad_row in run.gradients:
+        for g in grad_row:
             if not isinstance(g, Fraction):
                 raise InvalidArgumentError("run.gradients", g, "finite values (non-finite runs cannot be certified)")
     wanted = tuple(quantities) if quantities is not None else None

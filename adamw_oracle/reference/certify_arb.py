@@ -32,6 +32,7 @@ from fractions import Fraction
 from typing import Any
 
 from adamw_oracle.contract.conventions import AmsGrad, BiasCorrection, DecayTarget, EpsPlacement, Family, WeightDecay
+from adamw_oracle.contract.exact import finite_exact
 from adamw_oracle.contract.run import Run
 from adamw_oracle.errors import CertificationError, InvalidArgumentError
 from adamw_oracle.reference.arb_backend import ArbBackend, ball_ends
@@ -159,7 +160,7 @@ def _adam_params(backend: ArbBackend, run: Run) -> tuple[tuple[Any, ...], ...]:
             bc1 = bc2 = one
         to_v_hat = omb2 / bc2  # vs * to_v_hat = v/bc2
         step_m = lr_omb1 * bc2.sqrt() / bc1 if eps_hat else lr_omb1 / bc1  # times ms = m/(1-b1)
-        row = [arb(fmpq(sign * g.numerator, g.denominator)) for g in grads]
+        row = [arb(fmpq(sign * q.numerator, q.denominator)) for q in (finite_exact(g, "gradients") for g in grads)]
         for i in range(size):
             g = row[i]
             pi = p[i]

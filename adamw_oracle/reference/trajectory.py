@@ -99,7 +99,7 @@ def reference_step(
     config: OptimizerConfig,
     params: Sequence[Any],
     grads: Sequence[Any],
-    state: OptimizerState[Sequence[Any]] | None = None,
+    state: OptimizerState[tuple[Fraction, ...]] | None = None,
     *,
     prec: int = 256,
 ) -> tuple[ElementStep[Any], ...]:

@@ -6,6 +6,8 @@ corrections c1 = 1 - beta1^t, c2 = 1 - beta2^t as positive symbols (0 < c <= 1 o
 """
 from __future__ import annotations
 
+from typing import Any
+
 import sympy as sp
 
 from adamw_oracle.contract.conventions import (
@@ -138,7 +140,7 @@ def _derive_zero_decay_modes() -> Derivation:
             claims.append(Claim("zero", residual, f"{wd.value}/{target.value} at lambda = 0 equals none ({base.describe()})"))
     sgd_base = Conventions(Family.SGD)
     for has_momentum, nesterov, first_step in ((False, False, True), (True, False, True), (True, False, False), (True, True, False)):
-        kw = dict(has_momentum=has_momentum, nesterov=nesterov, first_step=first_step)
+        kw: dict[str, Any] = dict(has_momentum=has_momentum, nesterov=nesterov, first_step=first_step)
         reference = sgd_step(sgd_base, **kw)
         for wd, target in modes:
             other = sgd_step(sgd_base.replace(weight_decay=wd, decay_target=target), **kw)

@@ -4,6 +4,8 @@ Built from :func:`adamw_oracle.symbolic.step.adam_step` / ``sgd_step``; s is the
 """
 from __future__ import annotations
 
+from typing import Any
+
 import sympy as sp
 
 from adamw_oracle.contract.conventions import AmsGrad, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay
@@ -49,7 +51,7 @@ def _derive_decay_target() -> Derivation:
             if family is Family.ADAM:
                 before, after = adam_step(conv), adam_step(conv.replace(decay_target=DecayTarget.UPDATED_PARAM))
             else:
-                kw = dict(has_momentum=True, first_step=False)
+                kw: dict[str, Any] = dict(has_momentum=True, first_step=False)
                 before = sgd_step(conv, **kw)
                 after = sgd_step(conv.replace(decay_target=DecayTarget.UPDATED_PARAM), **kw)
             c = decay_coefficient(conv, HYPER)

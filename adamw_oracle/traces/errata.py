@@ -102,6 +102,8 @@ def _explain(number: PrintedNumber, value: CertifiedValue, places: int, traces: 
 
 def _interval_fixed(interval: Any, places: int) -> str:
     low, high = interval_ends(interval)
+    if not isinstance(low, Fraction) or not isinstance(high, Fraction):
+        raise CertificationError(f"cannot certify {places} decimals of a non-finite value")
     text = fixed(low, places)
     if fixed(high, places) != text:
         raise CertificationError(f"cannot certify {places} decimals")

@@ -119,8 +119,8 @@ def bounded_trajectory(case: Case, precision: PrecisionModel | None = None, *, p
         g = [backend.exact(x) for x in grads]
         if conv.family is Family.ADAM:
             steps = [adam_element_step(backend, consts, conv, *args) for args in zip(params, g, m, v, vmax)]
-            v = [backend.store(e.v, state_fmt) for e in steps]
-            vmax = [backend.store(e.vmax, state_fmt) for e in steps]
+            v = [backend.store(_present(e.v), state_fmt) for e in steps]
+            vmax = [backend.store(_present(e.vmax), state_fmt) for e in steps]
         else:
             steps = [
                 sgd_element_step(backend, consts, conv, p, gi, b, first_step=t == 1, nesterov=hyper.nesterov,
@@ -131,3 +131,9 @@ def bounded_trajectory(case: Case, precision: PrecisionModel | None = None, *, p
         params = [backend.store(e.p_new, param_fmt) for e in steps]
         rows.append(tuple(BoundedValue(raw_mpf_to_fraction(p.x._mpf_), p.e, p.flags) for p in params))
     return BoundedTrajectory(precision, tuple(rows))
+
+
+def _present(value: Tracked | None) -> Tracked:
+    """An Adam step's v / vmax (always computed by the Adam family)."""
+    assert value is not None
+    return value

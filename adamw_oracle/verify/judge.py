@@ -147,7 +147,9 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
                 continue
             counts["outside"] += 1
             if first is None:
-                ulps = float(abs(Fraction(obs) - exact) / fmt.ulp(exact)) if math.isfinite(diff) else math.inf
+                ulps = math.inf
+                if math.isfinite(diff) and isinstance(exact, Fraction):
+                    ulps = float(abs(Fraction(obs) - exact) / fmt.ulp(exact))
                 first = Failure(k + 1, i, obs, exact, allowed, ulps, frac)
     passed = counts["outside"] == 0
     return Judgement(passed, counts, first, worst, precision, slack, None, reasons)

@@ -77,8 +77,10 @@ def symbolic_disagreements(case: Case, step_function: Callable[..., Any], *, max
     out: list[Disagreement] = []
     for k in checked_steps(run.steps):
         if k == 0:
-            p = list(run.initial_params[:n])
-            m, v, vmax = list(st.m[:n]), list(st.v[:n]), list(st.vmax[:n])
+            p: list[Fraction | float] = list(run.initial_params[:n])
+            m: list[Fraction | float] = list(st.m[:n])
+            v: list[Fraction | float] = list(st.v[:n])
+            vmax: list[Fraction | float] = list(st.vmax[:n])
         else:
             prev = point.steps[k - 1][:n]
             p = [mpf_to_fraction(e.p_new) for e in prev]
