@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine()
     results = run_benchmarks(numbers, args.size)
     document = {
-        "size": args.size, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "size": args.size, "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": time.perf_counter() - start, "machine": info, "results": [r.as_dict() for r in results],
     }
     write_atomically(out / "results.json", json.dumps(document, indent=2, default=str) + "\n")
