@@ -6,7 +6,16 @@ into a ``double[AO_S_COUNT]`` vector whose slots are named here. The kernels' he
 the tables below into ``-D`` options given to both NVRTC and the host C++ compiler, so the device code,
 the host build and Python can never disagree.
 
-Flags word (field: shift, width)::
+Every code table is generated from the contract: a member's code is its position in its enum's
+definition order, and the sets the kernels branch on (which weight-decay codes add wd*p to the
+gradient, which decay the parameter) are bit masks built from
+:data:`adamw_oracle.contract.scalars.WEIGHT_DECAY_RULES` (``AO_WD_COUPLED_MASK``,
+``AO_WD_DECOUPLED_MASK``: bit ``code`` set when the member has the property). A member that does not
+fit its flag field fails at import. The per-step scalar slots are the contract's
+:data:`~adamw_oracle.contract.scalars.STEP_SCALARS` followed by the GPU's own ``ALPHA`` and
+``FIRST_STEP``.
+
+Flags word (field: shift, width; the codes as generated today, checked by the tests)::
 
     FAMILY   0 1   ADAM=0, SGD=1
     WD       1 3   NONE=0, COUPLED_L2=1, DECOUPLED_LR=2, DECOUPLED_SCHEDULE=3, DECOUPLED_UNSCALED=4
@@ -20,8 +29,9 @@ Flags word (field: shift, width)::
 """
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import (
@@ -33,16 +43,22 @@ from adamw_oracle.contract.conventions import (
     Family,
     WeightDecay,
 )
+from adamw_oracle.contract.scalars import STEP_SCALAR_NAMES, WEIGHT_DECAY_RULES
 
-FAMILY_CODES: dict[Family, int] = {Family.ADAM: 0, Family.SGD: 1}
-WEIGHT_DECAY_CODES: dict[WeightDecay, int] = {
-    WeightDecay.NONE: 0, WeightDecay.COUPLED_L2: 1, WeightDecay.DECOUPLED_LR: 2,
-    WeightDecay.DECOUPLED_SCHEDULE: 3, WeightDecay.DECOUPLED_UNSCALED: 4,
-}
-TARGET_CODES: dict[DecayTarget, int] = {DecayTarget.PREVIOUS_PARAM: 0, DecayTarget.UPDATED_PARAM: 1}
-EPS_CODES: dict[EpsPlacement, int] = {EpsPlacement.AFTER_ROOT: 0, EpsPlacement.EPSILON_HAT: 1, EpsPlacement.INSIDE_ROOT: 2}
-BIAS_CODES: dict[BiasCorrection, int] = {BiasCorrection.ON: 0, BiasCorrection.OFF: 1}
-AMSGRAD_CODES: dict[AmsGrad, int] = {AmsGrad.OFF: 0, AmsGrad.MAX_RAW_V: 1, AmsGrad.MAX_V_HAT: 2}
+E = TypeVar("E", bound=enum.Enum)
+
+
+def enum_codes(enum_type: type[E]) -> dict[E, int]:
+    """Member -> code: its position in the enum's definition order."""
+    return {member: code for code, member in enumerate(enum_type)}
+
+
+FAMILY_CODES: dict[Family, int] = enum_codes(Family)
+WEIGHT_DECAY_CODES: dict[WeightDecay, int] = enum_codes(WeightDecay)
+TARGET_CODES: dict[DecayTarget, int] = enum_codes(DecayTarget)
+EPS_CODES: dict[EpsPlacement, int] = enum_codes(EpsPlacement)
+BIAS_CODES: dict[BiasCorrection, int] = enum_codes(BiasCorrection)
+AMSGRAD_CODES: dict[AmsGrad, int] = enum_codes(AmsGrad)
 
 # field name -> (shift, width)
 FLAG_FIELDS: dict[str, tuple[int, int]] = {
@@ -50,11 +66,29 @@ FLAG_FIELDS: dict[str, tuple[int, int]] = {
     "AMSGRAD": (8, 2), "MAXIMIZE": (10, 1), "MOMENTUM": (11, 1), "NESTEROV": (12, 1),
 }
 
-SCALAR_SLOTS: tuple[str, ...] = (
-    "BETA1", "ONE_MINUS_BETA1", "BETA2", "ONE_MINUS_BETA2", "BC1", "BC2", "LR_T", "EPS", "EPS_ROOT",
-    "WEIGHT_DECAY", "DECAY_COEF", "ALPHA", "MOMENTUM", "ONE_MINUS_DAMPENING", "FIRST_STEP",
-)
-"""Slot names of the per-step scalar vector, in order (``AO_S_<NAME>`` in the header)."""
+ENUM_FIELDS: dict[str, dict[Any, int]] = {
+    "FAMILY": FAMILY_CODES, "WD": WEIGHT_DECAY_CODES, "TARGET": TARGET_CODES, "EPS": EPS_CODES,
+    "BIAS": BIAS_CODES, "AMSGRAD": AMSGRAD_CODES,
+}
+"""Flag field -> the code table of the contract enum it holds."""
+
+for _name, _table in ENUM_FIELDS.items():
+    if max(_table.values()) >= 1 << FLAG_FIELDS[_name][1]:
+        raise RuntimeError(f"gpu/codes.py: flag field {_name} is too narrow for {len(_table)} codes; widen FLAG_FIELDS")
+
+
+def _mask(codes: list[int]) -> int:
+    return sum(1 << code for code in codes)
+
+
+WD_COUPLED_MASK = _mask([WEIGHT_DECAY_CODES[m] for m, rule in WEIGHT_DECAY_RULES.items() if rule.gradient_term])
+"""Bit ``code`` is set for the weight-decay codes that add wd*p to the gradient (``AO_WD_COUPLED_MASK``)."""
+WD_DECOUPLED_MASK = _mask([WEIGHT_DECAY_CODES[m] for m, rule in WEIGHT_DECAY_RULES.items() if rule.decoupled])
+"""Bit ``code`` is set for the weight-decay codes that decay the parameter by c (``AO_WD_DECOUPLED_MASK``)."""
+
+SCALAR_SLOTS: tuple[str, ...] = (*(name.upper() for name in STEP_SCALAR_NAMES), "ALPHA", "FIRST_STEP")
+"""Slot names of the per-step scalar vector, in order (``AO_S_<NAME>`` in the header): the contract's
+step scalars, then ``ALPHA`` (lr_t*sqrt(bc2)/bc1) and ``FIRST_STEP``, which only the GPU layer keeps."""
 
 SCALAR_COUNT = len(SCALAR_SLOTS)
 SLOT: dict[str, int] = {name: index for index, name in enumerate(SCALAR_SLOTS)}
@@ -80,6 +114,8 @@ def compile_definitions() -> dict[str, int]:
     out.update(_enum_prefixed("AO_TARGET", TARGET_CODES))
     out.update(_enum_prefixed("AO_EPS", EPS_CODES))
     out.update(_enum_prefixed("AO_AMS", AMSGRAD_CODES))
+    out["AO_WD_COUPLED_MASK"] = WD_COUPLED_MASK
+    out["AO_WD_DECOUPLED_MASK"] = WD_DECOUPLED_MASK
     for name, index in SLOT.items():
         out[f"AO_S_{name}"] = index
     out["AO_S_COUNT"] = SCALAR_COUNT

@@ -4,7 +4,7 @@ For step t (1-based) and the hyperparameters as Python floats (their float64 rou
 receive them), every value below is a float64 computed with Python's float operations (each one IEEE
 double, rounded to nearest)::
 
-    bc1   = 1 - beta1**t,  bc2 = 1 - beta2**t     (bias correction ON; both exactly 1 when OFF)
+    bc1   = 1 - beta1**t,  bc2 = 1 - beta2**t     (Adam with bias correction ON; else both exactly 1)
                                                   (beta**t is C pow(), as in torch's Python loop)
     lr_t  = lr * s                                 (s = schedule_multiplier)
     c     = lr_t * wd (DECOUPLED_LR) | s * wd (DECOUPLED_SCHEDULE) | wd (DECOUPLED_UNSCALED) | 0
@@ -12,6 +12,8 @@ double, rounded to nearest)::
     1 - beta1, 1 - beta2, 1 - dampening            (one double subtraction each)
     first_step = 1.0 when t == 1 (SGD's momentum buffer starts as g'), else 0.0
 
+Which scalars exist, the choice of bc and the factor of c are the contract's
+(:mod:`adamw_oracle.contract.scalars`); the float64 arithmetic is this module's.
 The vector is laid out by :data:`adamw_oracle.gpu.codes.SCALAR_SLOTS`. Kernels computing in float32
 round each slot once to float32 (a single correctly rounded conversion, identical on host and device).
 """
@@ -22,7 +24,7 @@ import math
 import numpy as np
 
 from adamw_oracle.contract.config import OptimizerConfig
-from adamw_oracle.contract.conventions import BiasCorrection, WeightDecay
+from adamw_oracle.contract.scalars import bias_corrected, decay_coefficient
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.gpu.codes import SCALAR_COUNT, SLOT
 
@@ -49,7 +51,7 @@ def scalars_from_floats(h: dict[str, float], config: OptimizerConfig, t: int) ->
     conv = config.conventions
     out = np.zeros(SCALAR_COUNT, dtype=np.float64)
     beta1, beta2 = h["beta1"], h["beta2"]
-    if conv.bias_correction is BiasCorrection.ON:
+    if bias_corrected(conv):
         bc1 = 1.0 - beta1**t
         bc2 = 1.0 - beta2**t
     else:
@@ -57,14 +59,7 @@ def scalars_from_floats(h: dict[str, float], config: OptimizerConfig, t: int) ->
     s = h["schedule_multiplier"]
     lr_t = h["lr"] * s
     wd = h["weight_decay"]
-    if conv.weight_decay is WeightDecay.DECOUPLED_LR:
-        decay_coef = lr_t * wd
-    elif conv.weight_decay is WeightDecay.DECOUPLED_SCHEDULE:
-        decay_coef = s * wd
-    elif conv.weight_decay is WeightDecay.DECOUPLED_UNSCALED:
-        decay_coef = wd
-    else:
-        decay_coef = 0.0
+    decay_coef = decay_coefficient(conv.weight_decay, lr_t=lr_t, schedule=s, weight_decay=wd, zero=0.0)
     out[SLOT["BETA1"]] = beta1
     out[SLOT["ONE_MINUS_BETA1"]] = 1.0 - beta1
     out[SLOT["BETA2"]] = beta2

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adamw_oracle.contract.conventions import AmsGrad, Conventions, DecayTarget, EpsPlacement, WeightDecay
+from adamw_oracle.contract.conventions import AmsGrad, Conventions, DecayTarget, EpsPlacement
+from adamw_oracle.contract.scalars import decay_rule
 from adamw_oracle.reference.backends import Backend
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.records import ElementStep
@@ -29,7 +30,7 @@ def adam_element_step(
 ) -> ElementStep[Any]:
     """Step ``k.t`` of one element; ``p, g, m, v, vmax`` are backend numbers (state before the step)."""
     g_used = -g if conv.maximize else g
-    if conv.weight_decay is WeightDecay.COUPLED_L2:
+    if decay_rule(conv.weight_decay).gradient_term:
         g_used = g_used + k.weight_decay * p
     m_new = k.beta1 * m + k.one_minus_beta1 * g_used
     v_new = k.beta2 * v + k.one_minus_beta2 * (g_used * g_used)

@@ -13,6 +13,8 @@ evaluated for every element of a step in one tight loop, with the per-step scala
     PREVIOUS_PARAM:            p_new = p*(1-c) - update
     UPDATED_PARAM:             p_new = (p - update)*(1-c)
 
+c, bias-correction selection and the L2 gradient term come from :mod:`adamw_oracle.contract.scalars`.
+
 The loop keeps the moments scaled, ms = m/(1-b1) and vs = v/(1-b2), so that ms = b1*ms + g' and
 vs = b2*vs + g'^2, and folds (1-b1), (1-b2) and 1/bc2 into per-step scalars; it also writes
 ``p*(1-c)`` for ``p - c*p``. Folding changes the rounding, not the exact value, so every ball still
@@ -31,9 +33,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from adamw_oracle.contract.conventions import AmsGrad, BiasCorrection, DecayTarget, EpsPlacement, Family, WeightDecay
+from adamw_oracle.contract.conventions import AmsGrad, DecayTarget, EpsPlacement, Family
 from adamw_oracle.contract.exact import finite_exact
 from adamw_oracle.contract.run import Run
+from adamw_oracle.contract.scalars import bias_corrected, decay_coefficient, decay_rule
 from adamw_oracle.errors import CertificationError, InvalidArgumentError
 from adamw_oracle.reference.arb_backend import ArbBackend, ball_ends
 from adamw_oracle.reference.backends import MAX_PREC
@@ -121,19 +124,17 @@ def _adam_params(backend: ArbBackend, run: Run) -> tuple[tuple[Any, ...], ...]:
     omb1, omb2 = c(1 - h.beta1), c(1 - h.beta2)
     eps, eps_root, wd = c(h.eps), c(h.eps_root), c(h.weight_decay)
     lr_t = c(h.lr_t)
-    if conv.weight_decay is WeightDecay.DECOUPLED_LR:
-        keep = one - lr_t * wd
-    elif conv.weight_decay is WeightDecay.DECOUPLED_SCHEDULE:
-        keep = one - c(h.schedule_multiplier) * wd
-    elif conv.weight_decay is WeightDecay.DECOUPLED_UNSCALED:
-        keep = one - wd
-    else:
-        keep = None
+    rule = decay_rule(conv.weight_decay)
+    # keep = 1 - c multiplies the parameter (folded form of p - c*p); None: no decoupled decay
+    keep = None
+    if rule.decoupled:
+        keep = one - decay_coefficient(conv.weight_decay, lr_t=lr_t, schedule=c(h.schedule_multiplier),
+                                       weight_decay=wd, zero=c(0))
     keep_updated = keep if conv.decay_target is DecayTarget.UPDATED_PARAM else None
     keep_previous = keep if keep_updated is None else None
-    coupled = wd if conv.weight_decay is WeightDecay.COUPLED_L2 else None
+    coupled = wd if rule.gradient_term else None
     maximize = conv.maximize
-    bias = conv.bias_correction is BiasCorrection.ON
+    bias = bias_corrected(conv)
     placement, ams = conv.eps_placement, conv.amsgrad
     inside = placement is EpsPlacement.INSIDE_ROOT
     eps_hat = placement is EpsPlacement.EPSILON_HAT

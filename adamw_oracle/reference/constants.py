@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adamw_oracle.contract.config import OptimizerConfig
-from adamw_oracle.contract.conventions import BiasCorrection, WeightDecay
+from adamw_oracle.contract.scalars import bias_corrected, decay_coefficient
 from adamw_oracle.reference.backends import Backend
 
 
@@ -13,9 +13,12 @@ from adamw_oracle.reference.backends import Backend
 class StepConstants:
     """Backend numbers for step ``t`` of ``config``.
 
-    ``bc1 = 1 - beta1**t`` and ``bc2 = 1 - beta2**t`` (1 with bias correction off);
-    ``lr_t = lr * schedule_multiplier``; ``decay_coef`` is c of the contract:
-    lr_t*wd (DECOUPLED_LR), s*wd (DECOUPLED_SCHEDULE), wd (DECOUPLED_UNSCALED), else 0.
+    The fields after ``t`` are :data:`adamw_oracle.contract.scalars.STEP_SCALARS`, evaluated in the
+    backend: ``bc1 = 1 - beta1**t`` and ``bc2 = 1 - beta2**t`` when the contract's
+    :func:`~adamw_oracle.contract.scalars.bias_corrected` says so (else 1);
+    ``lr_t = lr * schedule_multiplier``; ``decay_coef`` is c of the contract,
+    :func:`~adamw_oracle.contract.scalars.decay_coefficient`: lr_t*wd (DECOUPLED_LR),
+    s*wd (DECOUPLED_SCHEDULE), wd (DECOUPLED_UNSCALED), else 0.
     """
 
     t: int
@@ -39,21 +42,15 @@ class StepConstants:
         c = backend.const
         one = c(1)
         beta1, beta2 = c(h.beta1), c(h.beta2)
-        if conv.bias_correction is BiasCorrection.ON:
+        if bias_corrected(conv):
             bc1 = one - backend.power(beta1, t)
             bc2 = one - backend.power(beta2, t)
         else:
             bc1 = bc2 = one
-        lr_t = c(h.lr) * c(h.schedule_multiplier)
+        s = c(h.schedule_multiplier)
+        lr_t = c(h.lr) * s
         wd = c(h.weight_decay)
-        if conv.weight_decay is WeightDecay.DECOUPLED_LR:
-            decay_coef = lr_t * wd
-        elif conv.weight_decay is WeightDecay.DECOUPLED_SCHEDULE:
-            decay_coef = c(h.schedule_multiplier) * wd
-        elif conv.weight_decay is WeightDecay.DECOUPLED_UNSCALED:
-            decay_coef = wd
-        else:
-            decay_coef = c(0)
+        decay_coef = decay_coefficient(conv.weight_decay, lr_t=lr_t, schedule=s, weight_decay=wd, zero=c(0))
         return cls(
             t=t, beta1=beta1, beta2=beta2,
             one_minus_beta1=c(1 - h.beta1), one_minus_beta2=c(1 - h.beta2),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adamw_oracle.contract.conventions import Conventions, WeightDecay
+from adamw_oracle.contract.conventions import Conventions
+from adamw_oracle.contract.scalars import decay_rule
 from adamw_oracle.reference.adam import apply_decay
 from adamw_oracle.reference.backends import Backend
 from adamw_oracle.reference.constants import StepConstants
@@ -23,7 +24,7 @@ def sgd_element_step(
 ) -> ElementStep[Any]:
     """Step ``k.t`` of one element; ``buffer`` is the momentum buffer before the step."""
     g_used = -g if conv.maximize else g
-    if conv.weight_decay is WeightDecay.COUPLED_L2:
+    if decay_rule(conv.weight_decay).gradient_term:
         g_used = g_used + k.weight_decay * p
     if has_momentum:
         buffer_new = g_used if first_step else k.momentum * buffer + k.one_minus_dampening * g_used

@@ -6,6 +6,9 @@ Written from the equations of :mod:`adamw_oracle.contract.conventions` (one elem
     lr_t = eta * s
     c    = eta*s*lambda (DECOUPLED_LR), s*lambda (DECOUPLED_SCHEDULE), lambda (DECOUPLED_UNSCALED), else 0
 
+(the L2 term, the factor of c and the bias-correction choice are the rules of
+:mod:`adamw_oracle.contract.scalars`, evaluated here on sympy symbols)
+
 Adam family::
 
     m_t = beta1*m + (1-beta1)*g'              v_t = beta2*v + (1-beta2)*g'^2
@@ -37,38 +40,29 @@ from __future__ import annotations
 
 import sympy as sp
 
-from adamw_oracle.contract.conventions import (
-    AmsGrad,
-    BiasCorrection,
-    Conventions,
-    DecayTarget,
-    EpsPlacement,
-    Family,
-    WeightDecay,
-)
+from adamw_oracle.contract.conventions import AmsGrad, Conventions, DecayTarget, EpsPlacement, Family
+from adamw_oracle.contract.scalars import bias_corrected, decay_rule
+from adamw_oracle.contract.scalars import decay_coefficient as contract_decay_coefficient
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.symbolic.exact_input import SymbolicInput, as_expr
 from adamw_oracle.symbolic.symbols import HYPER, STATE, HyperSymbols
 
 
 def used_gradient(conv: Conventions, p: sp.Expr, g: sp.Expr, hyper: HyperSymbols) -> sp.Expr:
-    """g' = (-g if maximize else g) + [lambda*p if COUPLED_L2]."""
+    """g' = (-g if maximize else g) + [lambda*p if the convention has the L2 gradient term]."""
     signed = -g if conv.maximize else g
-    if conv.weight_decay is WeightDecay.COUPLED_L2:
+    if decay_rule(conv.weight_decay).gradient_term:
         return signed + hyper.weight_decay * p
     return signed
 
 
 def decay_coefficient(conv: Conventions, hyper: HyperSymbols) -> sp.Expr:
-    """c = eta*s*lambda, s*lambda, lambda or 0 by the weight-decay convention."""
-    wd = conv.weight_decay
-    if wd is WeightDecay.DECOUPLED_LR:
-        return hyper.lr * hyper.schedule * hyper.weight_decay
-    if wd is WeightDecay.DECOUPLED_SCHEDULE:
-        return hyper.schedule * hyper.weight_decay
-    if wd is WeightDecay.DECOUPLED_UNSCALED:
-        return hyper.weight_decay
-    return sp.Integer(0)
+    """c = eta*s*lambda, s*lambda, lambda or 0 by the weight-decay convention (the contract's rule)."""
+    result: sp.Expr = contract_decay_coefficient(
+        conv.weight_decay, lr_t=hyper.lr * hyper.schedule, schedule=hyper.schedule,
+        weight_decay=hyper.weight_decay, zero=sp.Integer(0),
+    )
+    return result
 
 
 def apply_decay(conv: Conventions, p: sp.Expr, update: sp.Expr, hyper: HyperSymbols) -> tuple[sp.Expr, sp.Expr]:
@@ -83,7 +77,7 @@ def apply_decay(conv: Conventions, p: sp.Expr, update: sp.Expr, hyper: HyperSymb
 
 def bias_corrections(conv: Conventions, t: sp.Expr, hyper: HyperSymbols) -> tuple[sp.Expr, sp.Expr]:
     """(bc1, bc2) = (1 - beta1^t, 1 - beta2^t), or (1, 1) with bias correction OFF."""
-    if conv.bias_correction is BiasCorrection.OFF:
+    if not bias_corrected(conv):
         return sp.Integer(1), sp.Integer(1)
     return 1 - hyper.beta1**t, 1 - hyper.beta2**t
 

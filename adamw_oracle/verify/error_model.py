@@ -11,8 +11,9 @@ per-step constants mirror what frameworks do with Python-float hyperparameters::
     1 - b1', 1 - b2', 1 - dampening'               computed (one rounding each)
     (all of these are rounded to the model's scalar format; an operation between a scalar and a
     tensor element rounds to the coarser of the scalar and arithmetic formats)
-    bc1 = 1 - b1'**t, bc2 = 1 - b2'**t             computed (pow then one subtraction)
-    lr_t = lr' * s' (lr' when s = 1);  c = lr_t * wd' | s' * wd' | wd'
+    bc1 = 1 - b1'**t, bc2 = 1 - b2'**t             computed (pow then one subtraction; 1 unless the
+                                                   contract's bias_corrected says so)
+    lr_t = lr' * s' (lr' when s = 1);  c = lr_t * wd' | s' * wd' | wd' | 0  (contract.scalars.decay_coefficient)
 
 After each step the parameter is rounded to the parameter format and m, v, vmax to the state format
 when those differ from the arithmetic format. Errors carried in the state feed the next step, so the
@@ -25,8 +26,9 @@ from fractions import Fraction
 
 from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.config import OptimizerConfig
-from adamw_oracle.contract.conventions import BiasCorrection, Family, WeightDecay
+from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.precision import FormatCost, PrecisionModel, hyperparameter_error, inflate
+from adamw_oracle.contract.scalars import bias_corrected, decay_coefficient
 from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.reference.constants import StepConstants
@@ -73,7 +75,7 @@ def tracked_constants(backend: RunningErrorBackend, config: OptimizerConfig, t: 
 
     one = backend.exact(1)
     beta1, beta2 = moment_rate(backend, h.beta1), moment_rate(backend, h.beta2)
-    if conv.family is Family.ADAM and conv.bias_correction is BiasCorrection.ON:
+    if bias_corrected(conv):
         bc1 = one - backend.power(beta1, t)
         bc2 = one - backend.power(beta2, t)
     else:
@@ -82,14 +84,7 @@ def tracked_constants(backend: RunningErrorBackend, config: OptimizerConfig, t: 
     s = hyper(h.schedule_multiplier)
     lr_t = lr if h.schedule_multiplier == 1 else lr * s
     wd = hyper(h.weight_decay)
-    if conv.weight_decay is WeightDecay.DECOUPLED_LR:
-        decay_coef = lr_t * wd
-    elif conv.weight_decay is WeightDecay.DECOUPLED_SCHEDULE:
-        decay_coef = s * wd
-    elif conv.weight_decay is WeightDecay.DECOUPLED_UNSCALED:
-        decay_coef = wd
-    else:
-        decay_coef = backend.exact(0)
+    decay_coef = decay_coefficient(conv.weight_decay, lr_t=lr_t, schedule=s, weight_decay=wd, zero=backend.exact(0))
     return StepConstants(
         t=t, beta1=beta1, beta2=beta2, one_minus_beta1=one - beta1, one_minus_beta2=one - beta2,
         bc1=bc1, bc2=bc2, lr_t=lr_t, eps=hyper(h.eps), eps_root=hyper(h.eps_root), weight_decay=wd,

@@ -246,8 +246,8 @@ class SgdDecayIgnoredWithoutMomentum(Mutation):
 
     def sgd_step(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
         if ctx.h["momentum"] == 0:
-            gu = -g if conv.maximize else g
-            return p - ctx.s(ctx.h["lr"] * ctx.h["schedule_multiplier"]) * gu, buf
+            g_used = -g if conv.maximize else g
+            return p - ctx.s(ctx.h["lr"] * ctx.h["schedule_multiplier"]) * g_used, buf
         return super().sgd_step(ctx, conv, p, g, buf, t)
 
 
@@ -260,12 +260,12 @@ class SgdDampenedFirstStep(Mutation):
     def applies(self, conventions: Conventions) -> bool:
         return conventions.family is Family.SGD
 
-    def sgd_direction(self, ctx: RunScalars, conv: Conventions, gu: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    def sgd_direction(self, ctx: RunScalars, conv: Conventions, g_used: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
         h = ctx.h
         if t == 1 and h["momentum"] != 0:
-            buf = ctx.s(1.0 - h["dampening"]) * gu
-            return (gu + ctx.s(h["momentum"]) * buf if h["nesterov"] else buf), buf
-        return super().sgd_direction(ctx, conv, gu, buf, t)
+            buf = ctx.s(1.0 - h["dampening"]) * g_used
+            return (g_used + ctx.s(h["momentum"]) * buf if h["nesterov"] else buf), buf
+        return super().sgd_direction(ctx, conv, g_used, buf, t)
 
 
 MUTATIONS: tuple[Mutation, ...] = (

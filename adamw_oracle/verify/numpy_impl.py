@@ -12,6 +12,10 @@ build being the other two) and the base the deliberately broken steps of
     EPSILON_HAT: update = lr_t * sqrt(bc2)/bc1 * m / (sqrt(v~) + eps)
     PREVIOUS_PARAM: p = p - c*p - update;   UPDATED_PARAM: q = p - update; p = q - c*q
 
+The quantities carry the names the other layers use (``g_used``, ``m_hat``, ``v_hat``, ``v_tilde``,
+``denom``, ``update``, ``decay``, ``p_new``); which per-step scalars exist, the choice of bc and the
+factor of c are the contract's (:mod:`adamw_oracle.contract.scalars`), evaluated here in Python floats.
+
 :class:`NumpyVariant` picks among orders real frameworks use (lerp for the moment, lr/bc1 folded
 into one float64 step size, sqrt(v)/sqrt(bc2), p*(1-c), optax's lr*(direction + wd*p)). Arithmetic
 is in the case's dtype for float64/float32; for float16/bfloat16 it is float32 with float32 state and
@@ -27,16 +31,9 @@ import ml_dtypes
 import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
-from adamw_oracle.contract.conventions import (
-    AmsGrad,
-    BiasCorrection,
-    Conventions,
-    DecayTarget,
-    EpsPlacement,
-    Family,
-    WeightDecay,
-)
+from adamw_oracle.contract.conventions import AmsGrad, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay
 from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.scalars import bias_corrected, decay_coefficient, decay_rule
 from adamw_oracle.errors import InvalidArgumentError
 
 NUMPY_DTYPES: dict[Dtype, Any] = {
@@ -160,16 +157,17 @@ class NumpyImplementation:
 
     # -- hooks -------------------------------------------------------------------------------------
     def gradient_used(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray) -> np.ndarray:
-        gu = -g if conv.maximize else g
-        if conv.weight_decay is WeightDecay.COUPLED_L2:
-            gu = gu + ctx.s(ctx.h["weight_decay"]) * p
-        return gu
+        g_used = -g if conv.maximize else g
+        if decay_rule(conv.weight_decay).gradient_term:
+            g_used = g_used + ctx.s(ctx.h["weight_decay"]) * p
+        return g_used
 
     def step_counter(self, t: int) -> float:
         return float(t)
 
     def bias_corrections(self, ctx: RunScalars, conv: Conventions, t: int) -> tuple[Any, Any]:
-        if conv.bias_correction is BiasCorrection.OFF:
+        """(bc1, bc2): 1 - beta**t when the contract's ``bias_corrected`` holds, else (1, 1)."""
+        if not bias_corrected(conv):
             return 1.0, 1.0
         b1, b2 = ctx.h["beta1"], ctx.h["beta2"]
         tc = self.step_counter(t)
@@ -179,67 +177,73 @@ class NumpyImplementation:
         return 1.0 - b1**tc, 1.0 - b2**tc
 
     def amsgrad(self, ctx: RunScalars, conv: Conventions, v: np.ndarray, vmax: np.ndarray, bc2: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-        """(new vmax, the second moment the denominator uses, whether it is already bias-corrected)."""
+        """(new vmax, the second moment the denominator uses, whether it is already bias-corrected):
+        the second moment is v~ when corrected, else its raw form r (v~ = r / bc2)."""
         if conv.amsgrad is AmsGrad.MAX_RAW_V:
-            new = np.maximum(vmax, v)
-            return new, new, False
+            vmax_new = np.maximum(vmax, v)
+            return vmax_new, vmax_new, False
         if conv.amsgrad is AmsGrad.MAX_V_HAT:
-            new = np.maximum(vmax, v / ctx.s(bc2))
-            return new, new, True
+            v_hat = v / ctx.s(bc2)
+            vmax_new = np.maximum(vmax, v_hat)
+            return vmax_new, vmax_new, True
         return vmax, v, False
 
     def denominator(self, ctx: RunScalars, conv: Conventions, second: np.ndarray, corrected: bool, bc2: Any) -> np.ndarray:
-        """sqrt(v~)+eps per convention; ``second`` is raw unless ``corrected``."""
+        """denom = sqrt(v~)+eps per convention; ``second`` is v~ when ``corrected``, else raw r."""
         eps = ctx.s(ctx.h["eps"])
         if conv.eps_placement is EpsPlacement.EPSILON_HAT:
             raw = second * ctx.s(bc2) if corrected else second
             return np.sqrt(raw) + eps
         if conv.eps_placement is EpsPlacement.INSIDE_ROOT:
-            v_hat = second if corrected else second / ctx.s(bc2)
-            return np.sqrt(v_hat + ctx.s(ctx.h["eps_root"])) + eps
+            v_tilde = second if corrected else second / ctx.s(bc2)
+            return np.sqrt(v_tilde + ctx.s(ctx.h["eps_root"])) + eps
         if corrected:
             return np.sqrt(second) + eps
         if self.variant.split_sqrt:
             return np.sqrt(second) / ctx.s(np.sqrt(bc2)) + eps
-        return np.sqrt(second / ctx.s(bc2)) + eps
+        v_tilde = second / ctx.s(bc2)
+        return np.sqrt(v_tilde) + eps
 
     def decay_coefficient(self, ctx: RunScalars, conv: Conventions) -> float:
+        """c of the contract (lr_t*wd, s*wd, wd or 0), in Python float64."""
         h = ctx.h
-        lr_t = h["lr"] * h["schedule_multiplier"]
-        if conv.weight_decay is WeightDecay.DECOUPLED_LR:
-            return lr_t * h["weight_decay"]
-        if conv.weight_decay is WeightDecay.DECOUPLED_SCHEDULE:
-            return h["schedule_multiplier"] * h["weight_decay"]
-        if conv.weight_decay is WeightDecay.DECOUPLED_UNSCALED:
-            return h["weight_decay"]
-        return 0.0
+        s = h["schedule_multiplier"]
+        lr_t = h["lr"] * s
+        c: float = decay_coefficient(conv.weight_decay, lr_t=lr_t, schedule=s, weight_decay=h["weight_decay"], zero=0.0)
+        return c
 
     def apply_decay(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, update: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        """p_new from p and the update, with the decoupled decay (if any) in the variant's form."""
         if not conv.weight_decay.is_decoupled:
             return p - update
         c = self.decay_coefficient(ctx, conv)
         form = self.variant.decay_form
         if conv.decay_target is DecayTarget.UPDATED_PARAM:
             q = p - update
-            return q * ctx.s(1.0 - c) if form == "scale" else q - ctx.s(c) * q
+            if form == "scale":
+                return q * ctx.s(1.0 - c)
+            decay = ctx.s(c) * q
+            return q - decay
         if form == "scale":
             return p * ctx.s(1.0 - c) - update
         if form == "optax" and conv.weight_decay is WeightDecay.DECOUPLED_LR:
             h = ctx.h
             lr_t = ctx.s(h["lr"] * h["schedule_multiplier"])
             return p - lr_t * (direction + ctx.s(h["weight_decay"]) * p)
-        return p - ctx.s(c) * p - update
+        decay = ctx.s(c) * p
+        return p - decay - update
 
-    def sgd_direction(self, ctx: RunScalars, conv: Conventions, gu: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    def sgd_direction(self, ctx: RunScalars, conv: Conventions, g_used: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """(direction, new momentum buffer) of torch.optim.SGD."""
         h = ctx.h
         mu = h["momentum"]
         if mu == 0:
-            return gu, buf
+            return g_used, buf
         if t == 1:
-            buf = gu
+            buf = g_used
         else:
-            buf = ctx.s(mu) * buf + ctx.s(1.0 - h["dampening"]) * gu
-        return (gu + ctx.s(mu) * buf if h["nesterov"] else buf), buf
+            buf = ctx.s(mu) * buf + ctx.s(1.0 - h["dampening"]) * g_used
+        return (g_used + ctx.s(mu) * buf if h["nesterov"] else buf), buf
 
     # -- the two families --------------------------------------------------------------------------
     def moment(self, ctx: RunScalars, state: np.ndarray, x: np.ndarray, beta: float) -> np.ndarray:
@@ -255,12 +259,12 @@ class NumpyImplementation:
                   vmax: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
         h = ctx.h
         r = self.tensor_op
-        gu = r(self.gradient_used(ctx, conv, p, g))
-        m = r(self.moment(ctx, m, gu, h["beta1"]))
+        g_used = r(self.gradient_used(ctx, conv, p, g))
+        m = r(self.moment(ctx, m, g_used, h["beta1"]))
         if self.variant.moment_form == "lerp":
-            v = r(r(v * ctx.s(h["beta2"])) + gu * gu * ctx.s(1.0 - h["beta2"]))
+            v = r(r(v * ctx.s(h["beta2"])) + g_used * g_used * ctx.s(1.0 - h["beta2"]))
         else:
-            v = r(ctx.s(h["beta2"]) * v + ctx.s(1.0 - h["beta2"]) * (gu * gu))
+            v = r(ctx.s(h["beta2"]) * v + ctx.s(1.0 - h["beta2"]) * (g_used * g_used))
         bc1, bc2 = self.bias_corrections(ctx, conv, t)
         vmax, second, corrected = self.amsgrad(ctx, conv, v, vmax, bc2)
         vmax = r(vmax)
@@ -277,19 +281,21 @@ class NumpyImplementation:
             update = ctx.s(lr_t / float(bc1)) * (m / denom)
             direction = update
         else:
-            direction = (m / ctx.s(bc1)) / denom
+            m_hat = m / ctx.s(bc1)
+            direction = m_hat / denom
             update = ctx.s(lr_t) * direction
-        p = self.apply_decay(ctx, conv, p, r(update), direction)
-        return p, m, v, vmax
+        p_new = self.apply_decay(ctx, conv, p, r(update), direction)
+        return p_new, m, v, vmax
 
     def sgd_step(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray, buf: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
         h = ctx.h
         r = self.tensor_op
-        gu = r(self.gradient_used(ctx, conv, p, g))
-        direction, buf = self.sgd_direction(ctx, conv, gu, buf, t)
+        g_used = r(self.gradient_used(ctx, conv, p, g))
+        direction, buf = self.sgd_direction(ctx, conv, g_used, buf, t)
         direction, buf = r(direction), r(buf)
         update = r(ctx.s(h["lr"] * h["schedule_multiplier"]) * direction)
-        return self.apply_decay(ctx, conv, p, update, direction), buf
+        p_new = self.apply_decay(ctx, conv, p, update, direction)
+        return p_new, buf
 
 
 CORRECT_VARIANTS: tuple[NumpyVariant, ...] = (

@@ -14,10 +14,12 @@
  *
  * The integer codes (AO_FLAG_* shifts and masks, AO_WD_*, AO_EPS_*, AO_AMS_*, AO_S_* scalar slots) are
  * NOT defined here: they are passed as -D options generated from adamw_oracle/gpu/codes.py, the one
- * place that maps the contract's enums to integers.
+ * place that maps the contract's enums to integers. Which weight-decay codes add wd*p to the gradient
+ * and which decay the parameter is not listed here either: AO_WD_COUPLED_MASK and AO_WD_DECOUPLED_MASK
+ * (bit `code` set) come from the contract's rules (adamw_oracle/contract/scalars.py).
  *
  * Element step (t is the 1-based step number; see adamw_oracle/contract/conventions.py):
- *   g'   = (maximize ? -g : g) + [wd*p if COUPLED_L2]
+ *   g'   = (maximize ? -g : g) + [wd*p if the WD code is in AO_WD_COUPLED_MASK]
  *   Adam: m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*(g'*g');  m^ = m/bc1;  v^ = v/bc2
  *         AMSGrad raw v : vmax = max(vmax, v);  v~ = vmax/bc2;  r = vmax
  *         AMSGrad v-hat : vmax = max(vmax, v^); v~ = vmax;      r = vmax*bc2
@@ -27,7 +29,7 @@
  *         epsilon-hat   : update = (alpha*m) / (sqrt(r) + eps),  alpha = lr_t*sqrt(bc2)/bc1 (host)
  *   SGD:  b = g' on step 1, else b = mu*b + (1-dampening)*g';  d = nesterov ? g' + mu*b : b
  *         (d = g' without momentum);  update = lr_t*d
- *   decay (decoupled only, c from the host): previous param: p_new = (p - c*p) - update
+ *   decay (WD code in AO_WD_DECOUPLED_MASK, c from the host): previous param: p_new = (p - c*p) - update
  *                                            updated param : q = p - update; p_new = q - c*q
  *   otherwise p_new = p - update.
  */
@@ -168,11 +170,11 @@ template <class C> struct AoScalars {
 };
 
 #define AO_FIELD(flags, name) (((flags) >> AO_FLAG_##name##_SHIFT) & AO_FLAG_##name##_MASK)
+#define AO_HAS_WD(mask, flags) ((((mask) >> AO_FIELD(flags, WD)) & 1) != 0)
 
 /* Decoupled decay and the new parameter (see the header comment). */
 template <class C> AO_HD C ao_apply_decay(int flags, const AoScalars<C>& k, C p, C update) {
-    int wd = AO_FIELD(flags, WD);
-    if (wd == AO_WD_DECOUPLED_LR || wd == AO_WD_DECOUPLED_SCHEDULE || wd == AO_WD_DECOUPLED_UNSCALED) {
+    if (AO_HAS_WD(AO_WD_DECOUPLED_MASK, flags)) {
         if (AO_FIELD(flags, TARGET) == AO_TARGET_UPDATED_PARAM) {
             C moved = p - update;
             return moved - k.decay_coef * moved;
@@ -186,7 +188,7 @@ template <class C> AO_HD C ao_apply_decay(int flags, const AoScalars<C>& k, C p,
  * (left unchanged) for SGD and vmax is unchanged with AMSGrad off. Returns p_new. */
 template <class C> AO_HD C ao_element_step(int flags, const AoScalars<C>& k, C p, C g, C& m, C& v, C& vmax) {
     C g_used = AO_FIELD(flags, MAXIMIZE) ? -g : g;
-    if (AO_FIELD(flags, WD) == AO_WD_COUPLED_L2) g_used = g_used + k.weight_decay * p;
+    if (AO_HAS_WD(AO_WD_COUPLED_MASK, flags)) g_used = g_used + k.weight_decay * p;
     C update;
     if (AO_FIELD(flags, FAMILY) == AO_FAMILY_SGD) {
         C direction = g_used;
