@@ -110,10 +110,21 @@ def decay_coefficient(convention: WeightDecay, *, lr_t: Any, schedule: Any, weig
     scale = WEIGHT_DECAY_RULES[convention].decay_scale
     if scale is None:
         return zero
+    return _scaled(scale, lr_t, schedule, weight_decay)
+
+
+def _scaled(scale: DecayScale, lr_t: Any, schedule: Any, weight_decay: Any) -> Any:
     if scale is DecayScale.UNSCALED:
         return weight_decay
-    factor = lr_t if scale is DecayScale.LR_T else schedule
-    return factor * weight_decay
+    if scale is DecayScale.LR_T:
+        return lr_t * weight_decay
+    if scale is DecayScale.SCHEDULE:
+        return schedule * weight_decay
+    raise RuntimeError(f"contract/scalars.py: decay_coefficient has no evaluation for DecayScale.{scale.name}")
+
+
+for _scale in DecayScale:  # a DecayScale member without an evaluation fails here, at import
+    _scaled(_scale, 1, 1, 1)
 
 
 BIAS_CORRECTION_RULES: Mapping[BiasCorrection, bool] = MappingProxyType({BiasCorrection.ON: True, BiasCorrection.OFF: False})
