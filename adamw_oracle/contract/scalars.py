@@ -163,7 +163,7 @@ STEP_SCALARS: tuple[StepScalar, ...] = (
     StepScalar("momentum", "mu"),
     StepScalar("one_minus_dampening", "1 - dampening"),
 )
-"""The per-step scalars, in order: the fields of the reference's ``StepConstants`` (after ``t``) and the
-first slots of the GPU layer's scalar vector."""
+"""The per-step scalars: the fields of the reference's ``StepConstants`` besides ``t`` and, in this
+order, the first slots of the GPU layer's scalar vector (tests/test_contract_scalars.py checks both)."""
 
 STEP_SCALAR_NAMES: tuple[str, ...] = tuple(s.name for s in STEP_SCALARS)
