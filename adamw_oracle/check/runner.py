@@ -28,6 +28,7 @@ from adamw_oracle.check.expected import expected_convention
 from adamw_oracle.check.findings import KINDS, Finding, classify
 from adamw_oracle.check.outcome import CaseResult, CheckReport, Counterexample
 from adamw_oracle.check.reproduction import reproduction
+from adamw_oracle.contract.capabilities import capabilities_of
 from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
@@ -184,7 +185,7 @@ def check_target(
                                    f"(it is {expected.family.value})")
     if precision is None:
         precision = declared_precision(impl, dt)
-    caps = frozenset(getattr(impl, "capabilities", ("weight_decay", "amsgrad", "maximize", "eps_root")))
+    caps = capabilities_of(impl)
     report = CheckReport(impl.name, _versions(impl), expected, dt, seed, examples)
     report.precision = precision.describe() if precision is not None else "default: " + PrecisionModel.conservative(dt).describe()
     strategy = target_cases(expected, dt, caps, max_size=max_size, max_steps=max_steps)
