@@ -16,6 +16,7 @@ import importlib.util
 
 import pytest
 
+from adamw_oracle.adapters import registry
 from adamw_oracle.adapters.registry import BUILTIN_TARGETS, installed_targets, known_findings, resolve_target
 from adamw_oracle.adapters.targets import (
     SGD_HALF_LR_ROUNDED,
@@ -113,6 +114,7 @@ def test_main_job_reports_the_sgd_foreach_finding_as_known(seed: int) -> None:
 
 def test_table_and_registry_agree() -> None:
     assert list(BUILTIN_TARGETS) == [n for info in TARGETS for n in info.target_names()]
+    assert set(registry._BUILDERS) == {info.name for info in TARGETS}  # every entry can be built
     assert set(installed_targets()) <= set(BUILTIN_TARGETS)
     for info in TARGETS:
         assert get_preset(info.preset).conventions.family is info.family, info.name

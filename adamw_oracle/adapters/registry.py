@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +44,47 @@ class BuiltinTarget:
         return self.info.preset
 
     def build(self) -> Implementation:
-        return self.info.build(self.path)
+        return _BUILDERS[self.info.name](self.path)
+
+
+# Each builder imports its adapter module late, with its framework: importing the registry (and so
+# ``check``) never imports torch, JAX or Keras, and never an adapter of a framework that is absent.
+def _torch(optimizer: str) -> Callable[[str], Implementation]:
+    def build(path: str) -> Implementation:
+        from adamw_oracle.adapters.torch import TorchImplementation
+
+        return TorchImplementation(optimizer, path)
+    return build
+
+
+def _torch_sgd(path: str) -> Implementation:
+    from adamw_oracle.adapters.torch_sgd import TorchSGDImplementation
+
+    return TorchSGDImplementation(path)
+
+
+def _optax(optimizer: str) -> Callable[[str], Implementation]:
+    def build(path: str) -> Implementation:
+        from adamw_oracle.adapters.optax_adapter import OptaxImplementation
+
+        return OptaxImplementation(optimizer)
+    return build
+
+
+def _keras(optimizer: str) -> Callable[[str], Implementation]:
+    def build(path: str) -> Implementation:
+        from adamw_oracle.adapters.keras_adapter import KerasImplementation
+
+        return KerasImplementation(optimizer)
+    return build
+
+
+#: How each entry of the table (adamw_oracle.adapters.targets.TARGETS) is built, given its code path.
+_BUILDERS: dict[str, Callable[[str], Implementation]] = {
+    "torch.Adam": _torch("Adam"), "torch.AdamW": _torch("AdamW"), "torch.SGD": _torch_sgd,
+    "optax.adam": _optax("adam"), "optax.adamw": _optax("adamw"),
+    "keras.Adam": _keras("Adam"), "keras.AdamW": _keras("AdamW"),
+}
 
 
 BUILTIN_TARGETS: dict[str, BuiltinTarget] = {

@@ -16,14 +16,15 @@ One :class:`TargetInfo` per built-in optimizer (in the spirit of PyTorch's ``Opt
   happens to draw the trigger. Each has a minimal triggering case, which the test suite runs directly:
   a fix upstream makes that test fail, and the entry is then removed.
 
-:mod:`adamw_oracle.adapters.registry` derives the target names from this table; the adapters read their
-capabilities, dtypes and precision declarations from it; ``tests/test_targets.py`` runs over it.
+:mod:`adamw_oracle.adapters.registry` derives the target names from this table and builds each adapter;
+the adapters read their capabilities, dtypes and precision declarations from it (the table is data: it
+imports no adapter); ``tests/test_targets.py`` runs over it.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from fractions import Fraction
 
 from adamw_oracle.contract.capabilities import Capability
 from adamw_oracle.contract.case import Case
@@ -31,15 +32,13 @@ from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.presets import preset
-from adamw_oracle.contract.run import Run, constant_gradients
-
-if TYPE_CHECKING:
-    from adamw_oracle.contract.case import Implementation
+from adamw_oracle.contract.run import Run
 
 ALL_DTYPES = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
 HALF_DTYPES = (Dtype.BFLOAT16, Dtype.FLOAT16)
 TORCH_PATHS = ("foreach", "forloop", "fused")
 VALUE_FINDINGS = frozenset({"outside_bound", "nonfinite"})
+_0, _1 = Fraction(0), Fraction(1)
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,6 @@ class TargetInfo:
     paths: tuple[str, ...]
     dtypes: tuple[Dtype, ...]
     capabilities: frozenset[Capability]
-    build: Callable[[str], Implementation]
     precision: Mapping[Dtype, PrecisionModel] = field(default_factory=dict)
     known: tuple[KnownFinding, ...] = ()
     flushes_subnormals: bool = False
@@ -102,38 +100,6 @@ class TargetInfo:
         return tuple(k for k in self.known if k.applies(path, dtype))
 
 
-# -- builders (late imports: each framework adapter imports its framework only when run) -------------
-
-def _torch(optimizer: str) -> Callable[[str], Implementation]:
-    def build(path: str) -> Implementation:
-        from adamw_oracle.adapters.torch import TorchImplementation
-
-        return TorchImplementation(optimizer, path)
-    return build
-
-
-def _torch_sgd(path: str) -> Implementation:
-    from adamw_oracle.adapters.torch_sgd import TorchSGDImplementation
-
-    return TorchSGDImplementation(path)
-
-
-def _optax(optimizer: str) -> Callable[[str], Implementation]:
-    def build(path: str) -> Implementation:
-        from adamw_oracle.adapters.optax_adapter import OptaxImplementation
-
-        return OptaxImplementation(optimizer)
-    return build
-
-
-def _keras(optimizer: str) -> Callable[[str], Implementation]:
-    def build(path: str) -> Implementation:
-        from adamw_oracle.adapters.keras_adapter import KerasImplementation
-
-        return KerasImplementation(optimizer)
-    return build
-
-
 # -- known findings ----------------------------------------------------------------------------------
 
 def _nesterov_grad_write_occurs(case: Case) -> bool:
@@ -149,7 +115,7 @@ SGD_FOREACH_NESTEROV_WRITES_GRAD = KnownFinding(
     paths=("foreach",),
     dtypes=ALL_DTYPES,
     occurs=_nesterov_grad_write_occurs,
-    trigger=lambda dtype: Case(Run(preset("torch.SGD", lr="0.5", momentum="0.5", nesterov=True), (0.0,), ((1.0,),)), dtype),
+    trigger=lambda dtype: Case(Run(preset("torch.SGD", lr="0.5", momentum="0.5", nesterov=True), (_0,), ((_1,),)), dtype),
     evidence="torch/optim/sgd.py _multi_tensor_sgd; tests/test_adapters_torch_sgd.py",
 )
 
@@ -162,16 +128,16 @@ SGD_HALF_LR_ROUNDED = KnownFinding(
     dtypes=(Dtype.FLOAT16,),
     occurs=lambda case: True,
     # p = 0, g = 16, lr = 1e-6: exact -1.6e-5; torch computes 16 * float16(1e-6) = -1.6212e-5 (3.6 ulp)
-    trigger=lambda dtype: Case(Run(preset("torch.SGD", lr=1e-6), (0.0,), ((16.0,),)), dtype),
+    trigger=lambda dtype: Case(Run(preset("torch.SGD", lr=1e-6), (_0,), ((Fraction(16),),)), dtype),
     explained_by=lambda dtype: PrecisionModel(dtype, dtype, dtype, scalars=dtype),
     evidence="tests/test_adapters_torch_sgd.py test_float16_lr_rounded_to_half_is_reported",
 )
 
 def _keras_half_trigger(dtype: Dtype) -> Case:
     if dtype is Dtype.BFLOAT16:  # bfloat16(0.999) == 1: 1 - beta_2**t = 0
-        return Case(Run(preset("keras.Adam", lr=0.125), (1.0,), constant_gradients([0.5], 1)), dtype)
+        return Case(Run(preset("keras.Adam", lr=0.125), (_1,), ((Fraction(1, 2),),)), dtype)
     # float16: lr = 3e-4 and the betas rounded to float16 put p1 at -3.0518e-4 instead of -2.9866e-4 (27 ulp)
-    return Case(Run(preset("keras.Adam", lr=3e-4, beta1=0.99, beta2=0.95, eps=1e-3), (0.0,), ((1.0,),)), dtype)
+    return Case(Run(preset("keras.Adam", lr=3e-4, beta1=0.99, beta2=0.95, eps=1e-3), (_0,), ((_1,),)), dtype)
 
 
 KERAS_HALF_SCALARS = KnownFinding(
@@ -194,26 +160,22 @@ _ADAM_CAPS = frozenset({Capability.WEIGHT_DECAY, Capability.AMSGRAD})
 
 TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("torch.Adam", "torch", "torch.Adam", Family.ADAM, TORCH_PATHS, ALL_DTYPES,
-               _ADAM_CAPS | {Capability.MAXIMIZE}, _torch("Adam")),
+               _ADAM_CAPS | {Capability.MAXIMIZE}),
     TargetInfo("torch.AdamW", "torch", "torch.AdamW", Family.ADAM, TORCH_PATHS, ALL_DTYPES,
-               _ADAM_CAPS | {Capability.MAXIMIZE}, _torch("AdamW")),
+               _ADAM_CAPS | {Capability.MAXIMIZE}),
     TargetInfo("torch.SGD", "torch", "torch.SGD", Family.SGD, TORCH_PATHS, ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE}), _torch_sgd,
+               frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE}),
                known=(SGD_FOREACH_NESTEROV_WRITES_GRAD, SGD_HALF_LR_ROUNDED)),
     TargetInfo("optax.adam", "optax", "optax.adam", Family.ADAM, ("eager",), ALL_DTYPES,
-               frozenset({Capability.AMSGRAD, Capability.EPS_ROOT}), _optax("adam"), flushes_subnormals=True),
+               frozenset({Capability.AMSGRAD, Capability.EPS_ROOT}), flushes_subnormals=True),
     TargetInfo("optax.adamw", "optax", "optax.adamw", Family.ADAM, ("eager",), ALL_DTYPES,
-               frozenset({Capability.AMSGRAD, Capability.EPS_ROOT, Capability.WEIGHT_DECAY}), _optax("adamw"),
+               frozenset({Capability.AMSGRAD, Capability.EPS_ROOT, Capability.WEIGHT_DECAY}),
                flushes_subnormals=True),
-    TargetInfo("keras.Adam", "keras", "keras.Adam", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS, _keras("Adam"),
+    TargetInfo("keras.Adam", "keras", "keras.Adam", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS,
                precision=_KERAS_PRECISION, known=(KERAS_HALF_SCALARS,), flushes_subnormals=True),
-    TargetInfo("keras.AdamW", "keras", "keras.AdamW", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS, _keras("AdamW"),
+    TargetInfo("keras.AdamW", "keras", "keras.AdamW", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS,
                precision=_KERAS_PRECISION, known=(KERAS_HALF_SCALARS,), flushes_subnormals=True),
 )
 
 TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in TARGETS}
 
-
-def info_for(impl_name: str) -> TargetInfo:
-    """The table entry of a built-in adapter (by its optimizer name, e.g. ``torch.AdamW``)."""
-    return TARGETS_BY_NAME[impl_name]
