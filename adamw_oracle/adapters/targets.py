@@ -78,7 +78,7 @@ class TargetInfo:
     paths: tuple[str, ...]
     dtypes: tuple[Dtype, ...]
     capabilities: frozenset[Capability]
-    precision: Mapping[Dtype, PrecisionModel] = field(default_factory=dict)
+    precision: Mapping[Dtype, PrecisionModel] = field(default_factory=dict, hash=False)
     known: tuple[KnownFinding, ...] = ()
     flushes_subnormals: bool = False
 
