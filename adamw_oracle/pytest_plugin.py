@@ -110,11 +110,12 @@ def selected_cases(*, max_size: int = 8, max_steps: int = 6) -> Any:
         if not _selection.target:
             pytest.skip(f"no optimizer selected (--adamw-target or ${ENV_TARGET})")
         from adamw_oracle.check.cases import target_cases
+        from adamw_oracle.contract.capabilities import capabilities_of
         from adamw_oracle.contract.dtypes import Dtype
 
         impl = _selection.implementation()
-        caps = frozenset(getattr(impl, "capabilities", ("weight_decay", "amsgrad", "maximize", "eps_root")))
-        return target_cases(_selection.expected(), Dtype.parse(_selection.dtype), caps, max_size=max_size, max_steps=max_steps)
+        return target_cases(_selection.expected(), Dtype.parse(_selection.dtype), capabilities_of(impl),
+                            max_size=max_size, max_steps=max_steps)
 
     return st.deferred(build)
 

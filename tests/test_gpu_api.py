@@ -7,6 +7,7 @@ import subprocess
 import sys
 from fractions import Fraction
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -14,9 +15,6 @@ from adamw_oracle.contract import Dtype, Run, preset
 from adamw_oracle.contract.case import Case
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.gpu import FusedAdam, FusedAdamW, FusedOptimizer, FusedSGD, HostBuildImplementation
-
-ml_dtypes = pytest.importorskip("ml_dtypes")
-
 
 # Hand derivation, torch AdamW, t=1, p=0.8, g=-0.3, lr=0.001, wd=0.01, eps=1e-8: m^ = g and v^ = g^2, so
 # update = lr*g/(|g| + eps) and p_new = 0.8 - 0.001*0.01*0.8 + 0.001*0.3/(0.3 + 1e-8) = 0.80099199996666...

@@ -18,9 +18,12 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import hypothesis
+import ml_dtypes
 import numpy as np
 import pytest
 
+from adamw_oracle import strategies
 from adamw_oracle.contract import (
     AmsGrad,
     BiasCorrection,
@@ -44,8 +47,7 @@ from adamw_oracle.gpu.hostbuild import load_library
 from adamw_oracle.gpu.scalars import scalar_table, step_scalars
 from adamw_oracle.gpu.storage import kind_of
 from adamw_oracle.reference import run_trajectory
-
-ml_dtypes = pytest.importorskip("ml_dtypes")
+from adamw_oracle.verify import PrecisionModel, judge
 
 HALF = (Dtype.FLOAT16, Dtype.BFLOAT16)
 
@@ -322,13 +324,12 @@ def test_guide_decay_order_probe(target: DecayTarget, printed: str) -> None:
 # against the certified reference, through the error model
 @pytest.mark.parametrize("dtype", list(Dtype), ids=lambda d: d.value)
 def test_host_build_is_within_the_error_model_for_every_convention(dtype: Dtype) -> None:
-    verify = pytest.importorskip("adamw_oracle.verify")
-    precision = verify.PrecisionModel.mixed(dtype)  # float32 arithmetic and state for half parameters
+    precision = PrecisionModel.mixed(dtype)  # float32 arithmetic and state for half parameters
     cases = _cases(dtype, seed=21 + list(Dtype).index(dtype), steps=3, n=3)
     observations = HostBuildImplementation().run_batch(cases)
     judged = 0
     for case, observation in zip(cases, observations):
-        verdict = verify.judge(case, observation, precision=precision)
+        verdict = judge(case, observation, precision=precision)
         assert verdict.passed, verdict.describe()
         judged += verdict.counts["within"]
     assert judged > 0.8 * sum(c.run.steps * c.run.size for c in cases)  # most points are judgeable
@@ -397,11 +398,7 @@ def test_host_build_on_the_shared_fuzz_strategies() -> None:
     """The verification layer's public strategies (its domain policy: magnitudes near eps, seeded
     states, schedules) drive the host build; each case must be bit-identical to the documented
     sequence and within the error model."""
-    hypothesis = pytest.importorskip("hypothesis")
-    from adamw_oracle.strategies import cases
-    from adamw_oracle.verify import PrecisionModel, judge
-
-    @hypothesis.given(cases(long_runs=False, max_steps=6, max_size=6))
+    @hypothesis.given(strategies.cases(long_runs=False, max_steps=6, max_size=6))
     def check(case: Case) -> None:
         observation = HostBuildImplementation().run(case)
         assert observation.error is None

@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from adamw_oracle.contract.capabilities import ALL_CAPABILITIES, Capability
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import AmsGrad, Family
 
 if TYPE_CHECKING:
     from adamw_oracle.contract.dtypes import Dtype
 
-#: Names of the options an optimizer may honour (a target honours a subset; see ``capabilities``).
-CAPABILITIES = ("weight_decay", "amsgrad", "maximize", "eps_root")
+#: The options an optimizer may honour (a target honours a subset; see ``capabilities``).
+CAPABILITIES = ALL_CAPABILITIES
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class CaseOptions:
         return asdict(self)
 
 
-def unsupported_reason(case: Case, capabilities: frozenset[str], family: Family = Family.ADAM) -> str | None:
+def unsupported_reason(case: Case, capabilities: frozenset[Capability], family: Family = Family.ADAM) -> str | None:
     """Why a target of ``family`` with ``capabilities`` cannot run ``case`` (None when it can)."""
     config = case.run.config
     if config.conventions.family is not family:
@@ -61,12 +62,12 @@ def unsupported_reason(case: Case, capabilities: frozenset[str], family: Family 
         return f"the target is an {names[family]}-family optimizer; the case is {names[config.conventions.family]}"
     opts = CaseOptions.of(case)
     wanted = {
-        "weight_decay": opts.weight_decay != 0,
-        "amsgrad": opts.amsgrad,
-        "maximize": opts.maximize,
-        "eps_root": opts.eps_root != 0,
+        Capability.WEIGHT_DECAY: opts.weight_decay != 0,
+        Capability.AMSGRAD: opts.amsgrad,
+        Capability.MAXIMIZE: opts.maximize,
+        Capability.EPS_ROOT: opts.eps_root != 0,
     }
-    missing = [name for name, on in wanted.items() if on and name not in capabilities]
+    missing = [cap.value for cap, on in wanted.items() if on and cap not in capabilities]
     if missing:
         return "the target has no option for " + ", ".join(missing)
     st = case.run.initial_state

@@ -18,13 +18,12 @@ The adapter hands over copies it keeps a second copy of, so an optimizer that wr
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from adamw_oracle.adapters.base import (
-    CAPABILITIES,
     BadOutput,
     CaseOptions,
     as_state,
@@ -34,6 +33,7 @@ from adamw_oracle.adapters.base import (
     numpy_dtype,
     unsupported_reason,
 )
+from adamw_oracle.contract.capabilities import Capability, parse_capabilities
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.errors import InvalidArgumentError
 
@@ -44,12 +44,10 @@ class CallableImplementation:
     """Wrap ``fn(params, grads, hyper) -> trajectory | (trajectory, state)``."""
 
     def __init__(self, fn: OptimizerFunction, name: str | None = None,
-                 capabilities: frozenset[str] | set[str] | None = None) -> None:
+                 capabilities: Iterable[Capability | str] | None = None) -> None:
         if not callable(fn):
             raise InvalidArgumentError("fn", fn, "a callable fn(params, grads, hyper) returning the trajectory")
-        caps = frozenset(CAPABILITIES if capabilities is None else capabilities)
-        if not caps <= set(CAPABILITIES):
-            raise InvalidArgumentError("capabilities", sorted(caps), "a subset of " + ", ".join(CAPABILITIES))
+        caps = parse_capabilities(capabilities)
         self.fn = fn
         self.capabilities = caps
         self.name = name or getattr(fn, "__qualname__", None) or type(fn).__name__
@@ -83,7 +81,7 @@ class CallableImplementation:
 
 
 def from_callable(fn: OptimizerFunction, name: str | None = None,
-                  capabilities: frozenset[str] | set[str] | None = None) -> CallableImplementation:
+                  capabilities: Iterable[Capability | str] | None = None) -> CallableImplementation:
     """An :class:`Implementation` from ``fn(params, grads, hyper)`` (see the module docstring)."""
     return CallableImplementation(fn, name, capabilities)
 

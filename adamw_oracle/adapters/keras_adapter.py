@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.targets import TARGETS_BY_NAME
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 
 KERAS_OPTIMIZERS = ("Adam", "AdamW")
@@ -56,9 +58,10 @@ def import_keras_jax() -> tuple[Any, str | None]:
 class KerasImplementation:
     """``keras.optimizers.Adam`` or ``AdamW`` on the JAX backend, eager ``apply_gradients``."""
 
-    capabilities = frozenset({"weight_decay", "amsgrad"})
-    dtypes = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
-    flushes_subnormals = True  # XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
+    capabilities = TARGETS_BY_NAME["keras.AdamW"].capabilities
+    dtypes = TARGETS_BY_NAME["keras.AdamW"].dtypes
+    #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
+    flushes_subnormals = TARGETS_BY_NAME["keras.AdamW"].flushes_subnormals
 
     def __init__(self, optimizer: str = "AdamW") -> None:
         if optimizer not in KERAS_OPTIMIZERS:
@@ -66,15 +69,11 @@ class KerasImplementation:
         self.optimizer = optimizer
         self.name = f"keras.{optimizer}"
 
-    def precision_model(self, dtype: Dtype) -> Any:
-        """Keras holds ``learning_rate`` and the betas in float32 variables whatever the weights' dtype
-        (tests/test_adapters_keras.py shows it), so a float64 run computes with float32-rounded scalars:
-        float64 arithmetic and storage, float32 scalars. Other dtypes: the judge's default."""
-        if dtype is not Dtype.FLOAT64:
-            return None
-        from adamw_oracle.contract.precision import PrecisionModel
-
-        return PrecisionModel(Dtype.FLOAT64, Dtype.FLOAT64, Dtype.FLOAT64, scalars=Dtype.FLOAT32)
+    def precision_model(self, dtype: Dtype) -> PrecisionModel | None:
+        """The model declared in :mod:`adamw_oracle.adapters.targets`: Keras holds ``learning_rate`` and
+        the betas in float32 variables whatever the weights' dtype (tests/test_adapters_keras.py shows
+        it), so a float64 run computes with float32-rounded scalars. Other dtypes: the judge's default."""
+        return TARGETS_BY_NAME[self.name].precision_for(dtype)
 
     def versions(self) -> dict[str, str]:
         keras, problem = import_keras_jax()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.targets import TARGETS_BY_NAME
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
@@ -40,16 +41,17 @@ def jax_dtype(dtype: Dtype):
 class OptaxImplementation:
     """``optax.adam`` or ``optax.adamw`` (and their AMSGrad compositions), eager, on the JAX CPU."""
 
-    dtypes = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
-    flushes_subnormals = True  # XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
+    #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
+    flushes_subnormals = TARGETS_BY_NAME["optax.adamw"].flushes_subnormals
 
     def __init__(self, optimizer: str = "adamw") -> None:
         if optimizer not in OPTAX_OPTIMIZERS:
             raise InvalidArgumentError("optimizer", optimizer, "one of " + ", ".join(OPTAX_OPTIMIZERS))
         self.optimizer = optimizer
         self.name = f"optax.{optimizer}"
-        caps = {"amsgrad", "eps_root"} | ({"weight_decay"} if optimizer == "adamw" else set())
-        self.capabilities = frozenset(caps)
+        info = TARGETS_BY_NAME[self.name]
+        self.capabilities = info.capabilities
+        self.dtypes = info.dtypes
 
     def versions(self) -> dict[str, str]:
         import jax

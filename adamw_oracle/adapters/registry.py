@@ -21,64 +21,74 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from adamw_oracle.adapters.targets import TARGETS, KnownFinding, TargetInfo
 from adamw_oracle.contract.case import Implementation
+from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
 
 
 @dataclass(frozen=True)
 class BuiltinTarget:
-    """One built-in adapter: its name, the module it needs, how to build it and its matching preset."""
+    """One built-in target name: its table entry (:mod:`adamw_oracle.adapters.targets`) and code path."""
 
     name: str
-    requires: str
-    build: Callable[[], Implementation]
-    preset: str
+    info: TargetInfo
+    path: str
+
+    @property
+    def requires(self) -> str:
+        return self.info.framework
+
+    @property
+    def preset(self) -> str:
+        return self.info.preset
+
+    def build(self) -> Implementation:
+        return _BUILDERS[self.info.name](self.path)
 
 
-def _torch(opt: str, path: str) -> Callable[[], Implementation]:
-    def build() -> Implementation:
+# Each builder imports its adapter module late, with its framework: importing the registry (and so
+# ``check``) never imports torch, JAX or Keras, and never an adapter of a framework that is absent.
+def _torch(optimizer: str) -> Callable[[str], Implementation]:
+    def build(path: str) -> Implementation:
         from adamw_oracle.adapters.torch import TorchImplementation
 
-        return TorchImplementation(opt, path)
+        return TorchImplementation(optimizer, path)
     return build
 
 
-def _torch_sgd(path: str) -> Callable[[], Implementation]:
-    def build() -> Implementation:
-        from adamw_oracle.adapters.torch_sgd import TorchSGDImplementation
+def _torch_sgd(path: str) -> Implementation:
+    from adamw_oracle.adapters.torch_sgd import TorchSGDImplementation
 
-        return TorchSGDImplementation(path)
-    return build
+    return TorchSGDImplementation(path)
 
 
-def _optax(opt: str) -> Callable[[], Implementation]:
-    def build() -> Implementation:
+def _optax(optimizer: str) -> Callable[[str], Implementation]:
+    def build(path: str) -> Implementation:
         from adamw_oracle.adapters.optax_adapter import OptaxImplementation
 
-        return OptaxImplementation(opt)
+        return OptaxImplementation(optimizer)
     return build
 
 
-def _keras(opt: str) -> Callable[[], Implementation]:
-    def build() -> Implementation:
+def _keras(optimizer: str) -> Callable[[str], Implementation]:
+    def build(path: str) -> Implementation:
         from adamw_oracle.adapters.keras_adapter import KerasImplementation
 
-        return KerasImplementation(opt)
+        return KerasImplementation(optimizer)
     return build
+
+
+#: How each entry of the table (adamw_oracle.adapters.targets.TARGETS) is built, given its code path.
+_BUILDERS: dict[str, Callable[[str], Implementation]] = {
+    "torch.Adam": _torch("Adam"), "torch.AdamW": _torch("AdamW"), "torch.SGD": _torch_sgd,
+    "optax.adam": _optax("adam"), "optax.adamw": _optax("adamw"),
+    "keras.Adam": _keras("Adam"), "keras.AdamW": _keras("AdamW"),
+}
 
 
 BUILTIN_TARGETS: dict[str, BuiltinTarget] = {
-    t.name: t
-    for t in [
-        *(BuiltinTarget(f"torch.{o}" + ("" if p == "foreach" else f"[{p}]"), "torch", _torch(o, p), f"torch.{o}")
-          for o in ("Adam", "AdamW") for p in ("foreach", "forloop", "fused")),
-        *(BuiltinTarget("torch.SGD" + ("" if p == "foreach" else f"[{p}]"), "torch", _torch_sgd(p), "torch.SGD")
-          for p in ("foreach", "forloop", "fused")),
-        BuiltinTarget("optax.adam", "optax", _optax("adam"), "optax.adam"),
-        BuiltinTarget("optax.adamw", "optax", _optax("adamw"), "optax.adamw"),
-        BuiltinTarget("keras.Adam", "keras", _keras("Adam"), "keras.Adam"),
-        BuiltinTarget("keras.AdamW", "keras", _keras("AdamW"), "keras.AdamW"),
-    ]
+    info.target_name(path): BuiltinTarget(info.target_name(path), info, path) for info in TARGETS for path in info.paths
 }
 
 
@@ -91,6 +101,12 @@ def builtin_preset(target: str) -> str | None:
     """The preset a built-in target claims to implement (None for other targets)."""
     t = BUILTIN_TARGETS.get(target)
     return t.preset if t else None
+
+
+def known_findings(target: Any, dtype: Dtype) -> tuple[KnownFinding, ...]:
+    """The known findings declared for built-in ``target`` (a name) in ``dtype``; empty for other targets."""
+    t = BUILTIN_TARGETS.get(target) if isinstance(target, str) else None
+    return t.info.known_for(t.path, dtype) if t else ()
 
 
 def resolve_target(target: Any) -> Implementation:

@@ -24,10 +24,9 @@ import os
 import shlex
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from adamw_oracle.adapters.base import (
-    CAPABILITIES,
     BadOutput,
     CaseOptions,
     as_state,
@@ -35,6 +34,7 @@ from adamw_oracle.adapters.base import (
     empty_params,
     unsupported_reason,
 )
+from adamw_oracle.contract.capabilities import Capability, parse_capabilities
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.errors import InvalidArgumentError
 
@@ -55,15 +55,13 @@ class SubprocessImplementation:
     """Run ``command`` once per case with the case as JSON on stdin (see the module docstring)."""
 
     def __init__(self, command: str | Sequence[str], *, timeout: float = 20.0, name: str | None = None,
-                 capabilities: frozenset[str] | set[str] | None = None, cwd: str | None = None) -> None:
+                 capabilities: Iterable[Capability | str] | None = None, cwd: str | None = None) -> None:
         argv = shlex.split(command) if isinstance(command, str) else list(command)
         if not argv:
             raise InvalidArgumentError("command", command, "a non-empty command line")
         if not (isinstance(timeout, (int, float)) and timeout > 0):
             raise InvalidArgumentError("timeout", timeout, "a number of seconds > 0")
-        caps = frozenset(CAPABILITIES if capabilities is None else capabilities)
-        if not caps <= set(CAPABILITIES):
-            raise InvalidArgumentError("capabilities", sorted(caps), "a subset of " + ", ".join(CAPABILITIES))
+        caps = parse_capabilities(capabilities)
         self.argv = argv
         self.timeout = float(timeout)
         self.capabilities = caps

@@ -17,13 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.targets import TARGETS_BY_NAME, TORCH_PATHS
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
 
 TORCH_OPTIMIZERS = ("Adam", "AdamW")
-TORCH_PATHS = ("forloop", "foreach", "fused")
 
 
 def torch_dtype(dtype: Dtype):  # -> torch.dtype
@@ -36,9 +36,9 @@ def torch_dtype(dtype: Dtype):  # -> torch.dtype
 class TorchImplementation:
     """``torch.optim.<optimizer>`` on the CPU through one of its code paths."""
 
-    capabilities = frozenset({"weight_decay", "amsgrad", "maximize"})
+    capabilities = TARGETS_BY_NAME["torch.AdamW"].capabilities
     families = frozenset({Family.ADAM})
-    dtypes = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
+    dtypes = TARGETS_BY_NAME["torch.AdamW"].dtypes
 
     def __init__(self, optimizer: str = "AdamW", path: str = "foreach", *, optimizer_class: type | None = None,
                  name: str | None = None) -> None:

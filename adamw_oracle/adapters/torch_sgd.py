@@ -24,19 +24,19 @@ torch keeps one, is exposed as the state ``m``.
 from __future__ import annotations
 
 from adamw_oracle.adapters.base import empty_params, guarded_run, unsupported_reason
-from adamw_oracle.adapters.torch import PATH_FLAGS, TORCH_PATHS, drive_steps, torch_dtype
+from adamw_oracle.adapters.targets import TARGETS_BY_NAME, TORCH_PATHS
+from adamw_oracle.adapters.torch import PATH_FLAGS, drive_steps, torch_dtype
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
-from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
 
 
 class TorchSGDImplementation:
     """``torch.optim.SGD`` on the CPU through one of its code paths (see the module docstring)."""
 
-    capabilities = frozenset({"weight_decay", "maximize"})
+    capabilities = TARGETS_BY_NAME["torch.SGD"].capabilities
     families = frozenset({Family.SGD})
-    dtypes = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
+    dtypes = TARGETS_BY_NAME["torch.SGD"].dtypes
 
     def __init__(self, path: str = "foreach", *, optimizer_class: type | None = None, name: str | None = None) -> None:
         """``path`` is one of ``forloop``, ``foreach``, ``fused``; ``optimizer_class`` checks a user's

@@ -16,35 +16,36 @@ from typing import Any
 from hypothesis import strategies as st
 
 from adamw_oracle.check.expected import ExpectedConvention
+from adamw_oracle.contract.capabilities import Capability
 from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import Conventions, WeightDecay
 from adamw_oracle.contract.dtypes import Dtype
 
 
-def target_conventions(expected: ExpectedConvention, capabilities: frozenset[str]) -> list[Conventions]:
+def target_conventions(expected: ExpectedConvention, capabilities: frozenset[Capability]) -> list[Conventions]:
     """The expected conventions with every switch combination the target offers."""
     out = []
-    ams = [False, True] if "amsgrad" in capabilities and expected.amsgrad_form is not None else [False]
-    mx = [False, True] if "maximize" in capabilities else [False]
+    ams = [False, True] if Capability.AMSGRAD in capabilities and expected.amsgrad_form is not None else [False]
+    mx = [False, True] if Capability.MAXIMIZE in capabilities else [False]
     for a in ams:
         for m in mx:
             conv = expected.conventions_for(amsgrad=a, maximize=m)
-            if "weight_decay" not in capabilities and conv.weight_decay is not WeightDecay.NONE:
+            if Capability.WEIGHT_DECAY not in capabilities and conv.weight_decay is not WeightDecay.NONE:
                 conv = conv.replace(weight_decay=WeightDecay.NONE, decay_target="previous_param")
             out.append(conv)
     return out
 
 
-def fit_to_target(case: Case, capabilities: frozenset[str]) -> Case:
+def fit_to_target(case: Case, capabilities: frozenset[Capability]) -> Case:
     """``case`` with the hyperparameters the target cannot take reset (see the module docstring)."""
     config = case.run.config
     changes: dict[str, Any] = {}
     if config.hyper.schedule_multiplier != 1:
         changes["schedule_multiplier"] = 1
-    if "eps_root" not in capabilities and config.hyper.eps_root != 0:
+    if Capability.EPS_ROOT not in capabilities and config.hyper.eps_root != 0:
         changes["eps_root"] = 0
-    if "weight_decay" not in capabilities and config.hyper.weight_decay != 0:
+    if Capability.WEIGHT_DECAY not in capabilities and config.hyper.weight_decay != 0:
         changes["weight_decay"] = 0
     if not changes:
         return case
@@ -52,7 +53,7 @@ def fit_to_target(case: Case, capabilities: frozenset[str]) -> Case:
     return type(case)(case.run.replace(config=new_config), case.dtype)
 
 
-def target_cases(expected: ExpectedConvention, dtype: Dtype, capabilities: frozenset[str], *,
+def target_cases(expected: ExpectedConvention, dtype: Dtype, capabilities: frozenset[Capability], *,
                  max_size: int = 8, max_steps: int = 6) -> st.SearchStrategy[Case]:
     """Cases for a target with ``capabilities`` expected to implement ``expected``, in ``dtype``."""
     from adamw_oracle.verify.strategies import cases

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from adamw_oracle.adapters.base import CAPABILITIES
 from adamw_oracle.adapters.registry import resolve_target
 from adamw_oracle.check.probes import Probe, probes_for
+from adamw_oracle.contract.capabilities import Capability, capabilities_of, capability_names
 from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.contract.conventions import (
     AmsGrad,
@@ -100,7 +100,7 @@ class Identification:
 
     target: str
     dtype: Dtype
-    capabilities: frozenset[str]
+    capabilities: frozenset[Capability]
     conventions: Conventions | None
     amsgrad_form: AmsGrad | None
     presets: tuple[str, ...]
@@ -122,7 +122,7 @@ class Identification:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "target": self.target, "dtype": self.dtype.value, "capabilities": sorted(self.capabilities),
+            "target": self.target, "dtype": self.dtype.value, "capabilities": capability_names(self.capabilities),
             "identified": self.identified,
             "conventions": self.conventions.as_dict() if self.conventions else None,
             "amsgrad_form": self.amsgrad_form.value if self.amsgrad_form else None,
@@ -134,7 +134,7 @@ class Identification:
         }
 
     def describe(self) -> str:
-        lines = [f"identify {self.target} (probes in {self.dtype.value}; options: {', '.join(sorted(self.capabilities)) or 'none'})"]
+        lines = [f"identify {self.target} (probes in {self.dtype.value}; options: {', '.join(capability_names(self.capabilities)) or 'none'})"]
         if self.identified:
             cand = Candidate(self.conventions, self.amsgrad_form)  # type: ignore[arg-type]
             lines.append(f"  convention: {cand.describe()}")
@@ -152,16 +152,16 @@ class Identification:
         return "\n".join(lines)
 
 
-def candidate_space(capabilities: frozenset[str]) -> list[Candidate]:
+def candidate_space(capabilities: frozenset[Capability]) -> list[Candidate]:
     """Every distinguishable Adam convention for a target with these options."""
     decays: list[tuple[WeightDecay, DecayTarget]] = [(WeightDecay.NONE, DecayTarget.PREVIOUS_PARAM)]
-    if "weight_decay" in capabilities:
+    if Capability.WEIGHT_DECAY in capabilities:
         decays.append((WeightDecay.COUPLED_L2, DecayTarget.PREVIOUS_PARAM))
         decays += [(wd, t) for wd in (WeightDecay.DECOUPLED_LR, WeightDecay.DECOUPLED_UNSCALED) for t in DecayTarget]
     eps_forms = [EpsPlacement.AFTER_ROOT, EpsPlacement.EPSILON_HAT]
-    if "eps_root" in capabilities:
+    if Capability.EPS_ROOT in capabilities:
         eps_forms.append(EpsPlacement.INSIDE_ROOT)
-    ams_forms: list[AmsGrad | None] = [AmsGrad.MAX_RAW_V, AmsGrad.MAX_V_HAT] if "amsgrad" in capabilities else [None]
+    ams_forms: list[AmsGrad | None] = [AmsGrad.MAX_RAW_V, AmsGrad.MAX_V_HAT] if Capability.AMSGRAD in capabilities else [None]
     out = []
     for wd, target in decays:
         for eps in eps_forms:
@@ -248,7 +248,7 @@ def identify(target: Any, *, dtype: Dtype | str | None = None) -> Identification
             "target", impl.name, "an Adam-family optimizer: identify probes Adam-family conventions only",
             hint="check an SGD-family target against its preset instead: check_target(target, expect='torch.SGD') "
                  "or adamw-oracle check TARGET --expect torch.SGD")
-    caps = frozenset(getattr(impl, "capabilities", CAPABILITIES))
+    caps = capabilities_of(impl)
     probe_dtype = Dtype.parse(dtype) if dtype is not None else _probe_dtype(impl)
     probes = [p for p in probes_for(caps) if p.aspect != "maximize"]
     space = candidate_space(caps)
@@ -280,7 +280,7 @@ def identify(target: Any, *, dtype: Dtype | str | None = None) -> Identification
         observed = tuple(float(x) for x in obs.params[-1]) if obs.params.size and not obs.error else ()
         evidence.append(ProbeEvidence(p.name, p.question, observed, preds, tuple(matching), obs.error))
     maximize_honoured = None
-    if "maximize" in caps and consistent:
+    if Capability.MAXIMIZE in caps and consistent:
         mp = next(p for p in probes_for(caps) if p.aspect == "maximize")
         mobs = impl.run(Case(mp.driver_run(), probe_dtype))
         pr = _predict(mp, best, probe_dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from adamw_oracle.adapters.targets import KnownFinding
 from adamw_oracle.check.expected import ExpectedConvention
 from adamw_oracle.check.findings import KINDS, Finding
 from adamw_oracle.check.report import render_report, report_dict, report_header
@@ -22,6 +23,7 @@ class CaseResult:
     findings: tuple[Finding, ...]
     seconds: float
     set_aside: str | None = None  # why a failing case was not held against the target
+    known: tuple[str, ...] = ()  # ids of the declared known findings the case showed (not held against it)
 
     @property
     def failed(self) -> bool:
@@ -56,7 +58,9 @@ class CheckReport:
 
     ``passed`` is True when no case had a finding and at least one element was judged within its bound.
     ``counts`` sums the judge's per-element verdicts (within / outside / ill_conditioned) over the cases
-    of the search phase; ``finding_counts`` counts cases per finding kind.
+    of the search phase; ``finding_counts`` counts cases per finding kind. Findings explained by one of
+    the target's declared known findings (``known``, see :mod:`adamw_oracle.check.known`) do not fail a
+    case; ``known_counts`` counts the cases that showed each, and :attr:`verdict` is then ``KNOWN``.
     """
 
     target: str
@@ -78,6 +82,15 @@ class CheckReport:
     cases_set_aside: int = 0
     set_aside_reasons: list[str] = field(default_factory=list)
     precision: str = ""
+    known: tuple[KnownFinding, ...] = ()
+    known_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``KNOWN`` (passed, but declared known findings were seen), ``FAIL`` or ``INCONCLUSIVE``."""
+        if self.passed:
+            return "KNOWN" if self.known_counts else "PASS"
+        return "INCONCLUSIVE" if self.inconclusive and not self.findings else "FAIL"
 
     @property
     def inconclusive(self) -> bool:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from adamw_oracle.contract.capabilities import Capability
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import AmsGrad, Conventions, EpsPlacement, Family, WeightDecay
 from adamw_oracle.contract.hyperparameters import Hyperparameters
@@ -54,7 +55,7 @@ class Probe:
     hyper: dict[str, Any]
     params: tuple[Any, ...]
     gradients: tuple[tuple[Any, ...], ...]
-    needs: frozenset[str] = field(default_factory=frozenset)
+    needs: frozenset[Capability] = field(default_factory=frozenset)
     amsgrad: bool = False
     maximize: bool = False
 
@@ -110,25 +111,25 @@ PROBES: tuple[Probe, ...] = (
     Probe("eps_placement", "eps_placement", "where does eps enter the denominator (and is there bias correction)?",
           _h(lr=1, eps=1), (1,), ((_G,),)),
     Probe("eps_root", "eps_placement", "is eps_root added inside the square root?",
-          _h(lr=Fraction(1, 16), eps=0, eps_root=1), (1,), ((_G,),), needs=frozenset({"eps_root"})),
+          _h(lr=Fraction(1, 16), eps=0, eps_root=1), (1,), ((_G,),), needs=frozenset({Capability.EPS_ROOT})),
     Probe("bias_correction", "bias_correction", "are m and v divided by 1 - beta^t?",
           _h(lr=Fraction(1, 1024), eps=Fraction(1, 2**40)), (1,), ((_G,), (_G,))),
     Probe("amsgrad_form", "amsgrad_form", "does AMSGrad keep the maximum of raw v or of v-hat?",
-          _h(lr=1, eps=Fraction(1, 2**60)), (0,), ((1,), (0,)), needs=frozenset({"amsgrad"}), amsgrad=True),
+          _h(lr=1, eps=Fraction(1, 2**60)), (0,), ((1,), (0,)), needs=frozenset({Capability.AMSGRAD}), amsgrad=True),
     Probe("decay_scaling", "weight_decay", "is weight decay coupled (L2) or decoupled, and scaled by lr?",
           _h(lr=Fraction(1, 8), eps=Fraction(1, 10**8), weight_decay=Fraction(1, 64)), (2,), ((0,),),
-          needs=frozenset({"weight_decay"})),
+          needs=frozenset({Capability.WEIGHT_DECAY})),
     Probe("decay_order", "decay_target", "does decoupled decay multiply p(t-1) or the updated parameter?",
-          _h(lr=1, eps=Fraction(1, 2**40), weight_decay=Fraction(1, 2)), (2,), ((1,),), needs=frozenset({"weight_decay"})),
+          _h(lr=1, eps=Fraction(1, 2**40), weight_decay=Fraction(1, 2)), (2,), ((1,),), needs=frozenset({Capability.WEIGHT_DECAY})),
     Probe("zero_gradient_mechanism", "weight_decay",
           "with zero gradient, do two parameters with different v shrink by the same factor (seed 000)?",
           _h(lr=Fraction(1, 1024), eps=Fraction(1, 10**8), weight_decay=Fraction(1, 16)), (1, 1),
-          ((1, Fraction(1, 1024)), (0, 0)), needs=frozenset({"weight_decay"})),
+          ((1, Fraction(1, 1024)), (0, 0)), needs=frozenset({Capability.WEIGHT_DECAY})),
     Probe("maximize", "maximize", "does maximize=True negate the gradient?",
-          _h(lr=1, eps=1), (1,), ((_G,),), needs=frozenset({"maximize"}), maximize=True),
+          _h(lr=1, eps=1), (1,), ((_G,),), needs=frozenset({Capability.MAXIMIZE}), maximize=True),
 )
 
 
-def probes_for(capabilities: frozenset[str]) -> tuple[Probe, ...]:
+def probes_for(capabilities: frozenset[Capability]) -> tuple[Probe, ...]:
     """The probes a target with these capabilities can take."""
     return tuple(p for p in PROBES if p.needs <= capabilities)

@@ -19,6 +19,7 @@ def report_header(r: CheckReport) -> str:
         f"convention: {r.expected.describe()}",
         f"dtype:      {r.dtype.value}   seed: {r.seed}   examples: {r.examples}",
         *([f"precision:  {r.precision}"] if r.precision else []),
+        *([f"known:      {', '.join(k.id for k in r.known)} (declared in adamw_oracle.adapters.targets)"] if r.known else []),
     ])
 
 
@@ -31,7 +32,8 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 def render_report(r: CheckReport) -> str:
     """The full human-readable report: header, result table, findings, counterexample."""
-    verdict = "PASS" if r.passed else ("INCONCLUSIVE (nothing could be judged)" if r.inconclusive and not r.findings else "FAIL")
+    verdict = {"KNOWN": "KNOWN (declared findings only)",
+               "INCONCLUSIVE": "INCONCLUSIVE (nothing could be judged)"}.get(r.verdict, r.verdict)
     rows = [
         ("result", verdict),
         ("cases run", f"{r.cases_run}" + (" (time budget reached)" if r.stopped_by_budget else "")),
@@ -43,10 +45,15 @@ def render_report(r: CheckReport) -> str:
     if r.cases_set_aside:
         rows.append(("cases set aside (flush-to-zero)", str(r.cases_set_aside)))
     rows += [(f"cases with {k}", str(n)) for k, n in r.finding_counts.items() if n]
+    rows += [(f"cases with known {k}", str(n)) for k, n in r.known_counts.items()]
     rows += [("shrink runs", str(r.shrink_runs)), ("seconds", f"{r.seconds:.1f}")]
     parts = [report_header(r), _table(rows)]
     if r.findings:
         parts.append("findings:\n" + "\n".join(f"  - {f.describe()}" for f in r.findings))
+    seen = [k for k in r.known if k.id in r.known_counts]
+    if seen:
+        parts.append("known findings seen (not held against the target):\n"
+                     + "\n".join(f"  - {k.id}: {k.summary}" for k in seen))
     if r.counterexample is not None:
         parts.append(r.counterexample.describe())
     return "\n".join(parts)
@@ -59,7 +66,8 @@ def report_dict(r: CheckReport) -> dict[str, Any]:
         "expected": {"label": r.expected.label, "conventions": r.expected.conventions.as_dict(),
                      "amsgrad_form": r.expected.amsgrad_form.value if r.expected.amsgrad_form else None},
         "dtype": r.dtype.value, "seed": r.seed, "examples": r.examples, "precision": r.precision,
-        "passed": r.passed, "inconclusive": r.inconclusive, "cases_run": r.cases_run, "shrink_runs": r.shrink_runs,
+        "passed": r.passed, "verdict": r.verdict, "inconclusive": r.inconclusive,
+        "known": [k.id for k in r.known], "known_counts": dict(r.known_counts), "cases_run": r.cases_run, "shrink_runs": r.shrink_runs,
         "counts": dict(r.counts), "finding_counts": {k: r.finding_counts.get(k, 0) for k in KINDS},
         "max_fraction_of_bound": None if math.isinf(r.max_fraction_of_bound) else r.max_fraction_of_bound,
         "findings": [f.as_dict() for f in r.findings],

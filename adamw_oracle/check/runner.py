@@ -20,14 +20,17 @@ from __future__ import annotations
 import platform
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from adamw_oracle.adapters.registry import builtin_preset, resolve_target
+from adamw_oracle.adapters.registry import builtin_preset, known_findings, resolve_target
+from adamw_oracle.adapters.targets import KnownFinding
 from adamw_oracle.check.expected import expected_convention
 from adamw_oracle.check.findings import KINDS, Finding, classify
+from adamw_oracle.check.known import split_known
 from adamw_oracle.check.outcome import CaseResult, CheckReport, Counterexample
 from adamw_oracle.check.reproduction import reproduction
+from adamw_oracle.contract.capabilities import capabilities_of
 from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
@@ -87,8 +90,10 @@ def declared_precision(impl: Any, dtype: Dtype) -> Any:
     return declare(dtype) if callable(declare) else None
 
 
-def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, precision: Any = None) -> CaseResult:
-    """Run one case and judge it (never raises because of ``impl``)."""
+def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, precision: Any = None,
+             known: Sequence[KnownFinding] = ()) -> CaseResult:
+    """Run one case and judge it (never raises because of ``impl``); findings that one of ``known``
+    explains are moved to ``CaseResult.known``."""
     from adamw_oracle.verify import judge
 
     start = time.perf_counter()
@@ -100,7 +105,7 @@ def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, 
         except Exception as exc:  # noqa: BLE001 - reported as the checker's own problem, not the target's
             return CaseResult(case, obs, None, (Finding("checker_error", f"the judge failed: {type(exc).__name__}: {exc}"),),
                               time.perf_counter() - start)
-    findings = tuple(classify(obs, verdict))
+    findings, known_ids = split_known(case, obs, classify(obs, verdict), known)
     set_aside = None
     if findings and getattr(impl, "flushes_subnormals", False) and all(f.kind in _FLUSHABLE for f in findings):
         from adamw_oracle.check.subnormal import subnormal_intermediates
@@ -109,7 +114,7 @@ def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, 
         if subnormal:
             set_aside = "subnormal intermediate on a flush-to-zero target: " + ", ".join(subnormal)
             findings = ()
-    return CaseResult(case, obs, verdict, findings, time.perf_counter() - start, set_aside)
+    return CaseResult(case, obs, verdict, findings, time.perf_counter() - start, set_aside, known_ids)
 
 
 def check_target(
@@ -127,6 +132,7 @@ def check_target(
     shrink_seconds: float = 60.0,
     progress: Progress | None = None,
     precision: Any = None,
+    known: Sequence[KnownFinding] | None = None,
 ) -> CheckReport:
     """Check ``target`` against the reference under the error model.
 
@@ -145,7 +151,10 @@ def check_target(
         shrink_runs, shrink_seconds: shrinking a failure stops after this many extra runs or seconds
             (the smallest failing case found so far is reported).
         progress: called with one short line per case (e.g. ``print``).
-        precision: a :class:`~adamw_oracle.verify.PrecisionModel` for the judge (default: its default).
+        precision: a :class:`~adamw_oracle.verify.PrecisionModel` for the judge (default: the one the
+            target declares, else the judge's default).
+        known: known findings not held against the target (default: those declared for a built-in
+            target name in :mod:`adamw_oracle.adapters.targets`; ``()`` holds every finding against it).
 
     Returns:
         A :class:`CheckReport`; ``counterexample`` is the shrunk failing case when one was found.
@@ -184,9 +193,11 @@ def check_target(
                                    f"(it is {expected.family.value})")
     if precision is None:
         precision = declared_precision(impl, dt)
-    caps = frozenset(getattr(impl, "capabilities", ("weight_decay", "amsgrad", "maximize", "eps_root")))
+    known = tuple(known_findings(target, dt) if known is None else known)
+    caps = capabilities_of(impl)
     report = CheckReport(impl.name, _versions(impl), expected, dt, seed, examples)
     report.precision = precision.describe() if precision is not None else "default: " + PrecisionModel.conservative(dt).describe()
+    report.known = known
     strategy = target_cases(expected, dt, caps, max_size=max_size, max_steps=max_steps)
     start = time.perf_counter()
     failures: list[CaseResult] = []
@@ -208,7 +219,7 @@ def check_target(
         if not searching and (report.shrink_runs >= shrink_runs
                               or time.perf_counter() - failed_at[0] > shrink_seconds):
             raise _Abort()
-        result = evaluate(impl, case, timeout=thread_timeout, precision=precision)
+        result = evaluate(impl, case, timeout=thread_timeout, precision=precision, known=known)
         if searching:
             report.cases_run += 1
             if result.judgement is not None and not result.set_aside:
@@ -217,6 +228,8 @@ def check_target(
                 report.max_fraction_of_bound = max(report.max_fraction_of_bound, result.judgement.max_fraction_of_bound)
             for f in result.findings:
                 report.finding_counts[f.kind] += 1
+            for kid in result.known:
+                report.known_counts[kid] = report.known_counts.get(kid, 0) + 1
             if result.set_aside:
                 report.cases_set_aside += 1
                 report.set_aside_reasons.append(result.set_aside)
@@ -256,6 +269,7 @@ def check_target(
 def _progress_line(report: CheckReport, result: CaseResult) -> str:
     run = result.case.run
     status = "FAIL " + result.findings[0].kind if result.failed else (
+        "known: " + ", ".join(result.known) if result.known else
         "empty" if run.size == 0 else
         "set aside (subnormal intermediate; target flushes to zero)" if result.set_aside else
         "ok" if result.judgement is not None and result.judgement.counts.get("within", 0) else "set aside")

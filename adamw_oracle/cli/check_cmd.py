@@ -52,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--time-budget", type=float, default=None, metavar="SECONDS", help="start no new case after this")
     check.add_argument("--max-steps", type=int, default=6, help="longest generated run (default 6)")
     check.add_argument("--quiet", action="store_true", help="no per-case progress lines")
+    check.add_argument("--strict", action="store_true", help="hold the target's declared known findings against it "
+                       "too (default: report them as known; see adamw_oracle/adapters/targets.py)")
     check.set_defaults(func=run_check)
 
     ident = subparsers.add_parser(
@@ -99,7 +101,7 @@ def run_check(args: argparse.Namespace) -> int:
     progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))
     report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
                           seed=args.seed, time_budget=args.time_budget, case_timeout=args.case_timeout,
-                          max_steps=args.max_steps, progress=progress)
+                          max_steps=args.max_steps, progress=progress, known=() if args.strict else None)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:

@@ -1,0 +1,181 @@
+"""The built-in targets, declared once: what each one is, offers, assumes, and is known to do wrong.
+
+One :class:`TargetInfo` per built-in optimizer (in the spirit of PyTorch's ``OptimizerInfo``) states
+
+* ``preset``: the convention it claims to implement (``check``'s default expectation);
+* ``paths``: its code paths (torch: ``foreach`` -- the default --, ``forloop``, ``fused``); the target
+  names are ``name`` for the default path and ``name[path]`` for the others;
+* ``dtypes``: the dtypes its adapter runs;
+* ``capabilities``: its optional switches (:class:`~adamw_oracle.contract.capabilities.Capability`);
+* ``precision``: the :class:`~adamw_oracle.contract.precision.PrecisionModel` it declares per dtype
+  (absent: the judge's default); a declaration states a legitimate design choice of the framework
+  (Keras keeps ``learning_rate`` and the betas in float32 variables, so float64 weights see float32
+  scalars);
+* ``known``: :class:`KnownFinding` s -- real, reproduced misbehaviour of the framework that ``check``
+  reports as *known* instead of failing on it, so that its verdict does not depend on whether a seed
+  happens to draw the trigger. Each has a minimal triggering case, which the test suite runs directly:
+  a fix upstream makes that test fail, and the entry is then removed.
+
+:mod:`adamw_oracle.adapters.registry` derives the target names from this table and builds each adapter;
+the adapters read their capabilities, dtypes and precision declarations from it (the table is data: it
+imports no adapter); ``tests/test_targets.py`` runs over it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from adamw_oracle.contract.capabilities import Capability
+from adamw_oracle.contract.case import Case
+from adamw_oracle.contract.conventions import Family
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.contract.presets import preset
+from adamw_oracle.contract.run import Run
+
+ALL_DTYPES = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
+HALF_DTYPES = (Dtype.BFLOAT16, Dtype.FLOAT16)
+TORCH_PATHS = ("foreach", "forloop", "fused")
+VALUE_FINDINGS = frozenset({"outside_bound", "nonfinite"})
+_0, _1 = Fraction(0), Fraction(1)
+
+
+@dataclass(frozen=True)
+class KnownFinding:
+    """A reproduced misbehaviour of a built-in target, declared so that ``check`` reports it as known.
+
+    A case's finding is *this* known finding when the target runs one of ``paths`` in one of
+    ``dtypes``, the finding's kind is in ``kinds``, ``occurs(case)`` holds (the triggering condition,
+    read from the case's hyperparameters and conventions), and -- for value findings, when
+    ``explained_by`` is set -- the observation passes when judged under ``explained_by(dtype)`` (the
+    precision model of what the framework really does). ``trigger(dtype)`` is a minimal case that
+    shows it.
+    """
+
+    id: str
+    summary: str
+    kinds: frozenset[str]
+    paths: tuple[str, ...]
+    dtypes: tuple[Dtype, ...]
+    occurs: Callable[[Case], bool]
+    trigger: Callable[[Dtype], Case]
+    explained_by: Callable[[Dtype], PrecisionModel] | None = None
+    evidence: str = ""
+
+    def applies(self, path: str, dtype: Dtype) -> bool:
+        return path in self.paths and dtype in self.dtypes
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """One built-in optimizer and everything the toolkit declares about it (see the module docstring)."""
+
+    name: str
+    framework: str  # the module that must be importable (``importlib.util.find_spec``)
+    preset: str
+    family: Family
+    paths: tuple[str, ...]
+    dtypes: tuple[Dtype, ...]
+    capabilities: frozenset[Capability]
+    precision: Mapping[Dtype, PrecisionModel] = field(default_factory=dict, hash=False)
+    known: tuple[KnownFinding, ...] = ()
+    flushes_subnormals: bool = False
+
+    @property
+    def default_path(self) -> str:
+        return self.paths[0]
+
+    def target_name(self, path: str) -> str:
+        return self.name if path == self.default_path else f"{self.name}[{path}]"
+
+    def target_names(self) -> list[str]:
+        return [self.target_name(p) for p in self.paths]
+
+    def precision_for(self, dtype: Dtype) -> PrecisionModel | None:
+        """The declared precision model for ``dtype`` (None: the judge's default)."""
+        return self.precision.get(dtype)
+
+    def known_for(self, path: str, dtype: Dtype) -> tuple[KnownFinding, ...]:
+        return tuple(k for k in self.known if k.applies(path, dtype))
+
+
+# -- known findings ----------------------------------------------------------------------------------
+
+def _nesterov_grad_write_occurs(case: Case) -> bool:
+    h, conv = case.run.config.hyper, case.run.config.conventions
+    return bool(h.nesterov) and h.momentum != 0 and h.weight_decay == 0 and not conv.maximize
+
+
+SGD_FOREACH_NESTEROV_WRITES_GRAD = KnownFinding(
+    id="torch-sgd-foreach-nesterov-writes-grad",
+    summary="torch.SGD foreach with nesterov, weight_decay=0 and maximize=False adds momentum*buf into "
+            "p.grad in place (_foreach_add_(device_grads, bufs, alpha=momentum)); the parameters are right",
+    kinds=frozenset({"mutated_input"}),
+    paths=("foreach",),
+    dtypes=ALL_DTYPES,
+    occurs=_nesterov_grad_write_occurs,
+    trigger=lambda dtype: Case(Run(preset("torch.SGD", lr="0.5", momentum="0.5", nesterov=True), (_0,), ((_1,),)), dtype),
+    evidence="torch/optim/sgd.py _multi_tensor_sgd; tests/test_adapters_torch_sgd.py",
+)
+
+SGD_HALF_LR_ROUNDED = KnownFinding(
+    id="torch-sgd-float16-lr-rounded-to-half",
+    summary="torch.SGD for-loop and foreach in float16: param.add_(grad, alpha=-lr) rounds lr to float16 "
+            "(a subnormal for lr < 2**-14), outside the model's float32 scalars; the fused kernel keeps lr in float32",
+    kinds=VALUE_FINDINGS,
+    paths=("forloop", "foreach"),
+    dtypes=(Dtype.FLOAT16,),
+    occurs=lambda case: True,
+    # p = 0, g = 16, lr = 1e-6: exact -1.6e-5; torch computes 16 * float16(1e-6) = -1.6212e-5 (3.6 ulp)
+    trigger=lambda dtype: Case(Run(preset("torch.SGD", lr=1e-6), (_0,), ((Fraction(16),),)), dtype),
+    explained_by=lambda dtype: PrecisionModel(dtype, dtype, dtype, scalars=dtype),
+    evidence="tests/test_adapters_torch_sgd.py test_float16_lr_rounded_to_half_is_reported",
+)
+
+def _keras_half_trigger(dtype: Dtype) -> Case:
+    if dtype is Dtype.BFLOAT16:  # bfloat16(0.999) == 1: 1 - beta_2**t = 0
+        return Case(Run(preset("keras.Adam", lr=0.125), (_1,), ((Fraction(1, 2),),)), dtype)
+    # float16: lr = 3e-4 and the betas rounded to float16 put p1 at -3.0518e-4 instead of -2.9866e-4 (27 ulp)
+    return Case(Run(preset("keras.Adam", lr=3e-4, beta1=0.99, beta2=0.95, eps=1e-3), (_0,), ((_1,),)), dtype)
+
+
+KERAS_HALF_SCALARS = KnownFinding(
+    id="keras-half-scalars-in-variable-dtype",
+    summary="Keras in bfloat16/float16 casts learning_rate and the betas to the variable's dtype and forms "
+            "beta**t there (bfloat16(0.999) == 1, so 1 - beta_2**t = 0); outside the model's float32 scalars",
+    kinds=VALUE_FINDINGS,
+    paths=("eager",),
+    dtypes=HALF_DTYPES,
+    occurs=lambda case: True,
+    trigger=_keras_half_trigger,
+    explained_by=lambda dtype: PrecisionModel(dtype, dtype, dtype, scalars=dtype),
+    evidence="keras/src/optimizers/adam.py update_step; tests/test_adapters_keras.py",
+)
+
+#: Keras holds learning_rate and the betas in float32 variables whatever the weights' dtype.
+_KERAS_PRECISION = {Dtype.FLOAT64: PrecisionModel(Dtype.FLOAT64, Dtype.FLOAT64, Dtype.FLOAT64, scalars=Dtype.FLOAT32)}
+
+_ADAM_CAPS = frozenset({Capability.WEIGHT_DECAY, Capability.AMSGRAD})
+
+TARGETS: tuple[TargetInfo, ...] = (
+    TargetInfo("torch.Adam", "torch", "torch.Adam", Family.ADAM, TORCH_PATHS, ALL_DTYPES,
+               _ADAM_CAPS | {Capability.MAXIMIZE}),
+    TargetInfo("torch.AdamW", "torch", "torch.AdamW", Family.ADAM, TORCH_PATHS, ALL_DTYPES,
+               _ADAM_CAPS | {Capability.MAXIMIZE}),
+    TargetInfo("torch.SGD", "torch", "torch.SGD", Family.SGD, TORCH_PATHS, ALL_DTYPES,
+               frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE}),
+               known=(SGD_FOREACH_NESTEROV_WRITES_GRAD, SGD_HALF_LR_ROUNDED)),
+    TargetInfo("optax.adam", "optax", "optax.adam", Family.ADAM, ("eager",), ALL_DTYPES,
+               frozenset({Capability.AMSGRAD, Capability.EPS_ROOT}), flushes_subnormals=True),
+    TargetInfo("optax.adamw", "optax", "optax.adamw", Family.ADAM, ("eager",), ALL_DTYPES,
+               frozenset({Capability.AMSGRAD, Capability.EPS_ROOT, Capability.WEIGHT_DECAY}),
+               flushes_subnormals=True),
+    TargetInfo("keras.Adam", "keras", "keras.Adam", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS,
+               precision=_KERAS_PRECISION, known=(KERAS_HALF_SCALARS,), flushes_subnormals=True),
+    TargetInfo("keras.AdamW", "keras", "keras.AdamW", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS,
+               precision=_KERAS_PRECISION, known=(KERAS_HALF_SCALARS,), flushes_subnormals=True),
+)
+
+TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in TARGETS}
+

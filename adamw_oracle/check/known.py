@@ -1,0 +1,57 @@
+"""Known findings: telling a declared, reproduced misbehaviour of a built-in target from a new one.
+
+The declarations live in :mod:`adamw_oracle.adapters.targets` (:class:`KnownFinding`). ``check`` sorts
+each case's findings with :func:`split_known`: a finding that one of the target's declared known findings
+explains is counted as *known* and does not fail the case, so the search goes on looking for anything
+else. :func:`reproduce` runs a known finding's own triggering case directly, which is how the test suite
+and the main job tell that it is still there (and notice when a framework fixes it).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from adamw_oracle.adapters.targets import VALUE_FINDINGS, KnownFinding
+from adamw_oracle.check.findings import Finding, classify
+from adamw_oracle.contract.case import Case, Implementation, Observation
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.verify import judge
+
+
+def explains(known: KnownFinding, case: Case, observation: Observation, finding: Finding) -> bool:
+    """Whether ``known`` accounts for ``finding`` of ``case`` (see :class:`KnownFinding`)."""
+    if finding.kind not in known.kinds or case.dtype not in known.dtypes or not known.occurs(case):
+        return False
+    if known.explained_by is None or finding.kind not in VALUE_FINDINGS:
+        return True
+    return bool(judge(case, observation, precision=known.explained_by(case.dtype)).passed)
+
+
+def split_known(case: Case, observation: Observation, findings: Sequence[Finding],
+                known: Sequence[KnownFinding]) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
+    """``(findings no known finding explains, ids of the known findings that explain the others)``."""
+    if not known or not findings:
+        return tuple(findings), ()
+    remaining: list[Finding] = []
+    ids: dict[str, None] = {}
+    for f in findings:
+        match = next((k for k in known if explains(k, case, observation, f)), None)
+        if match is None:
+            remaining.append(f)
+        else:
+            ids[match.id] = None
+    return tuple(remaining), tuple(ids)
+
+
+def reproduce(impl: Implementation, known: KnownFinding, dtype: Dtype,
+              precision: PrecisionModel | None = None) -> tuple[Finding, ...]:
+    """Run ``known``'s triggering case through ``impl`` in ``dtype`` and judge it (under ``precision``,
+    default the judge's); the findings ``known`` explains (empty: it did not reproduce)."""
+    case = known.trigger(dtype)
+    observation = impl.run(case)
+    verdict: Any = None
+    if observation.error is None:
+        verdict = judge(case, observation, precision=precision) if precision is not None else judge(case, observation)
+    findings = classify(observation, verdict)
+    return tuple(f for f in findings if explains(known, case, observation, f))
