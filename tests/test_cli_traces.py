@@ -75,4 +75,4 @@ def test_console_script_exit_status_and_no_traceback() -> None:
     result = subprocess.run([sys.executable, "-m", "adamw_oracle", "trace", "--params", "abc", "--grads", "0.1"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr and "initial_params='abc'" in result.stderr
+    assert "Traceback" not in result.stderr and "--params='abc'" in result.stderr

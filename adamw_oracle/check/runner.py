@@ -17,6 +17,7 @@ Guarantees:
 """
 from __future__ import annotations
 
+import math
 import platform
 import threading
 import time
@@ -31,7 +32,7 @@ from adamw_oracle.check.known import split_known
 from adamw_oracle.check.outcome import CaseResult, CheckReport, Counterexample
 from adamw_oracle.check.reproduction import reproduction
 from adamw_oracle.contract.capabilities import capabilities_of
-from adamw_oracle.contract.case import Case, Implementation, Observation
+from adamw_oracle.contract.case import MAX_SECONDS, Case, Implementation, Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
@@ -146,7 +147,8 @@ def check_target(
         examples: number of generated cases (>= 1).
         seed: hypothesis seed (the same seed draws the same cases).
         time_budget: seconds after which no new case is started (None: no limit).
-        case_timeout: seconds one case may take (None: no limit).
+        case_timeout: seconds one case may take (None: no limit). Every duration is finite and at most
+            :data:`MAX_SECONDS`; "no limit" is spelled None, not ``inf``.
         max_steps, max_size: the longest run and the largest element count drawn.
         shrink_runs, shrink_seconds: shrinking a failure stops after this many extra runs or seconds
             (the smallest failing case found so far is reported).
@@ -170,8 +172,9 @@ def check_target(
     _require_int("max_size", max_size, 1)
     _require_int("shrink_runs", shrink_runs, 0)
     for name, value in (("time_budget", time_budget), ("case_timeout", case_timeout), ("shrink_seconds", shrink_seconds)):
-        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
-            raise InvalidArgumentError(name, value, "a number of seconds > 0, or None")
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and math.isfinite(value) and 0 < value <= MAX_SECONDS):
+            raise InvalidArgumentError(name, value, f"a finite number of seconds in (0, {MAX_SECONDS:g}], or None (no limit)")
     dt = Dtype.parse(dtype)
     impl = resolve_target(target)
     supported = getattr(impl, "dtypes", None)

@@ -32,6 +32,13 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
+    def option_name(self, argument: str) -> str | None:
+        """The option string (``--examples``) whose value lands in ``argument``, if there is one."""
+        for action in self._actions:  # argparse offers no public listing of its actions
+            if argument in (action.dest, action.dest.replace("_", "-")):
+                return action.option_strings[-1] if action.option_strings else action.dest.upper()
+        return None
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
@@ -48,7 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    parser.set_defaults(subcommand_parsers=subparsers.choices)
     return parser
+
+
+def _as_cli_error(exc: InvalidArgumentError, parser: argparse.ArgumentParser, args: argparse.Namespace) -> InvalidArgumentError:
+    """The error with a Python argument name (``examples``) replaced by the option that set it."""
+    if exc.argument.startswith("-"):
+        return exc
+    chosen = getattr(args, "subcommand_parsers", {}).get(getattr(args, "command", None), parser)
+    for candidate in (chosen, parser):
+        option = candidate.option_name(exc.argument) if isinstance(candidate, _Parser) else None
+        if option is not None:
+            return InvalidArgumentError(option, exc.value, exc.allowed, exc.hint)
+    return exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,7 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         func = getattr(args, "func", None) or importlib.import_module(MAIN_JOB_MODULE).run
         return int(func(args) or 0)
-    except (InvalidArgumentError, UsageError) as exc:
+    except InvalidArgumentError as exc:
+        print(f"adamw-oracle: error: {_as_cli_error(exc, parser, args)}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
         print(f"adamw-oracle: error: {exc}", file=sys.stderr)
         return 2
     except AdamwOracleError as exc:

@@ -6,11 +6,13 @@ inconclusive or nothing matched; 2 bad arguments.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from adamw_oracle.cli.jsonout import dumps
+from adamw_oracle.cli.options import MAX_SECONDS, int_in, seconds
 from adamw_oracle.contract.conventions import AmsGrad, BiasCorrection, DecayTarget, EpsPlacement, WeightDecay
+from adamw_oracle.contract.run import MAX_STEPS
 from adamw_oracle.errors import InvalidArgumentError
 
 _CHOICE_OPTIONS = (
@@ -27,9 +29,10 @@ def _add_target(p: argparse.ArgumentParser) -> None:
                    "or module:attribute; omit with --cmd")
     p.add_argument("--cmd", metavar="COMMAND", help="check a program: it reads a JSON case on stdin and writes the "
                    "trajectory as JSON on stdout (see docs/checking.md)")
-    p.add_argument("--case-timeout", type=float, default=60.0, metavar="SECONDS", help="time limit of one case (default 60)")
+    p.add_argument("--case-timeout", type=seconds(), default=60.0, metavar="SECONDS",
+                   help=f"time limit of one case (default 60, at most {MAX_SECONDS:g})")
     p.add_argument("--dtype", default=None, help="float64, float32, float16 or bfloat16")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--json", action="store_true", help="print the result as strict JSON (NaN and infinities as strings)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,10 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for flag, name, enum_type in _CHOICE_OPTIONS:
         check.add_argument(flag, dest=name, choices=[m.value for m in enum_type],
                            help=f"explicit expected {name.replace('_', ' ')} (overrides --expect)")
-    check.add_argument("--examples", type=int, default=50, help="number of generated cases (default 50)")
-    check.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
-    check.add_argument("--time-budget", type=float, default=None, metavar="SECONDS", help="start no new case after this")
-    check.add_argument("--max-steps", type=int, default=6, help="longest generated run (default 6)")
+    check.add_argument("--examples", type=int_in(1), default=50, help="number of generated cases (default 50)")
+    check.add_argument("--seed", type=int_in(0), default=0, help="hypothesis seed, an int >= 0 (default 0)")
+    check.add_argument("--time-budget", type=seconds(), default=None, metavar="SECONDS",
+                       help="start no new case after this (default: no limit)")
+    check.add_argument("--max-steps", type=int_in(1, MAX_STEPS), default=6, help="longest generated run (default 6)")
     check.add_argument("--quiet", action="store_true", help="no per-case progress lines")
     check.add_argument("--strict", action="store_true", help="hold the target's declared known findings against it "
                        "too (default: report them as known; see adamw_oracle/adapters/targets.py)")
@@ -103,7 +107,7 @@ def run_check(args: argparse.Namespace) -> int:
                           seed=args.seed, time_budget=args.time_budget, case_timeout=args.case_timeout,
                           max_steps=args.max_steps, progress=progress, known=() if args.strict else None)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        print(dumps(report.as_dict()))
     else:
         print(report.describe())
     return 0 if report.passed else 1
@@ -113,5 +117,5 @@ def run_identify(args: argparse.Namespace) -> int:
     from adamw_oracle.check.identify import identify
 
     result = identify(_implementation(args), dtype=args.dtype)
-    print(json.dumps(result.as_dict(), indent=2) if args.json else result.describe())
+    print(dumps(result.as_dict()) if args.json else result.describe())
     return 0 if result.identified else 1

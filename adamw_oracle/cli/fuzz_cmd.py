@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from adamw_oracle.cli.options import int_in
 from adamw_oracle.errors import InvalidArgumentError
 
 PROFILES = {"ci": 60, "thorough": 10_000}
@@ -28,9 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="examples:\n  adamw-oracle fuzz --examples 50 --seed 1\n  adamw-oracle fuzz --mutations",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--examples", type=int, default=None, metavar="N",
+    parser.add_argument("--examples", type=int_in(1, MAX_EXAMPLES), default=None, metavar="N",
                         help="number of cases (default: the profile's: ci 60, thorough 10000)")
-    parser.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
+    parser.add_argument("--seed", type=int_in(0), default=0, help="hypothesis seed, an int >= 0 (default 0)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="ci", help="example budget (default ci)")
     parser.add_argument("--no-symbolic", action="store_true", help="skip the reference/symbolic comparison")
     parser.add_argument("--mutations", action="store_true",

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import json
 import sys
 import time
 import traceback
@@ -31,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 from adamw_oracle import __version__
+from adamw_oracle.cli.jsonout import dumps
+from adamw_oracle.cli.options import int_in
 from adamw_oracle.errors import InvalidArgumentError
 
 SECTION_KINDS = ("traces", "proofs", "fuzz", "check")
@@ -330,7 +331,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("main job (no subcommand)")
     group.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (progress stays on stderr)")
     group.add_argument("--quick", action="store_true", help="smaller fuzz and check budgets")
-    group.add_argument("--seed", type=int, default=0, help="seed of the fuzz and the checks (default 0)")
+    group.add_argument("--seed", type=int_in(0), default=0, help="seed of the fuzz and the checks (default 0)")
     group.add_argument("--only", metavar="KINDS", default=None,
                        help="comma-separated section kinds to run, among " + ",".join(SECTION_KINDS) + " (default: all)")
     group.add_argument("--no-progress", action="store_true", help="do not print progress on stderr")
@@ -344,7 +345,7 @@ def run(args: argparse.Namespace) -> int:
     progress = None if getattr(args, "no_progress", False) else sys.stderr
     summary = run_main_job(options, progress=progress)
     if getattr(args, "json", False):
-        print(json.dumps(summary_as_dict(summary, options), indent=2))
+        print(dumps(summary_as_dict(summary, options)))
     else:
         print(format_table(summary))
     return 0 if summary.passed else 1

@@ -32,14 +32,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from adamw_oracle.atomic import write_atomically
     from adamw_oracle.errors import InvalidArgumentError
     from adamw_oracle.symbolic import prove_all
-    from adamw_oracle.symbolic.render import FILE_NAMES, docs_dir_or_refuse, render, stale_documents, write_atomic
+    from adamw_oracle.symbolic.render import FILE_NAMES, docs_dir_or_refuse, render, stale_documents
 
     if args.output is not None and args.format == "text":
         raise InvalidArgumentError("--output", args.output, "used only with --format markdown or --format latex")
+    if args.docs_dir is not None and not Path(args.docs_dir).is_dir():
+        raise InvalidArgumentError("--docs-dir", args.docs_dir, "an existing directory (no such directory)")
     needs_docs = args.check_docs or (args.format != "text" and args.output is None)
     docs_dir = docs_dir_or_refuse(args.docs_dir) if needs_docs else None
+    target = None
+    if args.format != "text" and args.output != "-":
+        if args.output:
+            target = Path(args.output)
+        else:
+            assert docs_dir is not None  # needs_docs held
+            target = docs_dir / FILE_NAMES[args.format]
+        _require_writable(target)
     results = prove_all()
     to_stdout = args.output == "-"
     report = sys.stderr if to_stdout else sys.stdout
@@ -53,13 +64,12 @@ def run(args: argparse.Namespace) -> int:
         if to_stdout:
             sys.stdout.write(text)
         else:
-            if args.output:
-                path = Path(args.output)
-            else:
-                assert docs_dir is not None  # needs_docs held
-                path = docs_dir / FILE_NAMES[args.format]
-            write_atomic(path, text)
-            print(f"wrote {path}", file=report)
+            assert target is not None
+            try:
+                write_atomically(target, text)
+            except OSError as exc:
+                raise InvalidArgumentError("--output", str(target), f"a writable file path ({exc.strerror or exc})") from exc
+            print(f"wrote {target}", file=report)
     if args.check_docs:
         stale = stale_documents(results, docs_dir)
         for path in stale:
@@ -70,3 +80,18 @@ def run(args: argparse.Namespace) -> int:
         else:
             print("documents are current", file=report)
     return status
+
+
+def _require_writable(path: Path) -> None:
+    """Refuse, before the proofs run, a path whose folder cannot take the atomic writer's temporary file."""
+    import os
+
+    from adamw_oracle.errors import InvalidArgumentError
+
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the writer creates missing folders below the first existing one
+    if path.is_dir():
+        raise InvalidArgumentError("--output", str(path), "a file path (it is a directory)")
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidArgumentError("--output", str(path), f"a writable file path ({folder} is not a writable directory)")

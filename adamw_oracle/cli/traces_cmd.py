@@ -10,10 +10,12 @@ Examples::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import Conventions
+from adamw_oracle.contract.exact import to_exact
 from adamw_oracle.contract.hyperparameters import Hyperparameters
 from adamw_oracle.contract.presets import get_preset
 from adamw_oracle.contract.run import Run
@@ -74,13 +76,14 @@ def run_traces(args: argparse.Namespace) -> int:
     from adamw_oracle.traces import compare_all, default_traces_dir, write_all
 
     directory = args.dir if args.dir is not None else default_traces_dir()
+    if args.dir is not None and not Path(args.dir).is_dir():
+        raise InvalidArgumentError("--dir", args.dir, "an existing directory (no such directory)" if not Path(args.dir).exists()
+                                   else "a directory (the golden traces folder)")
     if args.write:
-        written = write_all(directory)
-        for path in written:
-            print(f"wrote {path}")
+        written = write_all(directory, report=lambda line: print(line, flush=True))
         print(f"{len(written)} file(s) updated in {directory}" if written else f"every file in {directory} was up to date")
         return 0
-    differences = compare_all(directory)
+    differences = compare_all(directory, report=print)
     for difference in differences:
         print(difference.describe())
     if differences:
@@ -121,16 +124,16 @@ def _config(args: argparse.Namespace) -> OptimizerConfig:
 
 def build_run(args: argparse.Namespace) -> Run:
     """The :class:`Run` described by the ``trace`` arguments (validated, exact)."""
-    params = _split(args.params, "--params")
-    rows = [_split(row, "--grads") for row in args.grads.split(";")]
+    params: list[Any] = [to_exact(x, "--params") for x in _split(args.params, "--params")]
+    rows = [[to_exact(g, "--grads", allow_nonfinite=True) for g in _split(row, "--grads")] for row in args.grads.split(";")]
     steps = args.steps if args.steps is not None else len(rows)
     if isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
         raise InvalidArgumentError("--steps", steps, f"an int in [1, {MAX_STEPS}]")
     if args.state_step < 0:
         raise InvalidArgumentError("--state-step", args.state_step, "an int >= 0")
-    zeros = ["0"] * len(params)
-    m = _split(args.m, "--m") if args.m is not None else zeros
-    v = _split(args.v, "--v") if args.v is not None else zeros
+    zeros: list[Any] = ["0"] * len(params)
+    m = [to_exact(x, "--m") for x in _split(args.m, "--m")] if args.m is not None else zeros
+    v = [to_exact(x, "--v") for x in _split(args.v, "--v")] if args.v is not None else zeros
     state = exact_state(args.state_step, m, v)
     gradients = tuple(tuple(rows[k % len(rows)]) for k in range(steps))
     return Run(_config(args), tuple(params), gradients, state, name="ad hoc")

@@ -21,6 +21,10 @@ import numpy as np
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.run import Run
 
+MAX_SECONDS = 1_000_000.0
+"""Longest duration a case timeout or a time budget may be given (about 11.6 days); "no limit" is
+spelled None in the Python API (the default of ``check --time-budget``), never ``inf``."""
+
 
 @dataclass(frozen=True)
 class Case:

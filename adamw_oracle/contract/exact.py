@@ -7,6 +7,12 @@
   3602879701896397/36028797018963968.
 * Integers and :class:`fractions.Fraction` / :class:`decimal.Decimal` are exact already.
 
+Written numbers are bounded before they are converted (the conversion of ``"1e-400000"`` alone would
+build a million-bit integer and the reference would then crawl): a decimal exponent must lie in
+[-MAX_DECIMAL_EXPONENT, MAX_DECIMAL_EXPONENT] = [-1000, 1000] and a mantissa, numerator or denominator may
+have at most MAX_WRITTEN_DIGITS = 1000 digits. Every float64 value and every hyperparameter a real
+optimizer uses lies far inside this range.
+
 Non-finite values are refused for hyperparameters. Gradients may be non-finite when
 ``allow_nonfinite=True``; they are then returned as the float ``inf``/``-inf``/``nan`` itself.
 """
@@ -29,9 +35,16 @@ ExactOrNonFinite = Fraction | float
 ExactInput = str | int | float | Fraction | Decimal | SupportsFloat
 """What :func:`to_exact` accepts: a decimal string, int, Fraction, Decimal or a binary float scalar."""
 
+MAX_DECIMAL_EXPONENT = 1000
+"""Largest ``|e|`` of a written exponent (``"1e-1000"``) and of a Decimal's adjusted exponent."""
+MAX_WRITTEN_DIGITS = 1000
+"""Most digits in a written mantissa, numerator or denominator."""
+
 _NUMBER_PATTERN = re.compile(
     r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]?\d+\s*/\s*[+-]?\d+$"
 )
+_RANGE = (f"a number with a decimal exponent in [-{MAX_DECIMAL_EXPONENT}, {MAX_DECIMAL_EXPONENT}] "
+          f"and at most {MAX_WRITTEN_DIGITS} digits")
 
 
 @overload
@@ -71,6 +84,7 @@ def to_exact(value: Any, argument: str = "value", *, allow_nonfinite: bool = Fal
             raise InvalidArgumentError(
                 argument, value, "a decimal number such as '0.001', '1e-8' or '3/4'"
             )
+        _check_written_size(text, argument, value)
         try:
             return Fraction(text.replace(" ", ""))
         except (ValueError, ZeroDivisionError) as exc:
@@ -80,7 +94,9 @@ def to_exact(value: Any, argument: str = "value", *, allow_nonfinite: bool = Fal
             if allow_nonfinite:
                 return float(value)
             raise InvalidArgumentError(argument, value, "a finite number")
-        return Fraction(value)
+        if value and (len(value.as_tuple().digits) > MAX_WRITTEN_DIGITS or abs(value.adjusted()) > MAX_DECIMAL_EXPONENT):
+            raise InvalidArgumentError(argument, value, _RANGE)
+        return Fraction(value) if value else Fraction(0)
     as_float = _binary_float(value)
     if as_float is None:
         raise InvalidArgumentError(argument, value, "a number (str, int, Fraction or float scalar)")
@@ -89,6 +105,25 @@ def to_exact(value: Any, argument: str = "value", *, allow_nonfinite: bool = Fal
             return as_float
         raise InvalidArgumentError(argument, value, "a finite number")
     return Fraction(as_float)
+
+
+def _check_written_size(text: str, argument: str, value: Any) -> None:
+    """Refuse a written number outside the documented range before any big-integer arithmetic."""
+    if "/" in text:
+        parts = [part.strip().lstrip("+-") for part in text.split("/")]
+        if any(len(part) > MAX_WRITTEN_DIGITS for part in parts):
+            raise InvalidArgumentError(argument, _shown(value), _RANGE)
+        return
+    mantissa, _, exponent = text.lower().partition("e")
+    if len(exponent.lstrip("+-")) > 12 or abs(int(exponent or "0")) > MAX_DECIMAL_EXPONENT:
+        raise InvalidArgumentError(argument, _shown(value), _RANGE)
+    if len(mantissa.lstrip("+-").replace(".", "")) > MAX_WRITTEN_DIGITS:
+        raise InvalidArgumentError(argument, _shown(value), _RANGE)
+
+
+def _shown(value: Any) -> Any:
+    """The value for an error message (a long string is cut, so the message stays one line)."""
+    return value if not isinstance(value, str) or len(value) <= 60 else value[:30] + "..." + value[-20:]
 
 
 def _binary_float(value: Any) -> float | None:

@@ -16,6 +16,9 @@ from adamw_oracle.contract.hyperparameters import exact_str
 from adamw_oracle.contract.state import OptimizerState, exact_state, zero_state
 from adamw_oracle.errors import InvalidArgumentError
 
+MAX_STEPS = 100_000
+"""Most steps in one run (a certified run of this length already takes minutes)."""
+
 
 @dataclass(frozen=True, init=False)
 class Run:
@@ -46,6 +49,16 @@ class Run:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "description", description)
         object.__setattr__(self, "initial_state", initial_state)
+        if not isinstance(config, OptimizerConfig):
+            hint = "build one with preset(name) or OptimizerConfig(...)" if isinstance(config, str) else None
+            raise InvalidArgumentError("config", config, "an OptimizerConfig", hint=hint)
+        for argument, given in (("initial_params", initial_params), ("gradients", gradients)):
+            if isinstance(given, (str, bytes)) or not (hasattr(given, "__len__") and hasattr(given, "__iter__")):
+                raise InvalidArgumentError(argument, given, "a sequence (tuple or list)" + (
+                    " of numbers" if argument == "initial_params" else " of gradient rows, one per step"))
+        if not 1 <= len(gradients) <= MAX_STEPS:
+            raise InvalidArgumentError("gradients", f"{len(gradients)} rows",
+                                       f"1 to {MAX_STEPS} rows (one gradient vector per step)")
         params = tuple(to_exact(x, "initial_params") for x in initial_params)
         object.__setattr__(self, "initial_params", params)
         grads = []
@@ -102,8 +115,8 @@ def _value_str(value: ExactOrNonFinite) -> str:
 
 
 def constant_gradients(values: Sequence[Any], steps: int) -> tuple[tuple[Any, ...], ...]:
-    """The same gradient vector at every one of ``steps`` steps."""
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise InvalidArgumentError("steps", steps, "an int >= 1")
+    """The same gradient vector at every one of ``steps`` steps (1 to :data:`MAX_STEPS`)."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
+        raise InvalidArgumentError("steps", steps, f"an int in [1, {MAX_STEPS}]")
     row = tuple(values)
     return (row,) * steps

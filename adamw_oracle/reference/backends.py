@@ -119,5 +119,76 @@ class IntervalBackend:
         return base**exponent
 
 __all__ = [
-    "Backend", "IntervalBackend", "PointBackend", "interval_ends", "mpf_to_fraction", "raw_mpf_to_fraction",
+    "IRRATIONAL", "Backend", "ExactBackend", "IntervalBackend", "Irrational", "PointBackend", "interval_ends",
+    "mpf_to_fraction", "raw_mpf_to_fraction",
 ]
+
+
+class Irrational:
+    """A value the exact backend does not hold as a rational (an irrational square root, or a result
+    computed from one): all that is known is that no exact rational is available for it.
+
+    Arithmetic with it gives :data:`IRRATIONAL` again, except multiplication by an exact 0 (which is 0).
+    """
+
+    _instance: Irrational | None = None
+
+    def __new__(cls) -> Irrational:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "IRRATIONAL"
+
+    def _absorb(self, other: Any) -> Irrational:
+        return self
+
+    def _times(self, other: Any) -> Any:
+        return other if isinstance(other, Fraction) and other == 0 else self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __truediv__ = __rtruediv__ = __pow__ = _absorb
+    __mul__ = __rmul__ = _times
+
+    def __neg__(self) -> Irrational:
+        return self
+
+
+IRRATIONAL = Irrational()
+
+
+class ExactBackend:
+    """Exact rational arithmetic (:class:`fractions.Fraction`); a square root that is not rational
+    becomes :data:`IRRATIONAL`, and so does everything computed from it.
+
+    Used by certification to recognise a quantity whose exact value is a rational (m, v, and the
+    parameters of SGD runs always are), e.g. a value exactly halfway between two float32 numbers,
+    which no enclosure of non-zero width can certify.
+    """
+
+    rigorous = True
+    prec = 0  # unbounded
+
+    def const(self, value: Fraction | float | int) -> Fraction:
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidArgumentError("value", value, "a finite number (exact arithmetic needs finite inputs)")
+        return Fraction(value)
+
+    def sqrt(self, x: Any) -> Any:
+        if not isinstance(x, Fraction):
+            return IRRATIONAL
+        if x < 0:
+            raise ArithmeticError("square root of a negative rational")
+        num, den = math.isqrt(x.numerator), math.isqrt(x.denominator)
+        if num * num == x.numerator and den * den == x.denominator:
+            return Fraction(num, den)
+        return IRRATIONAL
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        if not isinstance(a, Fraction) or not isinstance(b, Fraction):
+            return IRRATIONAL
+        return a if a >= b else b
+
+    def power(self, base: Any, exponent: int) -> Any:
+        return base**exponent

@@ -19,6 +19,19 @@ Ties: a quantity whose exact value is a terminating decimal lying exactly halfwa
 halfway point is itself a (digits+1)-digit decimal, so every value of a narrow enclosure around it
 rounds to the same longer string, which is then certified in the ordinary way.
 
+Exact values: a quantity whose exact value is a rational lying exactly on a float64/float32 rounding
+boundary (halfway between two floats, e.g. m = -22224021/2^29 from float32 inputs) or an exact zero
+reached through cancellation is never certified by an enclosure of non-zero width. When a quantity
+still fails after ``TIE_DOUBLINGS`` doublings, the run is evaluated once more in exact rational
+arithmetic (:class:`~adamw_oracle.reference.backends.ExactBackend`; m, v and SGD's quantities are
+always rational, square roots are exact when they are rational); a quantity with an exact rational
+value is then certified from that value directly (correct roundings, ``lower == upper``), with the
+decimal length chosen as the enclosures would (one more digit for a decimal tie). Only quantities
+that are not known as rationals are left to further doublings.
+
+Range: ``digits`` up to 10000. Decimal strings longer than Python's int-to-string limit (4300 digits)
+are written through :mod:`decimal`, which has no such limit.
+
 Only the requested quantities at the requested step indices are rounded (``quantities``, ``steps``);
 the interval run itself always covers every step, since each step depends on the previous one.
 """
@@ -32,13 +45,14 @@ from fractions import Fraction
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.run import Run
 from adamw_oracle.errors import CertificationError, InvalidArgumentError
-from adamw_oracle.reference.backends import MAX_PREC, IntervalBackend
-from adamw_oracle.reference.digits import round_raw_to_format, significant_raw
+from adamw_oracle.reference.backends import MAX_PREC, ExactBackend, IntervalBackend
+from adamw_oracle.reference.digits import floor_log10, round_raw_to_format, significant, significant_raw
 from adamw_oracle.reference.trajectory import run_trajectory
 
 GUARD_BITS = 32
 TIE_DOUBLINGS = 2
 TIE_EXTRA_DIGITS = 3
+DEFAULT_MAX_PREC = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,7 @@ def certify_run(
     digits: int = 30,
     quantities: Iterable[str] | None = None,
     *,
-    max_prec: int = 1 << 14,
+    max_prec: int | None = None,
     steps: Iterable[int] | None = None,
 ) -> CertifiedTrajectory:
     """Certify ``digits`` significant digits of every requested quantity of every step.
@@ -92,7 +106,9 @@ def certify_run(
         digits: significant decimal digits to certify (>= 1).
         quantities: names of :class:`~adamw_oracle.reference.records.ElementStep` quantities
             (default: every quantity the family has).
-        max_prec: give up above this many bits.
+        max_prec: give up above this many bits (default: the larger of 2^14 and four times the starting
+            precision digits*log2(10)+32, at most ``MAX_PREC``; given explicitly, it must be at least the
+            starting precision).
         steps: 0-based step indices to certify (default: every step). ``steps`` of the result then
             holds only these rows, in increasing order, and ``step_indices`` says which they are.
 
@@ -102,16 +118,20 @@ def certify_run(
     """
     if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 10000:
         raise InvalidArgumentError("digits", digits, "an int in [1, 10000]")
-    if not isinstance(max_prec, int) or not 64 <= max_prec <= MAX_PREC:
-        raise InvalidArgumentError("max_prec", max_prec, f"an int in [64, {MAX_PREC}]")
+    prec = int(digits * math.log2(10)) + GUARD_BITS
+    if max_prec is None:
+        max_prec = min(max(DEFAULT_MAX_PREC, 4 * prec), MAX_PREC)
+    if not isinstance(max_prec, int) or isinstance(max_prec, bool) or not max(64, min(prec, MAX_PREC)) <= max_prec <= MAX_PREC:
+        raise InvalidArgumentError("max_prec", max_prec, f"an int in [{max(64, min(prec, MAX_PREC))}, {MAX_PREC}] "
+                                   f"(at least the {prec} bits that {digits} digits start from)")
     for grad_row in run.gradients:
         for g in grad_row:
             if not isinstance(g, Fraction):
                 raise InvalidArgumentError("run.gradients", g, "finite values (non-finite runs cannot be certified)")
     wanted = tuple(quantities) if quantities is not None else None
     indices = _step_indices(steps, run.steps)
-    prec = int(digits * math.log2(10)) + GUARD_BITS
     doublings = 0
+    exact_steps: list[tuple[dict[str, object], ...]] = []  # filled on the first need, see the module docstring
     while True:
         extra = TIE_EXTRA_DIGITS if doublings >= TIE_DOUBLINGS else 0
         trajectory = run_trajectory(run, IntervalBackend(min(prec, max_prec)))
@@ -128,6 +148,11 @@ def certify_run(
                     if name not in values:
                         raise InvalidArgumentError("quantities", name, "names among " + ", ".join(values))
                     result = _certify_one(values[name], digits, extra)
+                    if result is None and extra:
+                        if not exact_steps:
+                            exact_steps.extend(tuple(e.quantities() for e in r)
+                                               for r in run_trajectory(run, ExactBackend()).steps)
+                        result = _certify_exact(exact_steps[k][i][name], digits, extra)
                     if result is None:
                         failure = (k, i, name)
                         break
@@ -164,6 +189,25 @@ def _raw_to_fraction(raw: tuple) -> Fraction:
     sign, man, exp, _bc = raw
     value = Fraction(int(man) << exp) if exp >= 0 else Fraction(int(man), 1 << -exp)
     return -value if sign else value
+
+
+def _certify_exact(value: object, digits: int, extra_digits: int) -> CertifiedValue | None:
+    """The certified value of an exactly known rational (None when ``value`` is not a rational)."""
+    if not isinstance(value, Fraction):
+        return None
+    length = digits
+    while length < digits + extra_digits and _decimal_tie(value, length):
+        length += 1  # what a narrow enclosure around a decimal tie certifies (see the module docstring)
+    roundings = [float(dtype.format.round(value)) for dtype in (Dtype.FLOAT64, Dtype.FLOAT32)]
+    return CertifiedValue(significant(value, length), roundings[0], roundings[1], value, value)
+
+
+def _decimal_tie(value: Fraction, digits: int) -> bool:
+    """True when ``value`` lies exactly halfway between two ``digits``-digit decimals."""
+    if value == 0:
+        return False
+    scaled = abs(value) / Fraction(10) ** (floor_log10(abs(value)) - digits + 1)
+    return scaled.denominator == 2
 
 
 def _certify_one(interval: object, digits: int, extra_digits: int = 0) -> CertifiedValue | None:

@@ -7,9 +7,16 @@ give the same string certifies that every value inside it (the exact value inclu
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from fractions import Fraction
 
 from adamw_oracle.errors import InvalidArgumentError
+
+
+def integer_text(n: int) -> str:
+    """``str(n)`` without Python's int-to-string digit limit (4300 digits by default, process-wide):
+    long integers go through :class:`decimal.Decimal`, whose conversion from int is exact."""
+    return str(n) if n.bit_length() < 4000 * 3 else str(Decimal(n))
 
 
 def floor_log10(x: Fraction) -> int:
@@ -44,7 +51,7 @@ def significant(x: Fraction, digits: int) -> str:
     if integer == 10**digits:
         integer //= 10
         exponent += 1
-    text = str(integer)
+    text = integer_text(integer)
     mantissa = text[0] + ("." + text[1:] if digits > 1 else "")
     return f"{sign}{mantissa}e{exponent:+03d}"
 
@@ -56,7 +63,7 @@ def fixed(x: Fraction, decimals: int) -> str:
     twice = 2 * remainder
     if twice > scaled.denominator or (twice == scaled.denominator and integer % 2 == 1):
         integer += 1
-    text = str(integer).rjust(decimals + 1, "0")
+    text = integer_text(integer).rjust(decimals + 1, "0")
     body = text[:-decimals] + "." + text[-decimals:] if decimals else text
     return ("-" if x < 0 and integer != 0 else "") + body
 
@@ -118,7 +125,7 @@ def significant_raw(raw: RawMpf, digits: int) -> str:
     if integer == _pow10(digits):
         integer //= 10
         exponent += 1
-    text = str(integer)
+    text = integer_text(integer)
     mantissa = text[0] + ("." + text[1:] if digits > 1 else "")
     return f"{'-' if sign else ''}{mantissa}e{exponent:+03d}"
 

@@ -1,20 +1,20 @@
 """The derivations document (Markdown or LaTeX), generated from the proved theorems.
 
 The committed copies live in ``docs/proofs.md`` and ``docs/proofs.tex``; :func:`stale_documents`
-compares them with a fresh generation (as CI does for the traces). Files are written atomically
-(temporary file in the same directory, then ``os.replace``) so an interruption leaves no half-file.
+compares them with a fresh generation (as CI does for the traces). Files are written with
+:func:`adamw_oracle.atomic.write_atomically` (temporary file in the same directory, fsync, then
+``os.replace``; the file keeps its mode), so an interruption leaves no half-file.
 Documents hold no timings or dates, so a regeneration is byte-identical when nothing changed.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import sympy as sp
 
+from adamw_oracle.atomic import write_atomically
 from adamw_oracle.checkout import checkout_root
 from adamw_oracle.errors import InvalidArgumentError, UsageError
 from adamw_oracle.symbolic.theorem import TheoremResult
@@ -132,27 +132,12 @@ def render(results: Sequence[TheoremResult], fmt: str) -> str:
     raise InvalidArgumentError("format", fmt, "one of markdown, latex")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_documents(results: Sequence[TheoremResult], directory: Path | None = None) -> list[Path]:
     """Write ``proofs.md`` and ``proofs.tex`` into ``directory`` (default ``docs/``); return the paths."""
     directory = docs_dir_or_refuse(directory)
     paths = []
     for fmt, name in FILE_NAMES.items():
-        write_atomic(directory / name, render(results, fmt))
+        write_atomically(directory / name, render(results, fmt))
         paths.append(directory / name)
     return paths
 

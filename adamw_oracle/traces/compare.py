@@ -17,7 +17,8 @@ class TraceDifference:
     """The first difference between a committed file and its regeneration.
 
     ``kind`` is ``"missing"`` (no committed file), ``"differs"`` (a line differs), ``"truncated"`` (the
-    committed file ends early) or ``"longer"`` (it has extra lines at the end). ``field`` is the JSON
+    committed file ends early), ``"longer"`` (it has extra lines at the end), ``"not_a_file"`` (a
+    directory has the file's name) or ``"extra"`` (a name in the folder that is no golden file). ``field`` is the JSON
     path of the differing line (None for Markdown files); ``line`` is 1-based.
     """
 
@@ -36,6 +37,10 @@ class TraceDifference:
             where += f" (field {self.field})"
         if self.kind == "missing":
             return f"{self.file}: missing (regenerate with `adamw-oracle traces --write`)"
+        if self.kind == "not_a_file":
+            return f"{self.file}: is a directory, not a file (remove it, then run `adamw-oracle traces --write`)"
+        if self.kind == "extra":
+            return f"{self.file}: extra file, not produced by the regeneration (remove it if it is not needed)"
         if self.kind == "truncated":
             return f"{where}: the committed file ends here (truncated?); regenerated has {self.regenerated!r}"
         if self.kind == "longer":

@@ -124,8 +124,8 @@ def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implem
     """
     if not isinstance(examples, int) or isinstance(examples, bool) or examples < 1:
         raise InvalidArgumentError("examples", examples, "an int >= 1")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise InvalidArgumentError("seed", seed, "an int")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InvalidArgumentError("seed", seed, "an int >= 0")
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
 
