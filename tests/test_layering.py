@@ -5,7 +5,7 @@ Layers (a module may import its own layer's package and any lower layer, never a
 ====  ============================================================================================
 rank  packages
 ====  ============================================================================================
-0     ``errors``, ``checkout`` (leaf utilities)
+0     ``errors``, ``checkout``, ``atomic`` (leaf utilities)
 1     ``contract``; then the package root ``adamw_oracle/__init__.py`` (it re-exports the contract)
 2     ``reference``, ``symbolic``, ``gpu``: the three independent formulations; none imports another
 3     ``verify``, ``traces``, ``vectors``: built on the formulations
@@ -26,7 +26,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "adamw_oracle"
 
 RANK: dict[str, float] = {
-    "errors": 0, "checkout": 0,
+    "errors": 0, "checkout": 0, "atomic": 0,
     "contract": 1, "(root)": 1.5,
     "reference": 2, "symbolic": 2, "gpu": 2,
     "verify": 3, "traces": 3, "vectors": 3,

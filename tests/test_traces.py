@@ -15,9 +15,9 @@ from pathlib import Path
 import mpmath
 import pytest
 
-from adamw_oracle import PRESETS
+from adamw_oracle import PRESETS, atomic
 from adamw_oracle.reference.digits import fixed, significant
-from adamw_oracle.traces import atomic, catalogue, compare_all, default_traces_dir, golden_files, write_all
+from adamw_oracle.traces import catalogue, compare_all, default_traces_dir, golden_files, write_all
 from adamw_oracle.traces.errata import errata_document
 from adamw_oracle.traces.generate import certify_trace
 from adamw_oracle.traces.seed_numbers import printed_numbers
