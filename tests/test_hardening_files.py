@@ -166,3 +166,45 @@ def test_an_interrupted_write_is_reported_with_the_files_it_replaced(
             f"not replaced: {names[2]}, {names[3]}") in report
     assert not (folder / JOURNAL_NAME).exists()
     assert main(["traces", "--dir", str(folder)]) == 0
+
+
+KILLED_WRITE = '''
+import os, signal, sys
+import adamw_oracle.atomic as atomic
+import adamw_oracle.traces.store as store
+from adamw_oracle.cli import main
+from adamw_oracle.traces import catalogue
+
+small = store.golden_files(catalogue()[:2])
+store.golden_files = lambda: small
+real_replace, calls = os.replace, [0]
+
+def replace_then_die(source, destination):
+    calls[0] += 1
+    if calls[0] == 3:  # journal, first file, then SIGKILL with the second file's temporary written
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(source, destination)
+
+atomic.os.replace = replace_then_die
+main(["traces", "--dir", sys.argv[1], "--write"])
+'''
+
+
+def test_a_sigkilled_write_is_tidied_and_reported_by_the_next_run(
+        folder: Path, small_golden: list[store.GoldenFile], capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    for golden in small_golden:
+        (folder / golden.name).write_text("stale\n")
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITE, str(folder)], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL
+    names = [golden.name for golden in small_golden]
+    leftovers = [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert len(leftovers) == 1 and leftovers[0].startswith(f".{names[1]}.")
+    assert main(["traces", "--dir", str(folder), "--write"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed {leftovers[0]}" in out
+    assert f"replaced: {names[0]}; not replaced: {', '.join(names[1:])}" in out
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)
