@@ -35,8 +35,8 @@ class _Parser(argparse.ArgumentParser):
     def option_name(self, argument: str) -> str | None:
         """The option string (``--examples``) whose value lands in ``argument``, if there is one."""
         for action in self._actions:  # argparse offers no public listing of its actions
-            if argument in (action.dest, action.dest.replace("_", "-")):
-                return action.option_strings[-1] if action.option_strings else action.dest.upper()
+            if action.option_strings and argument in (action.dest, action.dest.replace("_", "-")):
+                return action.option_strings[-1]
         return None
 
 

@@ -10,7 +10,8 @@ import sys
 from typing import Any
 
 from adamw_oracle.cli.jsonout import dumps
-from adamw_oracle.cli.options import MAX_SECONDS, int_in, seconds
+from adamw_oracle.cli.options import int_option, seconds_option
+from adamw_oracle.contract.case import MAX_SECONDS
 from adamw_oracle.contract.conventions import AmsGrad, BiasCorrection, DecayTarget, EpsPlacement, WeightDecay
 from adamw_oracle.contract.run import MAX_STEPS
 from adamw_oracle.errors import InvalidArgumentError
@@ -29,7 +30,7 @@ def _add_target(p: argparse.ArgumentParser) -> None:
                    "or module:attribute; omit with --cmd")
     p.add_argument("--cmd", metavar="COMMAND", help="check a program: it reads a JSON case on stdin and writes the "
                    "trajectory as JSON on stdout (see docs/checking.md)")
-    p.add_argument("--case-timeout", type=seconds(), default=60.0, metavar="SECONDS",
+    p.add_argument("--case-timeout", type=float, default=60.0, metavar="SECONDS",
                    help=f"time limit of one case (default 60, at most {MAX_SECONDS:g})")
     p.add_argument("--dtype", default=None, help="float64, float32, float16 or bfloat16")
     p.add_argument("--json", action="store_true", help="print the result as strict JSON (NaN and infinities as strings)")
@@ -50,11 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for flag, name, enum_type in _CHOICE_OPTIONS:
         check.add_argument(flag, dest=name, choices=[m.value for m in enum_type],
                            help=f"explicit expected {name.replace('_', ' ')} (overrides --expect)")
-    check.add_argument("--examples", type=int_in(1), default=50, help="number of generated cases (default 50)")
-    check.add_argument("--seed", type=int_in(0), default=0, help="hypothesis seed, an int >= 0 (default 0)")
-    check.add_argument("--time-budget", type=seconds(), default=None, metavar="SECONDS",
+    check.add_argument("--examples", type=int, default=50, help="number of generated cases (default 50)")
+    check.add_argument("--seed", type=int, default=0, help="hypothesis seed, an int >= 0 (default 0)")
+    check.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                        help="start no new case after this (default: no limit)")
-    check.add_argument("--max-steps", type=int_in(1, MAX_STEPS), default=6, help="longest generated run (default 6)")
+    check.add_argument("--max-steps", type=int, default=6, help="longest generated run (default 6)")
     check.add_argument("--quiet", action="store_true", help="no per-case progress lines")
     check.add_argument("--strict", action="store_true", help="hold the target's declared known findings against it "
                        "too (default: report them as known; see adamw_oracle/adapters/targets.py)")
@@ -70,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _implementation(args: argparse.Namespace) -> Any:
+    seconds_option("--case-timeout", args.case_timeout)
     if args.cmd and args.target:
         raise InvalidArgumentError("target", args.target, "no TARGET together with --cmd (give one of them)")
     if args.cmd:
@@ -101,6 +103,10 @@ def _expected(args: argparse.Namespace) -> Any:
 def run_check(args: argparse.Namespace) -> int:
     from adamw_oracle.check.runner import check_target
 
+    int_option("--examples", args.examples, 1)
+    int_option("--seed", args.seed, 0)
+    int_option("--max-steps", args.max_steps, 1, MAX_STEPS)
+    seconds_option("--time-budget", args.time_budget)
     target = _implementation(args)
     progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))
     report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
