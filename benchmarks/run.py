@@ -34,6 +34,9 @@ BENCHMARKS = {
     4: "benchmarks.bench_mutations",
     5: "benchmarks.bench_host_build_runner",
     6: "benchmarks.bench_cuda",
+    7: "benchmarks.bench_judge",
+    8: "benchmarks.bench_check_tensor",
+    9: "benchmarks.bench_check_cases",
 }
 SIZES = ("full", "tiny")
 DEFAULT_OUT = Path(__file__).resolve().parent

@@ -1,8 +1,12 @@
 """``check_target``: drive an optimizer with generated cases, judge each against the reference, and shrink
 the first failure to a minimal counterexample.
 
-Each case is run through the target's adapter and judged by :func:`adamw_oracle.verify.judge` (the
-error model: exact trajectory plus a per-element, per-dtype rounding-error bound). A case *fails* when
+Each case is run through the target's adapter and judged by the vectorized judge
+(:func:`adamw_oracle.verify.vectorized.judge_vectorized`: the error model's exact trajectory plus a
+per-element, per-dtype rounding-error bound, on whole arrays; ``judge_engine="mpmath"`` selects the
+mpmath judge of record, :func:`adamw_oracle.verify.judge`, for cross-checking). Explicit cases
+(``cases=[...]``, e.g. :func:`~adamw_oracle.check.tensor_cases.tensor_case` of 10**6 elements) are
+judged as given instead of drawn ones. A case *fails* when
 it has any finding (:mod:`adamw_oracle.check.findings`); hypothesis then shrinks it to a minimal
 failing case, which is reported with a copy-paste reproduction. Elements the error model cannot judge
 are counted as ill-conditioned, never passed.
@@ -38,6 +42,8 @@ from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 
 Progress = Callable[[str], None]
+
+JUDGE_ENGINES = ("vectorized", "mpmath")
 
 
 class _Failed(Exception):
@@ -91,18 +97,27 @@ def declared_precision(impl: Any, dtype: Dtype) -> Any:
     return declare(dtype) if callable(declare) else None
 
 
+def judge_case(case: Case, obs: Observation, precision: Any = None, engine: str = "vectorized") -> Any:
+    """The verdict on ``obs`` by the chosen judge (both return a :class:`~adamw_oracle.verify.Judgement`)."""
+    if engine == "mpmath":
+        from adamw_oracle.verify import judge
+
+        return judge(case, obs, precision=precision)
+    from adamw_oracle.verify.vectorized import judge_vectorized
+
+    return judge_vectorized(case, obs, precision)
+
+
 def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, precision: Any = None,
-             known: Sequence[KnownFinding] = ()) -> CaseResult:
+             known: Sequence[KnownFinding] = (), judge_engine: str = "vectorized") -> CaseResult:
     """Run one case and judge it (never raises because of ``impl``); findings that one of ``known``
     explains are moved to ``CaseResult.known``."""
-    from adamw_oracle.verify import judge
-
     start = time.perf_counter()
     obs = run_case(impl, case, timeout=timeout)
     verdict = None
     if obs.error is None:
         try:
-            verdict = judge(case, obs, precision=precision) if precision is not None else judge(case, obs)
+            verdict = judge_case(case, obs, precision, judge_engine)
         except Exception as exc:  # noqa: BLE001 - reported as the checker's own problem, not the target's
             return CaseResult(case, obs, None, (Finding("checker_error", f"the judge failed: {type(exc).__name__}: {exc}"),),
                               time.perf_counter() - start)
@@ -134,6 +149,8 @@ def check_target(
     progress: Progress | None = None,
     precision: Any = None,
     known: Sequence[KnownFinding] | None = None,
+    cases: Sequence[Case] | None = None,
+    judge_engine: str = "vectorized",
 ) -> CheckReport:
     """Check ``target`` against the reference under the error model.
 
@@ -157,6 +174,11 @@ def check_target(
             target declares, else the judge's default).
         known: known findings not held against the target (default: those declared for a built-in
             target name in :mod:`adamw_oracle.adapters.targets`; ``()`` holds every finding against it).
+        cases: explicit cases to judge instead of drawn ones (any size, e.g. a 10**6-element
+            :func:`~adamw_oracle.check.tensor_cases.tensor_case`); they are judged as given, in order,
+            and a failing one is reported without shrinking. ``examples`` is then ``len(cases)``.
+        judge_engine: ``"vectorized"`` (default, arrays) or ``"mpmath"`` (the judge of record, for
+            cross-checking; far slower on large cases).
 
     Returns:
         A :class:`CheckReport`; ``counterexample`` is the shrunk failing case when one was found.
@@ -171,6 +193,14 @@ def check_target(
     _require_int("max_steps", max_steps, 1)
     _require_int("max_size", max_size, 1)
     _require_int("shrink_runs", shrink_runs, 0)
+    if judge_engine not in JUDGE_ENGINES:
+        raise InvalidArgumentError("judge_engine", judge_engine, "one of " + ", ".join(JUDGE_ENGINES))
+    if cases is not None:
+        cases = list(cases)
+        if not cases or not all(isinstance(c, Case) for c in cases):
+            raise InvalidArgumentError("cases", f"{len(cases)} items" if cases else "an empty list",
+                                       "a non-empty sequence of Case objects")
+        examples = len(cases)
     for name, value in (("time_budget", time_budget), ("case_timeout", case_timeout), ("shrink_seconds", shrink_seconds)):
         if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
                                       and math.isfinite(value) and 0 < value <= MAX_SECONDS):
@@ -201,13 +231,15 @@ def check_target(
     report = CheckReport(impl.name, _versions(impl), expected, dt, seed, examples)
     report.precision = precision.describe() if precision is not None else "default: " + PrecisionModel.conservative(dt).describe()
     report.known = known
+    if cases is not None:
+        return _check_cases(report, impl, target, cases, thread_timeout=_thread_timeout(impl, case_timeout),
+                            precision=precision, known=known, judge_engine=judge_engine, time_budget=time_budget,
+                            progress=progress)
     strategy = target_cases(expected, dt, caps, max_size=max_size, max_steps=max_steps)
     start = time.perf_counter()
     failures: list[CaseResult] = []
     failed_at = [0.0]
-    own_timeout = getattr(impl, "timeout", None)  # e.g. a subprocess adapter kills its process itself
-    thread_timeout = case_timeout if not isinstance(own_timeout, (int, float)) or case_timeout is None \
-        else max(case_timeout, own_timeout) + 5.0
+    thread_timeout = _thread_timeout(impl, case_timeout)
 
     @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
               phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck),
@@ -222,22 +254,10 @@ def check_target(
         if not searching and (report.shrink_runs >= shrink_runs
                               or time.perf_counter() - failed_at[0] > shrink_seconds):
             raise _Abort()
-        result = evaluate(impl, case, timeout=thread_timeout, precision=precision, known=known)
+        result = evaluate(impl, case, timeout=thread_timeout, precision=precision, known=known,
+                          judge_engine=judge_engine)
         if searching:
-            report.cases_run += 1
-            if result.judgement is not None and not result.set_aside:
-                for key in report.counts:
-                    report.counts[key] += result.judgement.counts.get(key, 0)
-                report.max_fraction_of_bound = max(report.max_fraction_of_bound, result.judgement.max_fraction_of_bound)
-            for f in result.findings:
-                report.finding_counts[f.kind] += 1
-            for kid in result.known:
-                report.known_counts[kid] = report.known_counts.get(kid, 0) + 1
-            if result.set_aside:
-                report.cases_set_aside += 1
-                report.set_aside_reasons.append(result.set_aside)
-            if progress:
-                progress(_progress_line(report, result))
+            _tally(report, result, progress)
         else:
             report.shrink_runs += 1
         if result.failed:
@@ -265,6 +285,62 @@ def check_target(
         report.counterexample = Counterexample(
             minimal.case, minimal.findings, verdict, reproduction(minimal.case, target, impl),
             minimal.observation.params.tolist())
+    report.passed = not report.findings and not report.inconclusive
+    return report
+
+
+def _thread_timeout(impl: Implementation, case_timeout: float | None) -> float | None:
+    own_timeout = getattr(impl, "timeout", None)  # e.g. a subprocess adapter kills its process itself
+    if not isinstance(own_timeout, (int, float)) or case_timeout is None:
+        return case_timeout
+    return max(case_timeout, own_timeout) + 5.0
+
+
+def _tally(report: CheckReport, result: CaseResult, progress: Progress | None) -> None:
+    """Add one case of the search phase to the report."""
+    report.cases_run += 1
+    if result.judgement is not None and not result.set_aside:
+        for key in report.counts:
+            report.counts[key] += result.judgement.counts.get(key, 0)
+        report.max_fraction_of_bound = max(report.max_fraction_of_bound, result.judgement.max_fraction_of_bound)
+    for f in result.findings:
+        report.finding_counts[f.kind] += 1
+    for kid in result.known:
+        report.known_counts[kid] = report.known_counts.get(kid, 0) + 1
+    if result.set_aside:
+        report.cases_set_aside += 1
+        report.set_aside_reasons.append(result.set_aside)
+    if progress:
+        progress(_progress_line(report, result))
+
+
+REPRODUCTION_LIMIT = 4096
+"""Element-steps above which a counterexample's reproduction is not spelled out as JSON."""
+
+
+def _check_cases(report: CheckReport, impl: Implementation, target: Any, cases: list[Case], *,
+                 thread_timeout: float | None, precision: Any, known: Sequence[KnownFinding], judge_engine: str,
+                 time_budget: float | None, progress: Progress | None) -> CheckReport:
+    """``check_target`` on explicit cases: judge each as given; the first failing one is reported."""
+    start = time.perf_counter()
+    for case in cases:
+        if time_budget is not None and time.perf_counter() - start > time_budget:
+            report.stopped_by_budget = True
+            break
+        result = evaluate(impl, case, timeout=thread_timeout, precision=precision, known=known,
+                          judge_engine=judge_engine)
+        _tally(report, result, progress)
+        if result.failed:
+            report.findings = list(result.findings)
+            verdict = result.judgement.describe() if result.judgement is not None else (result.observation.error or "")
+            run = case.run
+            small = run.size * run.steps <= REPRODUCTION_LIMIT
+            text = reproduction(case, target, impl) if small else \
+                f"# a {run.size}-element x {run.steps}-step case: rebuild it as it was built, then call check_target(..., cases=[case])"
+            observed = result.observation.params.tolist() if small else []
+            report.counterexample = Counterexample(case, result.findings, verdict, text, observed)
+            break
+    report.seconds = time.perf_counter() - start
     report.passed = not report.findings and not report.inconclusive
     return report
 

@@ -35,10 +35,14 @@ class Case:
 
     def initial_params(self) -> np.ndarray:
         """Initial parameters as float64 (exact: they are values of ``dtype``)."""
+        if isinstance(self.run.initial_params, np.ndarray):
+            return np.array(self.run.initial_params)
         return np.array([float(x) for x in self.run.initial_params], dtype=np.float64)
 
     def gradients(self) -> np.ndarray:
         """Gradients, shape ``(steps, n)``, float64 (values of ``dtype``; may be non-finite)."""
+        if isinstance(self.run.gradients, np.ndarray):
+            return np.array(self.run.gradients)
         n = self.run.size
         return np.array([[float(g) for g in row] for row in self.run.gradients], dtype=np.float64).reshape(self.run.steps, n)
 

@@ -2,13 +2,22 @@
 
 Gradients are a fixed sequence (one vector per step), not a function of the parameters: this is what
 makes a run reproducible across implementations, since every implementation is fed the same numbers.
+
+A tensor-sized run (say 10**6 elements) would take minutes and gigabytes as tuples of Fractions: pass
+``initial_params`` (shape ``(n,)``) and ``gradients`` (shape ``(steps, n)``) as float64 numpy arrays
+instead (:meth:`Run.from_arrays`). Their values are taken as the exact binary numbers they hold (as for
+any float input); the arrays are copied and made read-only. The vectorized judge and the adapters read
+them as arrays.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.exact import ExactInput, ExactOrNonFinite, to_exact
@@ -59,6 +68,9 @@ class Run:
         if not 1 <= len(gradients) <= MAX_STEPS:
             raise InvalidArgumentError("gradients", f"{len(gradients)} rows",
                                        f"1 to {MAX_STEPS} rows (one gradient vector per step)")
+        if isinstance(initial_params, np.ndarray) or isinstance(gradients, np.ndarray):
+            self._init_arrays(initial_params, gradients)
+            return
         params = tuple(to_exact(x, "initial_params") for x in initial_params)
         object.__setattr__(self, "initial_params", params)
         grads = []
@@ -73,6 +85,37 @@ class Run:
             object.__setattr__(self, "initial_state", zero_state(len(params)))
         elif len(self.initial_state.m) != len(params):
             raise InvalidArgumentError("initial_state", f"{len(self.initial_state.m)} elements", f"{len(params)} elements")
+
+    def _init_arrays(self, initial_params: Any, gradients: Any) -> None:
+        """Array mode (see the module docstring): validate shapes and finiteness, freeze copies."""
+        params = np.array(initial_params, dtype=np.float64)
+        grads = np.array(gradients, dtype=np.float64)
+        if params.ndim != 1:
+            raise InvalidArgumentError("initial_params", f"an array of shape {params.shape}", "a 1-d array")
+        if not np.all(np.isfinite(params)):
+            raise InvalidArgumentError("initial_params", "an array with inf/nan", "finite values")
+        if grads.ndim != 2 or grads.shape[1] != params.shape[0]:
+            raise InvalidArgumentError("gradients", f"an array of shape {grads.shape}",
+                                       f"shape (steps, {params.shape[0]}): one row of {params.shape[0]} values per step")
+        params.setflags(write=False)
+        grads.setflags(write=False)
+        object.__setattr__(self, "initial_params", params)
+        object.__setattr__(self, "gradients", grads)
+        if self.initial_state is None:
+            object.__setattr__(self, "initial_state", zero_state(len(params)))
+        elif len(self.initial_state.m) != len(params):
+            raise InvalidArgumentError("initial_state", f"{len(self.initial_state.m)} elements", f"{len(params)} elements")
+
+    @classmethod
+    def from_arrays(cls, config: OptimizerConfig, initial_params: np.ndarray, gradients: np.ndarray,
+                    initial_state: OptimizerState[tuple[Fraction, ...]] | None = None, name: str = "") -> Run:
+        """An array-mode run: ``initial_params`` of shape ``(n,)``, ``gradients`` of shape ``(steps, n)``."""
+        return cls(config, cast(Any, initial_params), cast(Any, gradients), initial_state, name)
+
+    @property
+    def is_array(self) -> bool:
+        """True when the run holds its inputs as float64 arrays (a tensor-sized run)."""
+        return isinstance(self.initial_params, np.ndarray)
 
     @property
     def steps(self) -> int:
@@ -92,7 +135,7 @@ class Run:
         return {
             "name": self.name,
             "config": self.config.as_dict(),
-            "initial_params": [exact_str(x) for x in self.initial_params],
+            "initial_params": [_value_str(x) for x in self.initial_params],
             "gradients": [[_value_str(x) for x in row] for row in self.gradients],
             "initial_state": {
                 "step": state.step,
@@ -111,7 +154,10 @@ class Run:
 
 
 def _value_str(value: ExactOrNonFinite) -> str:
-    return exact_str(value) if isinstance(value, Fraction) else repr(value)
+    if isinstance(value, Fraction):
+        return exact_str(value)
+    value = float(value)  # a float or an element of an array-mode run
+    return exact_str(Fraction(value)) if math.isfinite(value) else repr(value)
 
 
 def constant_gradients(values: Sequence[Any], steps: int) -> tuple[tuple[Any, ...], ...]:

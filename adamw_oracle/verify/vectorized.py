@@ -1,0 +1,256 @@
+"""The judge at tensor scale: the reference step on whole arrays, with rigorous element-wise bounds.
+
+:func:`judge_vectorized` returns the same :class:`~adamw_oracle.verify.judge.Judgement` as
+:func:`~adamw_oracle.verify.judge.judge` (within / outside / ill-conditioned counts, first failure with
+its ULPs and fraction of the bound, the largest fraction of the bound) for the same case, precision
+model and slack. It runs the reference layer's own element steps (``reference.adam.adam_element_step``,
+``reference.sgd.sgd_element_step``) once per step on :class:`~adamw_oracle.verify.array_backend.ArrayNumber`
+arrays holding every element at once; the per-step scalars come from tracked.py itself
+(:func:`~adamw_oracle.verify.error_model.tracked_constants`, mpmath), so they are the same numbers with
+the same bounds as in the mpmath judge.
+
+For element i after step k, with reference value y (float64, or double-double for float64 targets),
+reference error bound r (|y - x| <= r for the exact value x) and slackened bound A = slack * e:
+
+* ill-conditioned when a flag is set (as in the mpmath judge);
+* within when ``|observed - y| + r <= A`` (so |observed - x| <= A is proven);
+* outside otherwise. An element whose distance to the exact value cannot be decided at the
+  reference's accuracy (``|observed - y|`` within ``r`` of ``A``) is therefore reported outside: the
+  judge never passes what it cannot prove. ``r`` is ~2**-50 of |x| (float64 reference) or ~2**-97
+  (double-double), against a bound A >= 2**-24 |x| (float32) or 2**-53 |x| (float64), so this needs
+  an error equal to the bound to 1 part in 2**26 (or 2**44) and does not happen in practice.
+
+The mpmath path (:func:`~adamw_oracle.verify.judge.judge`) stays the reference of record; the test
+``tests/test_vectorized_judge.py`` shows both agree. The array namespace ``xp`` is numpy by default;
+pass ``xp=cupy`` to run on a CUDA device.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from adamw_oracle.contract.case import Case, Observation
+from adamw_oracle.contract.conventions import Family
+from adamw_oracle.contract.precision import FormatCost, PrecisionModel
+from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.reference.adam import adam_element_step
+from adamw_oracle.reference.constants import StepConstants
+from adamw_oracle.reference.sgd import sgd_element_step
+from adamw_oracle.verify import double_double as dd
+from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
+from adamw_oracle.verify.error_model import tracked_constants
+from adamw_oracle.verify.judge import SLACK, Failure, Judgement
+from adamw_oracle.verify.tracked import ILL, NONFINITE, RunningErrorBackend, Tracked
+
+SCALAR_PREC = 200
+"""Bits of the mpmath context the per-step scalars are computed in (as in ``bounded_trajectory``)."""
+
+
+def reference_backend(precision: PrecisionModel, xp: Any = None) -> ArrayBackend:
+    """The array backend for ``precision``: double-double when the arithmetic is float64, else float64."""
+    arith = FormatCost.of(precision.arithmetic)
+    return ArrayBackend(arith, double_double=arith.fmt.precision > 24, xp=xp)
+
+
+CHUNK = 16384
+"""Elements judged together: a chunk's ~30 temporaries (16,384 float64 each) stay in the CPU caches."""
+
+
+@dataclass(frozen=True)
+class _Exact:
+    """Exact inputs as host arrays: ``hi`` (+ ``lo``) within ``r`` of the exact values (None: 0)."""
+
+    hi: np.ndarray
+    lo: np.ndarray | None = None
+    r: np.ndarray | None = None
+
+    def number(self, backend: ArrayBackend, start: int, stop: int) -> ArrayNumber:
+        xp = backend.xp
+
+        def part(x: np.ndarray | None) -> Any:
+            return None if x is None else xp.asarray(x[start:stop])
+
+        return backend.array(xp.asarray(self.hi[start:stop]), part(self.lo), part(self.r))
+
+
+def _exact(values: Any, double_double: bool) -> _Exact:
+    """Exact inputs (a float64 array, or a sequence of Fractions / non-finite floats) as host arrays."""
+    if isinstance(values, np.ndarray):
+        return _Exact(values)
+    if not values or (values[0] == 0 and values.count(values[0]) == len(values)):
+        # all zero (a fresh state: tuple.count compares the one shared Fraction(0) by identity, fast)
+        return _Exact(np.zeros(len(values)))
+    hi = np.array([float(x) for x in values], dtype=np.float64)
+    inexact = [i for i, x in enumerate(values) if isinstance(x, Fraction) and Fraction(float(x)) != x]
+    if not inexact:
+        return _Exact(hi)
+    # a seeded state value that is no float64 value: its rounding error enters the reference error
+    lo, r = np.zeros(len(values)), np.zeros(len(values))
+    for i in inexact:
+        x = values[i]
+        head = Fraction(float(x))
+        lo[i] = float(x - head) if double_double else 0.0
+        r[i] = float(abs(x - head - Fraction(lo[i]))) * UP2
+    return _Exact(hi, lo if double_double else None, r)
+
+
+def step_constants(case: Case, precision: PrecisionModel, backend: ArrayBackend) -> list[StepConstants]:
+    """The per-step scalars of every step, computed by tracked.py (mpmath) and held as 0-d ArrayNumbers."""
+    assert precision.scalars is not None
+    scalar_backend = RunningErrorBackend(backend.fmt, SCALAR_PREC).sibling(FormatCost.of(precision.scalars))
+    run = case.run
+    st = run.initial_state
+    assert st is not None
+    out = []
+    seen: dict[tuple[Any, ...], ArrayNumber] = {}  # most scalars are the same at every step
+
+    def convert(value: Tracked) -> ArrayNumber:
+        key = (value.x, value.e, value.flags, value.backend.fmt.name)
+        if key not in seen:
+            seen[key] = backend.from_tracked(value)
+        return seen[key]
+
+    for k in range(run.steps):
+        t = st.step + k + 1
+        tracked = tracked_constants(scalar_backend, run.config, t)
+        out.append(StepConstants(t=t, **{f.name: convert(getattr(tracked, f.name))
+                                         for f in fields(StepConstants) if f.name != "t"}))
+    return out
+
+
+def bounded_chunks(case: Case, precision: PrecisionModel | None = None, *, xp: Any = None,
+                   chunk: int = CHUNK) -> Iterator[tuple[int, int, ArrayNumber]]:
+    """``(start, k, p)``: the parameters of elements ``start..start+len`` after step k+1 (in the
+    parameter format), chunk by chunk, every step of a chunk before the next chunk."""
+    precision = precision or PrecisionModel.conservative(case.dtype)
+    backend = reference_backend(precision, xp)
+    state_fmt, param_fmt = FormatCost.of(precision.state), FormatCost.of(precision.param)
+    run = case.run
+    conv, hyper = run.config.conventions, run.config.hyper
+    st = run.initial_state
+    assert st is not None
+    consts = step_constants(case, precision, backend)
+    dd_mode = backend.double_double
+    p0, m0, v0, vmax0 = (_exact(x, dd_mode) for x in (run.initial_params, st.m, st.v, st.vmax))
+    if isinstance(run.gradients, np.ndarray):
+        grads = [_Exact(row) for row in run.gradients]
+    else:
+        grads = [_exact(row, dd_mode) for row in run.gradients]
+    n = run.size
+    for start in range(0, n, max(chunk, 1)):
+        stop = min(start + chunk, n)
+        backend.start(stop - start)
+        with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
+            p, m, v, vmax = (x.number(backend, start, stop) for x in (p0, m0, v0, vmax0))
+        for k, c in enumerate(consts):
+            with np.errstate(all="ignore"):
+                g = grads[k].number(backend, start, stop)
+                if conv.family is Family.ADAM:
+                    step = adam_element_step(backend, c, conv, p, g, m, v, vmax)
+                    assert step.v is not None and step.vmax is not None
+                    v, vmax = backend.store(step.v, state_fmt), backend.store(step.vmax, state_fmt)
+                else:
+                    step = sgd_element_step(backend, c, conv, p, g, m, first_step=c.t == 1, nesterov=hyper.nesterov,
+                                            has_momentum=hyper.momentum != 0)
+                m = backend.store(step.m, state_fmt)
+                p = backend.store(step.p_new, param_fmt)
+                p.flags = p.flags | backend.element_flags()
+            yield start, k, p
+
+
+def bounded_steps(case: Case, precision: PrecisionModel | None = None, *, xp: Any = None) -> Iterator[ArrayNumber]:
+    """The parameters of all elements after each step of ``case`` (one chunk)."""
+    for _start, _k, p in bounded_chunks(case, precision, xp=xp, chunk=max(case.run.size, 1)):
+        yield p
+
+
+def _reasons(xp: Any, flags: Any) -> dict[str, int]:
+    nonfinite = (flags & NONFINITE) != 0
+    ill = ((flags & ILL) != 0) & ~nonfinite
+    overflow = (flags != 0) & ~nonfinite & ~ill
+    out = {}
+    for name, mask in (("non-finite input", nonfinite), ("ill-conditioned divisor", ill), ("possible overflow", overflow)):
+        count = int(xp.count_nonzero(mask))
+        if count:
+            out[name] = count
+    return out
+
+
+def judge_vectorized(case: Case, observation: Observation, precision: PrecisionModel | None = None, *,
+                     slack: float = SLACK, xp: Any = None) -> Judgement:
+    """Judge ``observation`` for ``case`` on arrays; the verdicts of :func:`~adamw_oracle.verify.judge.judge`.
+
+    Args:
+        precision: formats a correct implementation may use (default: the conservative model).
+        slack: factor applied to the running bound (default :data:`~adamw_oracle.verify.judge.SLACK`).
+        xp: the array namespace (default numpy; ``cupy`` on a CUDA device).
+    """
+    if not isinstance(slack, (int, float)) or isinstance(slack, bool) or not slack >= 1:
+        raise InvalidArgumentError("slack", slack, "a number >= 1 (1: the running bound itself)")
+    if xp is None:
+        xp = np
+    precision = precision or PrecisionModel.conservative(case.dtype)
+    steps, n = case.run.steps, case.run.size
+    counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
+    if observation.error is not None:
+        counts["outside"] = steps * n
+        return Judgement(False, counts, None, math.inf, precision, slack, observation.error)
+    observed_all = np.asarray(observation.params, dtype=np.float64)
+    if observed_all.shape != (steps, n):
+        counts["outside"] = steps * n
+        return Judgement(False, counts, None, math.inf, precision, slack,
+                         f"params has shape {observed_all.shape}, expected {(steps, n)}")
+    fmt = precision.param.format
+    first: Failure | None = None
+    worst = 0.0
+    reasons: dict[str, int] = {}
+    with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
+        for start, k, p in bounded_chunks(case, precision, xp=xp):
+            stop = start + int(p.hi.shape[0])
+            observed = xp.asarray(observed_all[k, start:stop])
+            flagged = p.flags != 0
+            judged = ~flagged
+            allowed = slack * p.e
+            finite = xp.isfinite(observed)
+            if p.lo is None:
+                distance = xp.abs(observed - p.hi)
+            else:
+                dh, _dl = dd.dd_add(observed, xp.zeros_like(observed), -p.hi, -p.lo)
+                distance = xp.abs(dh)
+            upper = distance * UP2 + p.r
+            within = judged & finite & (upper <= allowed)
+            outside = judged & ~within
+            positive = allowed > 0
+            fraction = xp.where(positive, distance / xp.where(positive, allowed, 1.0),
+                                xp.where(distance == 0, 0.0, xp.inf))
+            fraction = xp.where(finite, fraction, xp.inf)
+            n_within, n_outside = int(xp.count_nonzero(within)), int(xp.count_nonzero(outside))
+            n_flagged = stop - start - n_within - n_outside
+            if n_within + n_outside:
+                worst = max(worst, float(xp.max(xp.where(judged, fraction, 0.0))))
+            counts["within"] += n_within
+            counts["outside"] += n_outside
+            if n_flagged:
+                counts["ill_conditioned"] += n_flagged
+                for name, count in _reasons(xp, p.flags).items():
+                    reasons[name] = reasons.get(name, 0) + count
+            if n_outside and (first is None or (k + 1, start) < (first.step, first.element)):
+                i = int(xp.argmax(outside))
+                first = _failure(k, start + i, i, p, observed_all[k, start + i], float(allowed[i]),
+                                 float(fraction[i]), fmt)
+    return Judgement(counts["outside"] == 0, counts, first, worst, precision, slack, None, reasons)
+
+
+def _failure(k: int, element: int, i: int, p: ArrayNumber, obs: float, allowed: float, fraction: float,
+             fmt: Any) -> Failure:
+    exact = Fraction(float(p.hi[i])) + (Fraction(float(p.lo[i])) if p.lo is not None else 0)
+    if math.isfinite(obs):
+        ulps = float(abs(Fraction(obs) - exact) / fmt.ulp(exact))
+    else:
+        ulps = math.inf
+    return Failure(k + 1, element, float(obs), exact, allowed, ulps, fraction)
