@@ -124,11 +124,16 @@ def step_constants(case: Case, precision: PrecisionModel, backend: ArrayBackend)
 
 
 def bounded_chunks(case: Case, precision: PrecisionModel | None = None, *, xp: Any = None,
-                   chunk: int = CHUNK) -> Iterator[tuple[int, int, ArrayNumber]]:
+                   chunk: int | None = None) -> Iterator[tuple[int, int, ArrayNumber]]:
     """``(start, k, p)``: the parameters of elements ``start..start+len`` after step k+1 (in the
-    parameter format), chunk by chunk, every step of a chunk before the next chunk."""
+    parameter format), chunk by chunk, every step of a chunk before the next chunk.
+
+    ``chunk`` defaults to :data:`CHUNK` for numpy and to the whole case for other namespaces (a GPU
+    wants as many elements per kernel launch as it can get)."""
     precision = precision or PrecisionModel.conservative(case.dtype)
     backend = reference_backend(precision, xp)
+    if chunk is None:
+        chunk = CHUNK if backend.xp is np else max(case.run.size, 1)
     state_fmt, param_fmt = FormatCost.of(precision.state), FormatCost.of(precision.param)
     run = case.run
     conv, hyper = run.config.conventions, run.config.hyper
