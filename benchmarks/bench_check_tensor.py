@@ -59,7 +59,7 @@ def run(size: str = "full") -> BenchResult:
         reports = []
         # interleaved, so that both share the load of the (shared) machine
         best = best_seconds_interleaved({"check": lambda: reports.append(check_target("torch.AdamW", cases=[case])),
-                                         "torch": lambda: torch_alone(case)}, 3 if size == "full" else 1)
+                                         "torch": lambda: torch_alone(case)}, 5 if size == "full" else 1)
         check_seconds, torch_seconds = best["check"], best["torch"]
         report = reports[-1]
         ratio = check_seconds / torch_seconds
@@ -70,11 +70,17 @@ def run(size: str = "full") -> BenchResult:
         result.ratios[f"{dtype} check / torch alone"] = ratio
         met[dtype] = ratio <= TARGETS[dtype]
     result.target_met = all(met.values())
+    result.notes = ("torch alone uses torch's intra-op threads; on a shared, loaded machine its time for the same "
+                    "case varies several-fold between runs (best of interleaved repeats is reported), so the "
+                    "ratio is only as good as that baseline.")
     if not result.target_met:
-        result.gap = ("; ".join(f"{d}: {result.ratios[f'{d} check / torch alone']:.0f}x (target <= {TARGETS[d]:g})"
+        per_step = {d: (result.measurements[f"{d} check seconds"] / STEPS[size] * 1e3,
+                        result.measurements[f"{d} torch alone seconds"] / STEPS[size] * 1e3) for d in TARGETS}
+        result.gap = ("; ".join(f"{d}: {result.ratios[f'{d} check / torch alone']:.1f}x (target <= {TARGETS[d]:g}; "
+                                f"{per_step[d][0]:.1f} ms per step against torch's {per_step[d][1]:.1f} ms)"
                                 for d in TARGETS)
-                      + ". torch steps 65,536 elements in well under a millisecond per step (foreach, fused "
-                        "vector code); the judge re-runs every step with a value, a reference-error bound and a "
-                        "rigorous rounding bound per element through ~30 numpy operations of ~10-20 passes "
-                        "each, and the adapter copies every step's parameters out. See benchmark 7.")
+                      + ". The judge re-runs every step with a value, a reference-error bound and a rigorous "
+                        "rounding bound per element through ~30 numpy operations of ~10-20 passes each "
+                        "(double-double for float64: ~60), and the adapter copies every step's parameters out; "
+                        "see benchmark 7.")
     return result
