@@ -21,7 +21,7 @@ import math
 import platform
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from adamw_oracle.adapters.registry import builtin_preset, known_findings, resolve_target
@@ -134,6 +134,7 @@ def check_target(
     progress: Progress | None = None,
     precision: Any = None,
     known: Sequence[KnownFinding] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> CheckReport:
     """Check ``target`` against the reference under the error model.
 
@@ -176,7 +177,7 @@ def check_target(
                                       and math.isfinite(value) and 0 < value <= MAX_SECONDS):
             raise InvalidArgumentError(name, value, f"a finite number of seconds in (0, {MAX_SECONDS:g}], or None (no limit)")
     dt = Dtype.parse(dtype)
-    impl = resolve_target(target)
+    impl = resolve_target(target, options=options)
     supported = getattr(impl, "dtypes", None)
     if supported is not None and dt not in supported:
         raise InvalidArgumentError("dtype", dt.value, f"one of {', '.join(d.value for d in supported)} for {impl.name}")
