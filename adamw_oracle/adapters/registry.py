@@ -144,7 +144,7 @@ def resolve_target(target: Any, *, options: Mapping[str, Any] | None = None) -> 
             from adamw_oracle.adapters.callable import from_callable
 
             return from_callable(target)
-        raise InvalidArgumentError("target", target, _WHAT)
+        raise InvalidArgumentError("target", target, _WHAT, hint=_what_it_is(target))
     if target in BUILTIN_TARGETS:
         t = BUILTIN_TARGETS[target]
         if importlib.util.find_spec(t.requires) is None:
@@ -179,9 +179,17 @@ def resolve_target(target: Any, *, options: Mapping[str, Any] | None = None) -> 
             from adamw_oracle.adapters.callable import from_callable
 
             return from_callable(obj, name=target)
-        raise InvalidArgumentError("target", target, _WHAT)
+        raise InvalidArgumentError("target", target, _WHAT, hint=_what_it_is(obj))
     import difflib
 
     close = difflib.get_close_matches(target, list(BUILTIN_TARGETS), n=1)
     raise InvalidArgumentError("target", target, "a built-in name (" + ", ".join(BUILTIN_TARGETS) + ") or 'module:attribute'",
                                hint=f"did you mean {close[0]!r}?" if close else None)
+
+
+def _what_it_is(obj: Any) -> str:
+    if isinstance(obj, type):
+        return f"it is the class {obj.__qualname__}, neither a torch/Keras optimizer nor an Implementation"
+    if callable(obj):
+        return "it is a callable that cannot take (params, grads, hyper) and is no optax factory"
+    return f"it is a {type(obj).__name__}"
