@@ -26,11 +26,11 @@ torch = pytest.importorskip("torch")
 class PlainAdamW(torch.optim.Optimizer):
     compute_dtype: torch.dtype | None = None  # None: the parameter's own dtype
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):  # type: ignore[no-untyped-def]
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[no-untyped-def, override]
+    def step(self, closure=None):
         for group in self.param_groups:
             lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
             for p in group["params"]:
@@ -61,7 +61,7 @@ class Float32AdamW(PlainAdamW):
 
 class ZeroesGradAdamW(PlainAdamW):
     @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[no-untyped-def, override]
+    def step(self, closure=None):
         super().step(closure)
         for group in self.param_groups:
             for p in group["params"]:
@@ -71,7 +71,7 @@ class ZeroesGradAdamW(PlainAdamW):
 
 
 class ForwardingAdamW(torch.optim.AdamW):
-    def __init__(self, params, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, params, **kwargs):
         super().__init__(params, **kwargs)
 
 

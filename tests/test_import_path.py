@@ -5,6 +5,7 @@ capability it lacks. Verdicts come from the error model; no test here has its ow
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,12 +17,12 @@ from adamw_oracle.adapters.signature import parse_option  # noqa: E402
 from adamw_oracle.adapters.torch import TorchImplementation  # noqa: E402
 from adamw_oracle.check import check_target, evaluate, identify  # noqa: E402
 from adamw_oracle.cli import main  # noqa: E402
-from adamw_oracle.contract.capabilities import Capability  # noqa: E402
+from adamw_oracle.contract.capabilities import Capability, capabilities_of  # noqa: E402
 from adamw_oracle.errors import InvalidArgumentError  # noqa: E402
 
 pytest_plugins = ["pytester"]
 
-SMALL = dict(examples=5, max_steps=3)
+SMALL: dict[str, Any] = dict(examples=5, max_steps=3)
 HERE = "import_path_optimizers"
 
 
@@ -33,7 +34,7 @@ def _tests_importable(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(("target", "expect"), [("torch.optim:AdamW", "torch.AdamW"), ("torch.optim:Adam", "torch.Adam")])
 def test_torch_class_by_import_path_passes(target: str, expect: str) -> None:
     impl = resolve_target(target)
-    assert impl.capabilities == {Capability.WEIGHT_DECAY, Capability.AMSGRAD, Capability.MAXIMIZE}
+    assert capabilities_of(impl) == {Capability.WEIGHT_DECAY, Capability.AMSGRAD, Capability.MAXIMIZE}
     report = check_target(target, expect=expect, dtype="float32", **SMALL)
     assert report.passed, report.describe()
 
@@ -47,7 +48,7 @@ def test_cli_check_torch_class_with_option(capsys: pytest.CaptureFixture[str]) -
 def test_class_without_switches_is_checked_and_lacks_them() -> None:
     target = f"{HERE}:PlainAdamW"
     impl = resolve_target(target)
-    assert impl.capabilities == {Capability.WEIGHT_DECAY}  # no amsgrad, maximize, eps_root
+    assert capabilities_of(impl) == {Capability.WEIGHT_DECAY}  # no amsgrad, maximize, eps_root
     report = check_target(target, expect="torch.AdamW", dtype="float64", **SMALL)
     assert report.passed, report.describe()  # never called with amsgrad/maximize/foreach/fused
     found = identify(target)
@@ -57,11 +58,11 @@ def test_class_without_switches_is_checked_and_lacks_them() -> None:
     case = Case(Run(preset("torch.AdamW", amsgrad=True), (0.5,), constant_gradients([0.25], 1)), Dtype.FLOAT32)
     assert "no option for amsgrad" in (impl.run(case).error or "")
     with pytest.raises(InvalidArgumentError, match="fused"):
-        TorchImplementation(optimizer_class=resolve_target(target).optimizer_class, path="fused")
+        TorchImplementation(optimizer_class=impl.optimizer_class, path="fused")
 
 
 def test_forwarding_kwargs_read_from_the_base_class() -> None:
-    assert resolve_target(f"{HERE}:ForwardingAdamW").capabilities == {
+    assert capabilities_of(resolve_target(f"{HERE}:ForwardingAdamW")) == {
         Capability.WEIGHT_DECAY, Capability.AMSGRAD, Capability.MAXIMIZE}
 
 
@@ -93,7 +94,7 @@ def test_cli_identify_dtype(capsys: pytest.CaptureFixture[str]) -> None:
 def test_optax_factory_by_import_path() -> None:
     pytest.importorskip("optax")
     impl = resolve_target("optax:adamw")
-    assert impl.capabilities == {Capability.WEIGHT_DECAY, Capability.EPS_ROOT}
+    assert capabilities_of(impl) == {Capability.WEIGHT_DECAY, Capability.EPS_ROOT}
     report = check_target("optax:adamw", expect="optax.adamw", dtype="float32", **SMALL)
     assert report.passed, report.describe()
 
