@@ -51,6 +51,8 @@ def test_class_without_switches_is_checked_and_lacks_them() -> None:
     assert capabilities_of(impl) == {Capability.WEIGHT_DECAY}  # no amsgrad, maximize, eps_root
     report = check_target(target, expect="torch.AdamW", dtype="float64", **SMALL)
     assert report.passed, report.describe()  # never called with amsgrad/maximize/foreach/fused
+    assert "options:    weight_decay (lacks amsgrad, maximize, eps_root" in report.describe()
+    assert report.as_dict()["capabilities"] == ["weight_decay"]
     found = identify(target)
     assert found.presets[:1] == ("torch.AdamW",) and Capability.AMSGRAD not in found.capabilities
     assert "options: weight_decay)" in found.describe()

@@ -31,7 +31,7 @@ from adamw_oracle.check.findings import KINDS, Finding, classify
 from adamw_oracle.check.known import split_known
 from adamw_oracle.check.outcome import CaseResult, CheckReport, Counterexample
 from adamw_oracle.check.reproduction import reproduction
-from adamw_oracle.contract.capabilities import capabilities_of
+from adamw_oracle.contract.capabilities import capabilities_of, capability_names
 from adamw_oracle.contract.case import MAX_SECONDS, Case, Implementation, Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
@@ -202,6 +202,7 @@ def check_target(
     report = CheckReport(impl.name, _versions(impl), expected, dt, seed, examples)
     report.precision = precision.describe() if precision is not None else "default: " + PrecisionModel.conservative(dt).describe()
     report.known = known
+    report.capabilities = tuple(capability_names(caps))
     strategy = target_cases(expected, dt, caps, max_size=max_size, max_steps=max_steps)
     start = time.perf_counter()
     failures: list[CaseResult] = []
