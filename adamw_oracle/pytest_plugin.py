@@ -3,7 +3,10 @@
 Selecting the target (like array-api-tests' ``ARRAY_API_TESTS_MODULE``), first match wins:
 
 * ``--adamw-target NAME`` on the command line, or the ``ADAMW_ORACLE_TARGET`` environment variable:
-  a built-in name (``torch.AdamW``, ``optax.adamw``, ...) or ``module:attribute``;
+  a built-in name (``torch.AdamW``, ``optax.adamw``, ...), an optimizer class or factory by import path
+  (``torch.optim:AdamW``, ``optax:adamw``, ``keras.optimizers:AdamW``) or ``module:attribute``;
+* ``--adamw-option NAME=VALUE`` (repeatable): a fixed constructor argument of an import-path optimizer
+  (``--adamw-option foreach=false``);
 * ``--adamw-expect PRESET`` / ``ADAMW_ORACLE_EXPECT``: the convention it must implement (default: the
   built-in target's own preset, else what ``identify`` finds);
 * ``--adamw-dtype DTYPE`` / ``ADAMW_ORACLE_DTYPE``: float64, float32 (default), float16, bfloat16.
@@ -41,14 +44,16 @@ class Selection:
     target: str | None = None
     expect: str | None = None
     dtype: str = "float32"
+    options: tuple[str, ...] = ()
     _impl: Any = None
     _expected: Any = None
 
     def implementation(self) -> Any:
         if self._impl is None:
             from adamw_oracle.adapters.registry import resolve_target
+            from adamw_oracle.adapters.signature import parse_options
 
-            self._impl = resolve_target(self.target)
+            self._impl = resolve_target(self.target, options=parse_options(list(self.options)))
         return self._impl
 
     def expected(self) -> Any:
@@ -72,6 +77,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("adamw-oracle", "adamw-oracle: check an optimizer against the reference")
     group.addoption("--adamw-target", default=None, help=f"optimizer under test (or ${ENV_TARGET}): built-in name or module:attribute")
     group.addoption("--adamw-expect", default=None, help=f"expected convention preset (or ${ENV_EXPECT})")
+    group.addoption("--adamw-option", action="append", default=[], metavar="NAME=VALUE",
+                    help="fixed constructor argument of an import-path optimizer (repeatable), e.g. foreach=false")
     group.addoption("--adamw-dtype", default=None, help=f"dtype of the cases (or ${ENV_DTYPE}; default float32)")
 
 
@@ -79,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _selection.target = config.getoption("--adamw-target") or os.environ.get(ENV_TARGET) or None
     _selection.expect = config.getoption("--adamw-expect") or os.environ.get(ENV_EXPECT) or None
     _selection.dtype = config.getoption("--adamw-dtype") or os.environ.get(ENV_DTYPE) or "float32"
+    _selection.options = tuple(config.getoption("--adamw-option") or ())
     _selection._impl = _selection._expected = None
 
 

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.signature import constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME
 from adamw_oracle.contract.case import Case, Observation
+from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
@@ -115,4 +118,98 @@ class KerasImplementation:
             held = getattr(opt, f"_{key}", None)
             if held:
                 state[name] = np.asarray(keras.ops.convert_to_numpy(held[0].value)).astype(np.float64)
+        return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size), state)
+
+
+def choose_keras_backend() -> None:
+    """Before Keras is first imported for an import-path target: keep the configured backend
+    (``KERAS_BACKEND``, else ``~/.keras/keras.json``, else Keras's default ``tensorflow``) when it is
+    installed; otherwise select the first installed of ``jax``, ``torch`` through ``KERAS_BACKEND``
+    (Keras cannot switch backends once imported)."""
+    import importlib.util
+    import json
+
+    if "keras" in sys.modules or os.environ.get("KERAS_BACKEND"):
+        return
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    configured = "tensorflow"
+    try:
+        with open(os.path.join(home, "keras.json")) as f:
+            configured = str(json.load(f).get("backend", configured))
+    except (OSError, ValueError, AttributeError):
+        pass
+    if importlib.util.find_spec(configured) is not None:
+        return
+    for backend in ("jax", "torch"):
+        if importlib.util.find_spec(backend) is not None:
+            os.environ["KERAS_BACKEND"] = backend
+            return
+
+
+class KerasClassImplementation:
+    """Any Keras 3 optimizer class named by import path (``keras.optimizers:AdamW``), on whichever backend
+    Keras was imported with; eager ``apply_gradients`` as :class:`KerasImplementation`.
+
+    The class is called with the case's hyperparameters as its signature spells them
+    (``learning_rate, beta_1, beta_2, epsilon[, weight_decay][, amsgrad]``;
+    :mod:`adamw_oracle.adapters.signature`) plus the fixed ``options``. On the JAX backend float64
+    cases run inside ``jax.enable_x64(True)``. Precision: Keras's base optimizer keeps ``learning_rate``
+    in a float32 variable whatever the weights' dtype, so a float64 run is judged with float32 scalars
+    (the declaration of the built-in ``keras.AdamW``).
+    """
+
+    families = frozenset({Family.ADAM})
+    dtypes = TARGETS_BY_NAME["keras.AdamW"].dtypes
+
+    def __init__(self, optimizer_class: type, *, name: str | None = None,
+                 options: Mapping[str, Any] | None = None) -> None:
+        import keras
+
+        self.optimizer_class = optimizer_class
+        self._map = constructor_map(optimizer_class, options, name=name)
+        self.capabilities = self._map.capabilities
+        self.options = dict(self._map.fixed)
+        self.name = name or self._map.target
+        self.backend = keras.backend.backend()
+        #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
+        self.flushes_subnormals = self.backend in ("jax", "tensorflow")
+
+    def precision_model(self, dtype: Dtype) -> PrecisionModel | None:
+        return TARGETS_BY_NAME["keras.AdamW"].precision_for(dtype)
+
+    def versions(self) -> dict[str, str]:
+        import keras
+
+        return {"keras": keras.__version__, "backend": self.backend}
+
+    def run(self, case: Case) -> Observation:
+        reason = unsupported_reason(case, self.capabilities)
+        if reason:
+            return Observation(empty_params(case), error=f"unsupported case: {reason}")
+        import keras
+
+        if self.backend != "jax":
+            return guarded_run(case, lambda c: self._run(keras, c))
+        import jax
+
+        with jax.enable_x64(case.dtype is Dtype.FLOAT64):
+            return guarded_run(case, lambda c: self._run(keras, c))
+
+    def _run(self, keras: Any, case: Case) -> Observation:
+        opts = CaseOptions.of(case)
+        dtype = case.dtype.value
+        var = keras.Variable(keras.ops.cast(case.initial_params(), dtype), dtype=dtype)
+        opt = self.optimizer_class(**self._map.kwargs(opts))
+        grads = case.gradients()
+        rows = []
+        for k in range(case.run.steps):
+            opt.apply_gradients([(keras.ops.cast(grads[k], dtype), var)])
+            rows.append(np.asarray(keras.ops.convert_to_numpy(var.value)).astype(np.float64))
+        state: dict[str, np.ndarray] = {}
+        for key, attr in (("m", "momentums"), ("v", "velocities"), ("vmax", "velocity_hats")):
+            held = getattr(opt, f"_{attr}", None)
+            if held and (key != "vmax" or opts.amsgrad):
+                value = np.asarray(keras.ops.convert_to_numpy(held[0].value)).astype(np.float64).reshape(-1)
+                if value.shape == (case.run.size,):
+                    state[key] = value
         return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size), state)

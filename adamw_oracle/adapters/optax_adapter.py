@@ -20,11 +20,16 @@ moment's dtype. Running float32 cases with x64 off is what a default JAX user ge
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.signature import constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME
 from adamw_oracle.contract.case import Case, Observation
+from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
 
@@ -107,3 +112,82 @@ class OptaxImplementation:
             np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size),
             {k: np.asarray(np.asarray(v).astype(np.float64)) for k, v in exposed.items()},
         )
+
+
+def _moments(state: Any) -> Any:
+    """The first optax state node holding Adam moments (``mu`` and ``nu``), searched depth first."""
+    if hasattr(state, "mu") and hasattr(state, "nu"):
+        return state
+    if isinstance(state, (tuple, list)):
+        for item in state:
+            found = _moments(item)
+            if found is not None:
+                return found
+    return None
+
+
+class OptaxFactoryImplementation:
+    """Any optax ``GradientTransformation`` factory named by import path (``optax:adamw``, ``optax:nadam``).
+
+    The factory is called with the case's hyperparameters as its signature spells them
+    (``learning_rate, b1, b2, eps[, eps_root][, weight_decay]``; :mod:`adamw_oracle.adapters.signature`)
+    plus the fixed ``options``, and applied eagerly as :class:`OptaxImplementation` does (same x64
+    scoping). The moments are exposed when the state holds a node with ``mu`` and ``nu``.
+    """
+
+    #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
+    flushes_subnormals = True
+    families = frozenset({Family.ADAM})
+    dtypes = TARGETS_BY_NAME["optax.adamw"].dtypes
+
+    def __init__(self, factory: Callable[..., Any], *, name: str | None = None,
+                 options: Mapping[str, Any] | None = None) -> None:
+        self.factory = factory
+        self._map = constructor_map(factory, options, name=name)
+        self.capabilities = self._map.capabilities
+        self.options = dict(self._map.fixed)
+        self.name = name or self._map.target
+
+    def versions(self) -> dict[str, str]:
+        import jax
+        import optax
+
+        return {"optax": optax.__version__, "jax": jax.__version__}
+
+    def run(self, case: Case) -> Observation:
+        reason = unsupported_reason(case, self.capabilities)
+        if reason:
+            return Observation(empty_params(case), error=f"unsupported case: {reason}")
+        import jax
+
+        with jax.enable_x64(case.dtype is Dtype.FLOAT64):
+            return guarded_run(case, self._run)
+
+    def _run(self, case: Case) -> Observation:
+        import jax.numpy as jnp
+        import optax
+
+        dt = jax_dtype(case.dtype)
+        opts = CaseOptions.of(case)
+        tx = self.factory(**self._map.kwargs(opts))
+        if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
+            raise TypeError(f"{self.name} returned a {type(tx).__name__}, not an optax GradientTransformation")
+        params = jnp.asarray(case.initial_params()).astype(dt)
+        state = tx.init(params)
+        grads = case.gradients()
+        rows = []
+        for k in range(case.run.steps):
+            g = jnp.asarray(grads[k]).astype(dt)
+            updates, state = tx.update(g, state, params)
+            params = optax.apply_updates(params, updates)
+            rows.append(np.asarray(params.astype(jnp.float64 if case.dtype is Dtype.FLOAT64 else jnp.float32),
+                                   dtype=np.float64))
+        moments = _moments(state)
+        exposed = {}
+        if moments is not None:
+            exposed = {"m": moments.mu, "v": moments.nu}
+            if opts.amsgrad and hasattr(moments, "nu_max"):
+                exposed["vmax"] = moments.nu_max
+        held = {k: np.asarray(v).astype(np.float64).reshape(-1) for k, v in exposed.items()}
+        return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size),
+                           {k: v for k, v in held.items() if v.shape == (case.run.size,)})

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,21 +109,42 @@ def known_findings(target: Any, dtype: Dtype) -> tuple[KnownFinding, ...]:
     return t.info.known_for(t.path, dtype) if t else ()
 
 
-def resolve_target(target: Any) -> Implementation:
+_WHAT = ("a built-in name, an optimizer class or factory by import path (torch.optim:AdamW, optax:adamw, "
+         "keras.optimizers:AdamW), module:attribute naming an Implementation or fn(params, grads, hyper), "
+         "or an Implementation")
+
+
+def resolve_target(target: Any, *, options: Mapping[str, Any] | None = None) -> Implementation:
     """An Implementation from a built-in name, ``module:attribute``, or an Implementation object.
 
+    ``module:attribute`` may name a framework optimizer (a ``torch.optim.Optimizer`` subclass, a Keras
+    optimizer class, an optax ``GradientTransformation`` factory; see
+    :mod:`adamw_oracle.adapters.import_path`), an Implementation (instance, or a class built without
+    arguments) or a function ``fn(params, grads, hyper)``. ``options`` are fixed constructor arguments of
+    a framework optimizer (``{"foreach": False}``); the same optimizer object may be given directly.
+
     Raises:
-        InvalidArgumentError: unknown name, a module or attribute that does not exist, or an object
-            that is neither an Implementation nor a callable.
+        InvalidArgumentError: unknown name, a module or attribute that does not exist, an object that is
+            none of these, or ``options`` for a target that is not a framework optimizer.
     """
+    from adamw_oracle.adapters.import_path import optimizer_target, takes_three_positionals
+
+    if options and (isinstance(target, str) and ":" not in target or isinstance(target, Implementation)):
+        raise InvalidArgumentError("options", dict(options), "only for an optimizer class or factory given by import "
+                                   "path (e.g. torch.optim:AdamW)", hint=f"{target!r} takes no constructor options")
     if isinstance(target, Implementation):
         return target
     if not isinstance(target, str):
-        if callable(target):
+        built = optimizer_target(target, options=options)
+        if built is not None:
+            return built
+        if options:
+            raise InvalidArgumentError("options", dict(options), "only for an optimizer class or factory")
+        if callable(target) and not isinstance(target, type) and takes_three_positionals(target):
             from adamw_oracle.adapters.callable import from_callable
 
             return from_callable(target)
-        raise InvalidArgumentError("target", target, "a built-in name, 'module:attribute' or an Implementation")
+        raise InvalidArgumentError("target", target, _WHAT, hint=_what_it_is(target))
     if target in BUILTIN_TARGETS:
         t = BUILTIN_TARGETS[target]
         if importlib.util.find_spec(t.requires) is None:
@@ -131,6 +152,10 @@ def resolve_target(target: Any) -> Implementation:
         return t.build()
     if ":" in target:
         module_name, _, attr = target.partition(":")
+        if importlib.util.find_spec("keras") is not None:
+            from adamw_oracle.adapters.keras_adapter import choose_keras_backend
+
+            choose_keras_backend()  # before anything imports Keras: a backend that is installed
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
@@ -140,17 +165,31 @@ def resolve_target(target: Any) -> Implementation:
             if not hasattr(obj, part):
                 raise InvalidArgumentError("target", target, f"an attribute of {module_name} ({part!r} is missing)")
             obj = getattr(obj, part)
-        if isinstance(obj, type):
+        built = optimizer_target(obj, name=target, options=options)
+        if built is not None:
+            return built
+        if options:
+            raise InvalidArgumentError("options", dict(options), "only for an optimizer class or factory given by import "
+                                       "path", hint=f"{target} is not a torch, Keras or optax optimizer")
+        if isinstance(obj, type) and callable(getattr(obj, "run", None)):
             obj = obj()
         if isinstance(obj, Implementation):
             return obj
-        if callable(obj):
+        if callable(obj) and not isinstance(obj, type) and takes_three_positionals(obj):
             from adamw_oracle.adapters.callable import from_callable
 
             return from_callable(obj, name=target)
-        raise InvalidArgumentError("target", target, "an Implementation or a function fn(params, grads, hyper)")
+        raise InvalidArgumentError("target", target, _WHAT, hint=_what_it_is(obj))
     import difflib
 
     close = difflib.get_close_matches(target, list(BUILTIN_TARGETS), n=1)
     raise InvalidArgumentError("target", target, "a built-in name (" + ", ".join(BUILTIN_TARGETS) + ") or 'module:attribute'",
                                hint=f"did you mean {close[0]!r}?" if close else None)
+
+
+def _what_it_is(obj: Any) -> str:
+    if isinstance(obj, type):
+        return f"it is the class {obj.__qualname__}, neither a torch/Keras optimizer nor an Implementation"
+    if callable(obj):
+        return "it is a callable that cannot take (params, grads, hyper) and is no optax factory"
+    return f"it is a {type(obj).__name__}"

@@ -10,13 +10,21 @@ frameworks): ``lr, betas=(beta1, beta2), eps, weight_decay, amsgrad, maximize`` 
 The parameter is one 1-D tensor of the case's dtype holding exactly the case's initial values; the
 gradient of step k is assigned as ``p.grad`` (a fresh tensor of that dtype) before ``step()``. A copy is
 kept so that an optimizer that writes into ``p.grad`` (torch once negated gradients in place under
-``maximize``) is reported as a finding.
+``maximize``) is reported as a finding -- for every torch class, the built-in ones and those named by
+import path (``torch.optim:AdamW``, a user's ``mypkg.optim:MyAdam``).
+
+A user's class (``optimizer_class``) is called with the arguments its signature takes
+(:mod:`adamw_oracle.adapters.signature`), never with a switch it lacks.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.signature import ConstructorMap, accepted_parameters, constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME, TORCH_PATHS
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
@@ -34,25 +42,46 @@ def torch_dtype(dtype: Dtype):  # -> torch.dtype
 
 
 class TorchImplementation:
-    """``torch.optim.<optimizer>`` on the CPU through one of its code paths."""
+    """``torch.optim.<optimizer>`` (or any Adam-family ``torch.optim.Optimizer`` class) on the CPU."""
 
-    capabilities = TARGETS_BY_NAME["torch.AdamW"].capabilities
     families = frozenset({Family.ADAM})
     dtypes = TARGETS_BY_NAME["torch.AdamW"].dtypes
 
-    def __init__(self, optimizer: str = "AdamW", path: str = "foreach", *, optimizer_class: type | None = None,
-                 name: str | None = None) -> None:
-        """``optimizer_class`` checks a user's torch optimizer (a subclass of Adam/AdamW taking the same
-        arguments) instead of ``torch.optim.<optimizer>``."""
+    def __init__(self, optimizer: str = "AdamW", path: str | None = None, *, optimizer_class: type | None = None,
+                 name: str | None = None, options: Mapping[str, Any] | None = None) -> None:
+        """``optimizer_class`` checks any torch optimizer class instead of ``torch.optim.<optimizer>``: its
+        constructor is read (:mod:`adamw_oracle.adapters.signature`) and called with only the arguments it
+        takes, plus the fixed ``options``; a switch it lacks is a capability it lacks. ``path`` selects a
+        code path (``forloop``, ``foreach``, ``fused``; default ``foreach`` for the built-in classes and
+        the class's own default for ``optimizer_class``).
+
+        Raises:
+            InvalidArgumentError: an unknown optimizer name or path, a class that is not Adam-family, a
+                path the class has no flag for, or an option it does not take.
+        """
         if optimizer_class is None and optimizer not in TORCH_OPTIMIZERS:
             raise InvalidArgumentError("optimizer", optimizer, "one of " + ", ".join(TORCH_OPTIMIZERS))
-        if path not in TORCH_PATHS:
+        if path is not None and path not in TORCH_PATHS:
             raise InvalidArgumentError("path", path, "one of " + ", ".join(TORCH_PATHS))
         self.optimizer = optimizer
         self.optimizer_class = optimizer_class
-        self.path = path
-        default = optimizer_class.__qualname__ if optimizer_class is not None else f"torch.{optimizer}"
-        self.name = name or default + ("" if path == "foreach" else f"[{path}]")
+        self.path = path or ("foreach" if optimizer_class is None else "default")
+        if optimizer_class is None:
+            self.capabilities = TARGETS_BY_NAME[f"torch.{optimizer}"].capabilities
+            self._map: ConstructorMap | None = None
+            self.options: dict[str, Any] = {}
+            self._path_flags: dict[str, bool] = PATH_FLAGS[self.path]
+            default = f"torch.{optimizer}"
+        else:
+            self._map = constructor_map(optimizer_class, options, name=name)
+            if self._map.family is not Family.ADAM:
+                raise InvalidArgumentError("optimizer_class", self._map.target, "an Adam-family torch optimizer "
+                                           "(SGD-family classes: TorchSGDImplementation)")
+            self.capabilities = self._map.capabilities
+            self.options = dict(self._map.fixed)
+            self._path_flags = path_flags_for(optimizer_class, path, options)
+            default = optimizer_class.__qualname__
+        self.name = name or default + ("" if path in (None, "foreach") else f"[{path}]")
 
     def versions(self) -> dict[str, str]:
         import torch
@@ -71,19 +100,45 @@ class TorchImplementation:
         dt = torch_dtype(case.dtype)
         opts = CaseOptions.of(case)
         p = torch.tensor(case.initial_params(), dtype=torch.float64).to(dt).requires_grad_(True)
-        path_flags = PATH_FLAGS[self.path]
-        opt = (self.optimizer_class or getattr(torch.optim, self.optimizer))(
-            [p], lr=opts.lr, betas=(opts.beta1, opts.beta2), eps=opts.eps, weight_decay=opts.weight_decay,
-            amsgrad=opts.amsgrad, maximize=opts.maximize, **path_flags,
-        )
+        if self._map is None:
+            opt = getattr(torch.optim, self.optimizer)(
+                [p], lr=opts.lr, betas=(opts.beta1, opts.beta2), eps=opts.eps, weight_decay=opts.weight_decay,
+                amsgrad=opts.amsgrad, maximize=opts.maximize, **self._path_flags,
+            )
+        else:
+            assert self.optimizer_class is not None
+            opt = self.optimizer_class([p], **self._map.kwargs(opts), **self._path_flags)
         rows, findings = drive_steps(opt, p, case)
-        st = opt.state[p]
-        state = {"m": st["exp_avg"], "v": st["exp_avg_sq"]}
+        st = opt.state.get(p, {})
+        keys = {"m": "exp_avg", "v": "exp_avg_sq"}
         if opts.amsgrad:
-            state["vmax"] = st["max_exp_avg_sq"]
+            keys["vmax"] = "max_exp_avg_sq"
+        state = {k: st[key] for k, key in keys.items()
+                 if isinstance(st.get(key), torch.Tensor) and st[key].numel() == case.run.size}
         return Observation(
-            rows, {k: v.detach().to(torch.float64).numpy().copy() for k, v in state.items()}, findings=findings,
+            rows, {k: v.detach().to(torch.float64).reshape(-1).numpy().copy() for k, v in state.items()},
+            findings=findings,
         )
+
+
+def path_flags_for(optimizer_class: type, path: str | None, options: Mapping[str, Any] | None) -> dict[str, bool]:
+    """The code-path flags for a user's class: none when ``path`` is None (the class's own default).
+
+    Raises:
+        InvalidArgumentError: the class takes no flag for ``path``, or ``options`` set the flags too.
+    """
+    if path is None:
+        return {}
+    flags = PATH_FLAGS[path]
+    params = accepted_parameters(optimizer_class)
+    missing = [f for f in flags if f not in params]
+    if missing:
+        raise InvalidArgumentError("path", path, f"a path {optimizer_class.__qualname__} has a flag for "
+                                   f"(it takes no {', '.join(missing)}); omit the path")
+    clash = [f for f in flags if f in (options or {})]
+    if clash:
+        raise InvalidArgumentError("option", clash[0], f"not given together with path={path!r}")
+    return dict(flags)
 
 
 PATH_FLAGS: dict[str, dict[str, bool]] = {

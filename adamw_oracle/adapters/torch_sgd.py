@@ -23,9 +23,13 @@ torch keeps one, is exposed as the state ``m``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from adamw_oracle.adapters.base import empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.signature import ConstructorMap, constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME, TORCH_PATHS
-from adamw_oracle.adapters.torch import PATH_FLAGS, drive_steps, torch_dtype
+from adamw_oracle.adapters.torch import PATH_FLAGS, drive_steps, path_flags_for, torch_dtype
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.errors import InvalidArgumentError
@@ -34,23 +38,40 @@ from adamw_oracle.errors import InvalidArgumentError
 class TorchSGDImplementation:
     """``torch.optim.SGD`` on the CPU through one of its code paths (see the module docstring)."""
 
-    capabilities = TARGETS_BY_NAME["torch.SGD"].capabilities
     families = frozenset({Family.SGD})
     dtypes = TARGETS_BY_NAME["torch.SGD"].dtypes
 
-    def __init__(self, path: str = "foreach", *, optimizer_class: type | None = None, name: str | None = None) -> None:
-        """``path`` is one of ``forloop``, ``foreach``, ``fused``; ``optimizer_class`` checks a user's
-        torch optimizer (a subclass of SGD taking the same arguments) instead of ``torch.optim.SGD``.
+    def __init__(self, path: str | None = None, *, optimizer_class: type | None = None, name: str | None = None,
+                 options: Mapping[str, Any] | None = None) -> None:
+        """``path`` is one of ``forloop``, ``foreach`` (the default for ``torch.optim.SGD``), ``fused``;
+        ``optimizer_class`` checks any SGD-family torch optimizer class (its constructor read by
+        :mod:`adamw_oracle.adapters.signature`, called with the arguments it takes plus ``options``)
+        instead of ``torch.optim.SGD``; without ``path`` it runs the class's own default code path.
 
         Raises:
-            InvalidArgumentError: ``path`` is not one of the three code paths.
+            InvalidArgumentError: ``path`` is not one of the three code paths, or the class is not an
+                SGD with momentum, dampening and nesterov, lacks the path's flag, or an option is unknown.
         """
-        if path not in TORCH_PATHS:
+        if path is not None and path not in TORCH_PATHS:
             raise InvalidArgumentError("path", path, "one of " + ", ".join(TORCH_PATHS))
-        self.path = path
         self.optimizer_class = optimizer_class
-        default = optimizer_class.__qualname__ if optimizer_class is not None else "torch.SGD"
-        self.name = name or default + ("" if path == "foreach" else f"[{path}]")
+        self.path = path or ("foreach" if optimizer_class is None else "default")
+        if optimizer_class is None:
+            self.capabilities = TARGETS_BY_NAME["torch.SGD"].capabilities
+            self._map: ConstructorMap | None = None
+            self.options: dict[str, Any] = {}
+            self._path_flags: dict[str, bool] = PATH_FLAGS[self.path]
+            default = "torch.SGD"
+        else:
+            self._map = constructor_map(optimizer_class, options, name=name, allow_sgd=True)
+            if self._map.family is not Family.SGD:
+                raise InvalidArgumentError("optimizer_class", self._map.target, "an SGD-family torch optimizer "
+                                           "(Adam-family classes: TorchImplementation)")
+            self.capabilities = self._map.capabilities
+            self.options = dict(self._map.fixed)
+            self._path_flags = path_flags_for(optimizer_class, path, options)
+            default = optimizer_class.__qualname__
+        self.name = name or default + ("" if path in (None, "foreach") else f"[{path}]")
 
     def versions(self) -> dict[str, str]:
         import torch
@@ -70,11 +91,14 @@ class TorchSGDImplementation:
         h = case.hyper_floats()
         maximize = case.run.config.conventions.maximize
         p = torch.tensor(case.initial_params(), dtype=torch.float64).to(dt).requires_grad_(True)
-        path_flags = PATH_FLAGS[self.path]
-        opt = (self.optimizer_class or torch.optim.SGD)(
-            [p], lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"], weight_decay=h["weight_decay"],
-            nesterov=bool(h["nesterov"]), maximize=maximize, **path_flags,
-        )
+        if self._map is None:
+            opt = torch.optim.SGD(
+                [p], lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"], weight_decay=h["weight_decay"],
+                nesterov=bool(h["nesterov"]), maximize=maximize, **self._path_flags,
+            )
+        else:
+            assert self.optimizer_class is not None
+            opt = self.optimizer_class([p], **self._map.sgd_kwargs(h, maximize), **self._path_flags)
         rows, findings = drive_steps(opt, p, case)
         buf = opt.state[p].get("momentum_buffer") if p in opt.state else None
         state = {"m": buf.detach().to(torch.float64).numpy().copy()} if buf is not None else {}

@@ -21,6 +21,7 @@ inside-root eps with eps_root=0 is after-root eps.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -227,8 +228,15 @@ def _vary(best: Candidate, aspect: str, space: list[Candidate]) -> list[Candidat
     return [c for c in space if key(c, skip) == key(best, skip)]
 
 
-def identify(target: Any, *, dtype: Dtype | str | None = None) -> Identification:
-    """Fingerprint ``target`` (built-in name, ``module:attribute`` or Implementation) with the probes.
+def identify(target: Any, *, dtype: Dtype | str | None = None, options: Mapping[str, Any] | None = None) -> Identification:
+    """Fingerprint ``target`` (built-in name, ``module:attribute`` -- e.g. an optimizer class by import
+    path, ``torch.optim:AdamW`` -- or Implementation) with the probes.
+
+    ``dtype`` is the format the probes run in (default float64 when the target runs it, else float32):
+    probe in the format the target computes in. The allowance then uses that format's unit roundoff,
+    so a target that computes in float32 whatever its parameters' format is identified with
+    ``dtype="float32"`` (in float64 its float32 rounding is ~1e8 allowances off every candidate).
+    ``options`` are fixed constructor arguments of an optimizer class or factory given by import path.
 
     Guarantees:
 
@@ -239,9 +247,10 @@ def identify(target: Any, *, dtype: Dtype | str | None = None) -> Identification
 
     Raises:
         InvalidArgumentError: the target declares (``families``) that it is not an Adam-family
-            optimizer (e.g. ``torch.SGD``): the probes fingerprint Adam-family conventions only.
+            optimizer (e.g. ``torch.SGD``): the probes fingerprint Adam-family conventions only; or
+            ``dtype`` is not a format the target declares it runs.
     """
-    impl = resolve_target(target)
+    impl = resolve_target(target, options=options)
     families = getattr(impl, "families", None)
     if families is not None and Family.ADAM not in families:
         raise InvalidArgumentError(
@@ -250,6 +259,9 @@ def identify(target: Any, *, dtype: Dtype | str | None = None) -> Identification
                  "or adamw-oracle check TARGET --expect torch.SGD")
     caps = capabilities_of(impl)
     probe_dtype = Dtype.parse(dtype) if dtype is not None else _probe_dtype(impl)
+    supported = getattr(impl, "dtypes", None)
+    if supported is not None and probe_dtype not in supported:
+        raise InvalidArgumentError("dtype", probe_dtype.value, f"one of {', '.join(d.value for d in supported)} for {impl.name}")
     probes = [p for p in probes_for(caps) if p.aspect != "maximize"]
     space = candidate_space(caps)
     observations = {p.name: impl.run(Case(p.driver_run(), probe_dtype)) for p in probes}

@@ -82,6 +82,8 @@ class CheckReport:
     cases_set_aside: int = 0
     set_aside_reasons: list[str] = field(default_factory=list)
     precision: str = ""
+    #: the target's optional switches (names; None: not recorded); cases needing one it lacks are never drawn
+    capabilities: tuple[str, ...] | None = None
     known: tuple[KnownFinding, ...] = ()
     known_counts: dict[str, int] = field(default_factory=dict)
 

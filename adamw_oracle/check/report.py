@@ -5,6 +5,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from adamw_oracle.check.findings import KINDS
+from adamw_oracle.contract.capabilities import Capability
 
 if TYPE_CHECKING:
     from adamw_oracle.check.outcome import CheckReport
@@ -19,6 +20,9 @@ def report_header(r: CheckReport) -> str:
         f"convention: {r.expected.describe()}",
         f"dtype:      {r.dtype.value}   seed: {r.seed}   examples: {r.examples}",
         *([f"precision:  {r.precision}"] if r.precision else []),
+        *([f"options:    {', '.join(r.capabilities) or 'none'} (lacks {', '.join(lacking)}: no case needs it)"]
+          if r.capabilities is not None and (lacking := [c.value for c in Capability if c.value not in r.capabilities])
+          else []),
         *([f"known:      {', '.join(k.id for k in r.known)} (declared in adamw_oracle.adapters.targets)"] if r.known else []),
     ])
 
@@ -66,6 +70,7 @@ def report_dict(r: CheckReport) -> dict[str, Any]:
         "expected": {"label": r.expected.label, "conventions": r.expected.conventions.as_dict(),
                      "amsgrad_form": r.expected.amsgrad_form.value if r.expected.amsgrad_form else None},
         "dtype": r.dtype.value, "seed": r.seed, "examples": r.examples, "precision": r.precision,
+        "capabilities": None if r.capabilities is None else list(r.capabilities),
         "passed": r.passed, "verdict": r.verdict, "inconclusive": r.inconclusive,
         "known": [k.id for k in r.known], "known_counts": dict(r.known_counts), "cases_run": r.cases_run, "shrink_runs": r.shrink_runs,
         "counts": dict(r.counts), "finding_counts": {k: r.finding_counts.get(k, 0) for k in KINDS},

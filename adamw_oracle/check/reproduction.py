@@ -19,8 +19,10 @@ def target_expression(target: Any, impl: Implementation) -> tuple[str, str]:
         return ("from adamw_oracle.adapters import SubprocessImplementation",
                 f"SubprocessImplementation({impl.argv!r}, timeout={impl.timeout!r})")
     spec = target if isinstance(target, str) else (impl.name if ":" in impl.name else None)
+    options = getattr(impl, "options", None)
     if spec is not None:
-        return "from adamw_oracle.adapters import resolve_target", f"resolve_target({spec!r})"
+        extra = f", options={dict(options)!r}" if options else ""
+        return "from adamw_oracle.adapters import resolve_target", f"resolve_target({spec!r}{extra})"
     return "", f"...  # the implementation object you checked ({impl.name})"
 
 

@@ -25,7 +25,7 @@ import math
 import platform
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from adamw_oracle.adapters.registry import builtin_preset, known_findings, resolve_target
@@ -35,7 +35,7 @@ from adamw_oracle.check.findings import KINDS, Finding, classify
 from adamw_oracle.check.known import split_known
 from adamw_oracle.check.outcome import CaseResult, CheckReport, Counterexample
 from adamw_oracle.check.reproduction import reproduction
-from adamw_oracle.contract.capabilities import capabilities_of
+from adamw_oracle.contract.capabilities import capabilities_of, capability_names
 from adamw_oracle.contract.case import MAX_SECONDS, Case, Implementation, Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
@@ -151,6 +151,7 @@ def check_target(
     known: Sequence[KnownFinding] | None = None,
     cases: Sequence[Case] | None = None,
     judge_engine: str = "vectorized",
+    options: Mapping[str, Any] | None = None,
 ) -> CheckReport:
     """Check ``target`` against the reference under the error model.
 
@@ -206,7 +207,7 @@ def check_target(
                                       and math.isfinite(value) and 0 < value <= MAX_SECONDS):
             raise InvalidArgumentError(name, value, f"a finite number of seconds in (0, {MAX_SECONDS:g}], or None (no limit)")
     dt = Dtype.parse(dtype)
-    impl = resolve_target(target)
+    impl = resolve_target(target, options=options)
     supported = getattr(impl, "dtypes", None)
     if supported is not None and dt not in supported:
         raise InvalidArgumentError("dtype", dt.value, f"one of {', '.join(d.value for d in supported)} for {impl.name}")
@@ -231,6 +232,7 @@ def check_target(
     report = CheckReport(impl.name, _versions(impl), expected, dt, seed, examples)
     report.precision = precision.describe() if precision is not None else "default: " + PrecisionModel.conservative(dt).describe()
     report.known = known
+    report.capabilities = tuple(capability_names(caps))
     if cases is not None:
         return _check_cases(report, impl, target, cases, thread_timeout=_thread_timeout(impl, case_timeout),
                             precision=precision, known=known, judge_engine=judge_engine, time_budget=time_budget,

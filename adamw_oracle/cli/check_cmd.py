@@ -26,8 +26,12 @@ _CHOICE_OPTIONS = (
 
 
 def _add_target(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", nargs="?", help="built-in name (torch.AdamW, torch.Adam[fused], optax.adamw, keras.Adam, ...) "
-                   "or module:attribute; omit with --cmd")
+    p.add_argument("target", nargs="?", help="built-in name (torch.AdamW, torch.Adam[fused], optax.adamw, keras.Adam, ...), "
+                   "an optimizer class or factory by import path (torch.optim:AdamW, optax:adamw, keras.optimizers:AdamW, "
+                   "mypkg.optim:MyAdam) or module:attribute; omit with --cmd")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="fixed constructor argument of an import-path optimizer (repeatable; values true/false/none, "
+                   "numbers or strings), e.g. --option foreach=false")
     p.add_argument("--cmd", metavar="COMMAND", help="check a program: it reads a JSON case on stdin and writes the "
                    "trajectory as JSON on stdout (see docs/checking.md)")
     p.add_argument("--case-timeout", type=float, default=60.0, metavar="SECONDS",
@@ -43,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "under the error model, and shrink the first failure to a minimal counterexample.",
         epilog="examples:\n  adamw-oracle check torch.AdamW --dtype float32 --examples 50\n"
         "  adamw-oracle check optax.adamw --expect torch.AdamW\n"
+        "  adamw-oracle check torch.optim:AdamW --expect torch.AdamW --option foreach=false\n"
         "  adamw-oracle check --cmd 'python examples/subprocess_adamw.py' --expect torch.AdamW",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_target(check)
@@ -65,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "identify", help="fingerprint which Adam convention an optimizer implements",
         description="Run designed probes through TARGET and decide its convention (eps placement, AMSGrad form, "
         "decay scaling and order, bias correction, coupled vs decoupled); prints the probe evidence.",
-        epilog="example:\n  adamw-oracle identify keras.Adam", formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog="examples:\n  adamw-oracle identify keras.Adam\n  adamw-oracle identify mypkg.optim:MyAdam --dtype float32", formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_target(ident)
     ident.set_defaults(func=run_identify)
 
@@ -74,12 +79,19 @@ def _implementation(args: argparse.Namespace) -> Any:
     seconds_option("--case-timeout", args.case_timeout)
     if args.cmd and args.target:
         raise InvalidArgumentError("target", args.target, "no TARGET together with --cmd (give one of them)")
+    if args.cmd and args.option:
+        raise InvalidArgumentError("option", args.option[0], "only with an import-path optimizer TARGET, not with --cmd")
     if args.cmd:
         from adamw_oracle.adapters.subprocess_adapter import SubprocessImplementation
 
         return SubprocessImplementation(args.cmd, timeout=args.case_timeout)
     if not args.target:
         raise InvalidArgumentError("target", None, "a built-in name, module:attribute, or --cmd COMMAND")
+    if args.option:
+        from adamw_oracle.adapters.registry import resolve_target
+        from adamw_oracle.adapters.signature import parse_options
+
+        return resolve_target(args.target, options=parse_options(args.option))
     return args.target
 
 
