@@ -14,7 +14,10 @@ maximize``) together with the code path:
 
 * ``forloop``: ``foreach=False, fused=False`` (``_single_tensor_sgd``)
 * ``foreach``: ``foreach=True`` (``_multi_tensor_sgd``)
-* ``fused``:   ``fused=True`` (the fused CPU kernel)
+* ``fused``:   ``fused=True`` (the fused kernel)
+
+``device`` (default ``"cpu"``) places the parameter, its gradients and the momentum buffer on a torch
+device (``"cuda"`` checks torch's CUDA kernels).
 
 The parameter is one 1-D tensor of the case's dtype holding exactly the case's initial values; the
 gradient of step k is assigned as ``p.grad`` (a fresh tensor of that dtype) before ``step()``. A copy is
@@ -23,34 +26,41 @@ torch keeps one, is exposed as the state ``m``.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from adamw_oracle.adapters.base import empty_params, guarded_run, unsupported_reason
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME, TORCH_PATHS
-from adamw_oracle.adapters.torch import PATH_FLAGS, drive_steps, torch_dtype
+from adamw_oracle.adapters.torch import PATH_FLAGS, check_device, drive_steps, path_suffix, to_numpy, torch_dtype
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.errors import InvalidArgumentError
 
 
 class TorchSGDImplementation:
-    """``torch.optim.SGD`` on the CPU through one of its code paths (see the module docstring)."""
+    """``torch.optim.SGD`` on a torch device (default the CPU) through one of its code paths (see the module
+    docstring)."""
 
     capabilities = TARGETS_BY_NAME["torch.SGD"].capabilities
     families = frozenset({Family.SGD})
     dtypes = TARGETS_BY_NAME["torch.SGD"].dtypes
 
-    def __init__(self, path: str = "foreach", *, optimizer_class: type | None = None, name: str | None = None) -> None:
+    def __init__(self, path: str = "foreach", *, optimizer_class: type | None = None, name: str | None = None,
+                 device: str = "cpu") -> None:
         """``path`` is one of ``forloop``, ``foreach``, ``fused``; ``optimizer_class`` checks a user's
-        torch optimizer (a subclass of SGD taking the same arguments) instead of ``torch.optim.SGD``.
+        torch optimizer (a subclass of SGD taking the same arguments) instead of ``torch.optim.SGD``;
+        ``device`` is a torch device name.
 
         Raises:
-            InvalidArgumentError: ``path`` is not one of the three code paths.
+            InvalidArgumentError: ``path`` is not one of the three code paths, or ``device`` names no
+                torch device type.
         """
         if path not in TORCH_PATHS:
             raise InvalidArgumentError("path", path, "one of " + ", ".join(TORCH_PATHS))
         self.path = path
         self.optimizer_class = optimizer_class
+        self.device = check_device(device)
         default = optimizer_class.__qualname__ if optimizer_class is not None else "torch.SGD"
-        self.name = name or default + ("" if path == "foreach" else f"[{path}]")
+        self.name = name or default + path_suffix(path, self.device)
 
     def versions(self) -> dict[str, str]:
         import torch
@@ -63,19 +73,28 @@ class TorchSGDImplementation:
             return Observation(empty_params(case), error=f"unsupported case: {reason}")
         return guarded_run(case, self._run)
 
-    def _run(self, case: Case) -> Observation:
+    def run_arrays(self, case: Case, params: np.ndarray, grads: np.ndarray) -> Observation:
+        """Like :meth:`run`, with these initial parameters ``(N,)`` and gradients ``(steps, N)``
+        (see :meth:`adamw_oracle.adapters.torch.TorchImplementation.run_arrays`)."""
+        reason = unsupported_reason(case, self.capabilities, family=Family.SGD)
+        if reason:
+            return Observation(np.zeros((0, params.shape[0])), error=f"unsupported case: {reason}")
+        return guarded_run(case, lambda c: self._run(c, params, grads))
+
+    def _run(self, case: Case, params: np.ndarray | None = None, grads: np.ndarray | None = None) -> Observation:
         import torch
 
         dt = torch_dtype(case.dtype)
         h = case.hyper_floats()
         maximize = case.run.config.conventions.maximize
-        p = torch.tensor(case.initial_params(), dtype=torch.float64).to(dt).requires_grad_(True)
+        initial = case.initial_params() if params is None else params
+        p = torch.tensor(initial, dtype=torch.float64).to(device=self.device, dtype=dt).requires_grad_(True)
         path_flags = PATH_FLAGS[self.path]
         opt = (self.optimizer_class or torch.optim.SGD)(
             [p], lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"], weight_decay=h["weight_decay"],
             nesterov=bool(h["nesterov"]), maximize=maximize, **path_flags,
         )
-        rows, findings = drive_steps(opt, p, case)
+        rows, findings = drive_steps(opt, p, case, grads)
         buf = opt.state[p].get("momentum_buffer") if p in opt.state else None
-        state = {"m": buf.detach().to(torch.float64).numpy().copy()} if buf is not None else {}
+        state = {"m": to_numpy(buf)} if buf is not None else {}
         return Observation(rows, state, findings=findings)
