@@ -24,7 +24,11 @@ Without a CUDA device (or with ``--no-device``) the device parts are reported as
 reason, and what can run on a CPU runs for real: the probe, step 2's comparisons with the host
 build's other entry points as the candidates, step 3's code on torch's CPU fused AdamW, step 5 on
 numpy. Everything lands under ``--out`` (also ``device_check.log``: every step's output).
-Exit status: 0 when no executed check failed, 1 otherwise, 2 for bad arguments.
+Step status: passed; failed (a check found a problem, in this project or in torch); incomplete (its
+budget ran out before the end, nothing wrong found so far); timeout (killed; the partial result is
+kept); error (the step itself broke); skipped (with the reason). Benchmark 6 is a measurement: a missed
+target is reported in its result, not as a failure. Exit status: 0 when every executed step passed, 1
+otherwise, 2 for bad arguments.
 """
 from __future__ import annotations
 
@@ -118,21 +122,32 @@ def step_kernels(device: bool, budget: float, emit: Callable[[dict[str, Any]], N
     from benchmarks import device_kernels
 
     kernels = device_kernels.device_kernels() if device else device_kernels.host_kernels()
-    return device_kernels.run(kernels, time_budget=max(5.0, budget - 20))
+    result = device_kernels.run(kernels, time_budget=max(5.0, budget - 20))
+    if not result["complete"] and result["fused_and_multi_tensor"]["first_mismatch"] is None \
+            and result["batched"]["first_mismatch"] is None:
+        result["incomplete"] = (f"time budget spent after {result['fused_and_multi_tensor']['combinations']} of "
+                                f"{result['configurations'] * len(result['dtypes'])} fused/multi combinations, no mismatch")
+    return result
 
 
 def step_torch(device: bool, budget: float, emit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     from benchmarks import device_torch
 
-    return device_torch.run("cuda" if device else "cpu", time_budget=max(5.0, budget - 25), emit=emit,
-                            examples=8 if device else 3)
+    result = device_torch.run("cuda" if device else "cpu", time_budget=max(5.0, budget - 25), emit=emit,
+                              examples=8 if device else 3)
+    if result["not_run"] and all(c["verdict"] == "PASS" for c in result["checks"]):
+        result["incomplete"] = f"time budget spent: {len(result['not_run'])} of {result['planned']} checks not run"
+    return result
 
 
 def step_bandwidth(device: bool, budget: float, emit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     from benchmarks import bench_cuda
 
     result = bench_cuda.run("full").as_dict()
-    result["passed"] = result["target_met"] is not False
+    if not result["measurements"] or "skipped" in result["measurements"]:
+        return {"skipped": result["gap"] or "skipped: nothing measured"}
+    # a measurement, not a conformance check: a missed performance target is reported, not failed
+    result["passed"] = True
     return result
 
 
@@ -298,8 +313,12 @@ def _supervise(command: list[str], budget: float, env: dict[str, str], log: Any,
                 record.update(status="error", reason=result["error"])
             elif "skipped" in result:
                 record.update(status="skipped", reason=result["skipped"])
+            elif result.get("passed"):
+                record["status"] = "passed"
+            elif result.get("incomplete"):
+                record.update(status="incomplete", reason=result["incomplete"])
             else:
-                record["status"] = "passed" if result.get("passed") else "failed"
+                record["status"] = "failed"
     return record
 
 
@@ -462,7 +481,7 @@ def parent(out: Path, *, device_allowed: bool, bundle: Path | None, only: list[i
                 record["dry_run_stand_in"] = True
             recorder.step(number, record)
         recorder.save()
-    failed = [k for k, s in document["steps"].items() if s["status"] in ("failed", "error", "timeout")]
+    failed = [k for k, s in document["steps"].items() if s["status"] in ("failed", "error", "timeout", "incomplete")]
     print(f"device check: {'DRY RUN, ' if document['dry_run'] else ''}device {document['device']}; "
           + "; ".join(f"{k} {s['status']}" for k, s in sorted(document["steps"].items())) + f"; results in {out}")
     return 1 if failed else 0

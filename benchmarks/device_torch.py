@@ -43,7 +43,7 @@ def check_one(optimizer: str, path: str, dtype: str, total: int, device: str, *,
 
     tiled = TiledImplementation(target(optimizer, path, device), total)
     report = check_target(tiled, expect=f"torch.{optimizer}", dtype=dtype, examples=examples, seed=seed,
-                          time_budget=time_budget, shrink_seconds=min(20.0, time_budget), shrink_runs=60)
+                          time_budget=time_budget, shrink_seconds=min(5.0, time_budget), shrink_runs=30)
     verdict = "PASS" if report.passed else ("INCONCLUSIVE" if report.inconclusive else "FAIL")
     out: dict[str, Any] = {
         "target": tiled.name, "optimizer": optimizer, "path": path, "dtype": dtype, "elements": total,

@@ -151,3 +151,15 @@ def test_torch_adapters_name_a_bad_device() -> None:
         assert info.value.argument == "device"
     assert TorchImplementation("AdamW", "fused", device="cuda").name == "torch.AdamW[fused,cuda]"
     assert TorchSGDImplementation(device="cuda:1").name == "torch.SGD[cuda:1]"
+
+
+def test_a_step_past_its_budget_is_killed_and_its_partial_result_kept(tmp_path: Path) -> None:
+    from benchmarks import device_check
+
+    command = [sys.executable, "-c", "import time; print('RESULT {\"checks\": 1}', flush=True); "
+               "print('working', flush=True); time.sleep(60)"]
+    with open(tmp_path / "log", "w", encoding="utf-8") as log:
+        record = device_check._supervise(command, 3.0, {"PATH": "/usr/bin:/bin"}, log, parse=True)
+    assert record["status"] == "timeout" and "partial" in record["reason"]
+    assert record["result"] == {"checks": 1} and record["seconds"] < 30
+    assert "working" in (tmp_path / "log").read_text()
