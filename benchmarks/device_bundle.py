@@ -24,6 +24,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,14 +43,11 @@ NOT_CARRIED = ("numpy",)
 
 
 def core_requirements(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
-    """``{distribution: minimum version}`` of pyproject's core ``dependencies`` (read without tomllib,
-    which Python 3.10 lacks)."""
-    text = pyproject.read_text(encoding="utf-8")
-    block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
-    if block is None:
-        raise RuntimeError(f"no dependencies list in {pyproject}")
+    """``{distribution: minimum version}`` of pyproject's core ``dependencies`` ("0" where none is given)."""
+    with open(pyproject, "rb") as stream:
+        entries = tomllib.load(stream)["project"]["dependencies"]
     out = {}
-    for entry in re.findall(r'"([^"]+)"', block.group(1)):
+    for entry in entries:
         match = re.match(r"([A-Za-z0-9_.-]+)\s*(?:>=\s*([0-9][0-9A-Za-z.]*))?", entry)
         if match:
             out[_normal(match.group(1))] = match.group(2) or "0"

@@ -431,7 +431,7 @@ def parent(out: Path, *, device_allowed: bool, bundle: Path | None, only: list[i
     start = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     document: dict[str, Any] = {
-        "kind": "adamw-oracle device check", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "kind": "adamw-oracle device check", "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "dry_run": True, "device": "none", "budget_seconds": round(total), "steps": {}, "_start": start,
     }
     env = dict(os.environ, PYTHONUNBUFFERED="1")
