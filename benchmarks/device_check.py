@@ -135,7 +135,7 @@ def step_torch(device: bool, budget: float, emit: Callable[[dict[str, Any]], Non
 
     result = device_torch.run("cuda" if device else "cpu", time_budget=max(5.0, budget - 25), emit=emit,
                               examples=8 if device else 3)
-    if result["not_run"] and all(c["verdict"] == "PASS" for c in result["checks"]):
+    if result["not_run"] and all(c["verdict"] in ("PASS", "KNOWN") for c in result["checks"]):
         result["incomplete"] = f"time budget spent: {len(result['not_run'])} of {result['planned']} checks not run"
     return result
 
@@ -381,15 +381,16 @@ def _details(number: int, result: dict[str, Any]) -> list[str]:
             (result.get("batched") or {}).get("first_mismatch")
         return [f"First mismatch: `{json.dumps(first)}`" if first else "No mismatch."]
     if number == 3 and result.get("checks"):
-        rows = ["| target | dtype | elements | verdict | cases | within | outside | ill | max err/bound | position-dependent |",
-                "|---|---|---|---|---|---|---|---|---|---|"]
+        rows = ["| target | dtype | elements | verdict | known | cases | within | outside | ill | max err/bound | "
+                "position-dependent |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for c in result["checks"]:
             counts = c.get("counts", {})
             rows.append(f"| {c.get('target', c.get('optimizer'))} | {c['dtype']} | {c['elements']} | {c['verdict']} | "
+                        f"{', '.join(f'{k} x{v}' for k, v in (c.get('known_counts') or {}).items())} | "
                         f"{c.get('cases_run', '')} | {counts.get('within', '')} | {counts.get('outside', '')} | "
                         f"{counts.get('ill_conditioned', '')} | {_fmt(c.get('max_fraction_of_bound'))} | "
                         f"{c.get('position_dependent_cases', '')} |")
-        fails = [c for c in result["checks"] if c["verdict"] not in ("PASS",)]
+        fails = [c for c in result["checks"] if c["verdict"] not in ("PASS", "KNOWN")]
         for c in fails[:5]:
             rows += ["", f"{c.get('target')} {c['dtype']} x{c['elements']}: {c['verdict']}",
                      "```", c.get("counterexample") or "; ".join(c.get("findings", [])) or c.get("error", ""), "```"]
