@@ -229,7 +229,7 @@ class Recorder:
         self.save()
 
     def save(self) -> None:
-        from adamw_oracle.traces.atomic import write_atomically
+        from adamw_oracle.atomic import write_atomically
 
         self.document["seconds"] = round(time.monotonic() - self.document["_start"], 1)
         public = {k: v for k, v in self.document.items() if not k.startswith("_")}
