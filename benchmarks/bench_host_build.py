@@ -215,10 +215,14 @@ def run(results: dict[str, Any], *, tiny: bool = False) -> None:
 
 
 def run_device(results: dict[str, Any], *, tiny: bool = False) -> None:
-    """On a CUDA device only: the fused kernel (``FusedAdamW`` over CuPy arrays) in GB/s against the
-    device's copy bandwidth, its theoretical peak (memory clock x bus width x 2) and torch's fused
-    CUDA AdamW on the same sizes. Fills ``results["device"]``; records why when there is no device.
-    (Written without a device to run it on: never executed on the development machine.)"""
+    """On a CUDA device only: the fused kernel in GB/s against the device's copy bandwidth, its
+    theoretical peak (memory clock x bus width x 2) and torch's fused CUDA AdamW on the same sizes, in
+    the same run. Fills ``results["device"]``; records why when there is no device.
+
+    Two figures for the kernel: ``kernel_gbps`` is one ``ao_fused_step`` launch with the step's scalars
+    already on the device (the kernel itself); ``step_gbps`` is ``FusedAdamW.step`` (host scalars, their
+    upload and the launch: what a user's step costs). Each is the best of 5 timings (CUDA events) of 20
+    consecutive steps, after a warm-up."""
     try:
         import cupy
 
@@ -227,7 +231,12 @@ def run_device(results: dict[str, Any], *, tiny: bool = False) -> None:
     except Exception as exc:  # no cupy, no driver, no device: all mean "cannot run here"
         results["device"] = {"skipped": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
         return
+    from adamw_oracle.contract import preset
     from adamw_oracle.gpu import FusedAdamW
+    from adamw_oracle.gpu.codes import flags_for
+    from adamw_oracle.gpu.device import device_fused_step
+    from adamw_oracle.gpu.scalars import step_scalars
+    from adamw_oracle.gpu.storage import kind_of
 
     device_id = cupy.cuda.Device().id
     attributes = cupy.cuda.runtime.getDeviceProperties(device_id)
@@ -239,6 +248,7 @@ def run_device(results: dict[str, Any], *, tiny: bool = False) -> None:
     except Exception:
         peak = None
     device: dict[str, Any] = {"name": name.decode() if isinstance(name, bytes) else str(name), "theoretical_peak_gbps": peak}
+    config = preset("torch.AdamW", lr=str(HYPER["lr"]), weight_decay=str(HYPER["weight_decay"]))
 
     def best_device(fn: Callable[[], None], steps: int) -> float:
         fn()
@@ -256,15 +266,22 @@ def run_device(results: dict[str, Any], *, tiny: bool = False) -> None:
 
     for dtype in DTYPES:
         itemsize = np.dtype(dtype).itemsize
+        kind = kind_of(dtype)
         for n in (10**6,) if tiny else (10**6, 10**7, 10**8):
             row: dict[str, float] = {}
+            moved = ARRAYS_TOUCHED * n * itemsize
             params = [cupy.random.standard_normal(n).astype(dtype)]
             grads = [cupy.random.standard_normal(n).astype(dtype) * 0.01]
-            opt = FusedAdamW(params, **{"lr": HYPER["lr"], "weight_decay": HYPER["weight_decay"]})
-            row["kernel_gbps"] = ARRAYS_TOUCHED * n * itemsize / best_device(lambda: opt.step(grads), 20) / 1e9
+            state = [cupy.zeros(n, dtype), cupy.zeros(n, dtype)]
+            scalars = cupy.asarray(step_scalars(config, 1))
+            flags = flags_for(config)
+            row["kernel_gbps"] = moved / best_device(
+                lambda: device_fused_step(kind, flags, scalars, params[0], grads[0], state[0], state[1], None), 20) / 1e9
+            opt = FusedAdamW(params, lr=HYPER["lr"], weight_decay=HYPER["weight_decay"])
+            row["step_gbps"] = moved / best_device(lambda: opt.step(grads), 20) / 1e9
             src = cupy.ones(ARRAYS_TOUCHED * n // 2, dtype)
             dst = cupy.empty_like(src)
-            row["copy_gbps"] = ARRAYS_TOUCHED * n * itemsize / best_device(lambda: dst.__setitem__(Ellipsis, src), 20) / 1e9
+            row["copy_gbps"] = moved / best_device(lambda: dst.__setitem__(Ellipsis, src), 20) / 1e9
             try:
                 import torch
 
@@ -272,10 +289,14 @@ def run_device(results: dict[str, Any], *, tiny: bool = False) -> None:
                     tp = torch.randn(n, dtype=getattr(torch, dtype), device="cuda", requires_grad=True)
                     tp.grad = torch.randn(n, dtype=getattr(torch, dtype), device="cuda") * 0.01
                     topt = torch.optim.AdamW([tp], lr=HYPER["lr"], weight_decay=HYPER["weight_decay"], fused=True)
-                    row["torch_fused_gbps"] = ARRAYS_TOUCHED * n * itemsize / best_device(topt.step, 20) / 1e9
+                    row["torch_fused_gbps"] = moved / best_device(topt.step, 20) / 1e9
             except ImportError:
                 pass
             row["kernel_over_copy"] = row["kernel_gbps"] / row["copy_gbps"]
+            row["step_over_copy"] = row["step_gbps"] / row["copy_gbps"]
+            if "torch_fused_gbps" in row:
+                row["kernel_over_torch_fused"] = row["kernel_gbps"] / row["torch_fused_gbps"]
+                row["step_over_torch_fused"] = row["step_gbps"] / row["torch_fused_gbps"]
             if peak:
                 row["kernel_over_peak"] = row["kernel_gbps"] / peak
             device[f"{dtype}_n{n:.0e}".replace("+0", "")] = row

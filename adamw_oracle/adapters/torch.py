@@ -5,7 +5,11 @@ frameworks): ``lr, betas=(beta1, beta2), eps, weight_decay, amsgrad, maximize`` 
 
 * ``forloop``: ``foreach=False, fused=False`` (``_single_tensor_adam``)
 * ``foreach``: ``foreach=True`` (``_multi_tensor_adam``)
-* ``fused``:   ``fused=True`` (the fused CPU kernel)
+* ``fused``:   ``fused=True`` (the fused kernel)
+
+``device`` (default ``"cpu"``) places the parameter, its gradients and therefore the optimizer's state
+on a torch device: ``"cuda"`` checks torch's CUDA kernels (foreach and fused work in chunks of 65,536
+elements there; :class:`~adamw_oracle.adapters.tiled.TiledImplementation` checks across that boundary).
 
 The parameter is one 1-D tensor of the case's dtype holding exactly the case's initial values; the
 gradient of step k is assigned as ``p.grad`` (a fresh tensor of that dtype) before ``step()``. A copy is
@@ -42,18 +46,18 @@ def torch_dtype(dtype: Dtype):  # -> torch.dtype
 
 
 class TorchImplementation:
-    """``torch.optim.<optimizer>`` (or any Adam-family ``torch.optim.Optimizer`` class) on the CPU."""
+    """``torch.optim.<optimizer>`` on a torch device (default the CPU) through one of its code paths."""
 
     families = frozenset({Family.ADAM})
     dtypes = TARGETS_BY_NAME["torch.AdamW"].dtypes
 
     def __init__(self, optimizer: str = "AdamW", path: str | None = None, *, optimizer_class: type | None = None,
-                 name: str | None = None, options: Mapping[str, Any] | None = None) -> None:
+                 name: str | None = None, options: Mapping[str, Any] | None = None, device: str = "cpu") -> None:
         """``optimizer_class`` checks any torch optimizer class instead of ``torch.optim.<optimizer>``: its
         constructor is read (:mod:`adamw_oracle.adapters.signature`) and called with only the arguments it
         takes, plus the fixed ``options``; a switch it lacks is a capability it lacks. ``path`` selects a
         code path (``forloop``, ``foreach``, ``fused``; default ``foreach`` for the built-in classes and
-        the class's own default for ``optimizer_class``).
+        the class's own default for ``optimizer_class``); ``device`` is a torch device name (``cuda``, ...).
 
         Raises:
             InvalidArgumentError: an unknown optimizer name or path, a class that is not Adam-family, a
@@ -81,7 +85,8 @@ class TorchImplementation:
             self.options = dict(self._map.fixed)
             self._path_flags = path_flags_for(optimizer_class, path, options)
             default = optimizer_class.__qualname__
-        self.name = name or default + ("" if path in (None, "foreach") else f"[{path}]")
+        self.device = check_device(device)
+        self.name = name or default + path_suffix(path or "foreach", self.device)
 
     def versions(self) -> dict[str, str]:
         import torch
@@ -94,12 +99,22 @@ class TorchImplementation:
             return Observation(empty_params(case), error=f"unsupported case: {reason}")
         return guarded_run(case, self._run)
 
-    def _run(self, case: Case) -> Observation:
+    def run_arrays(self, case: Case, params: np.ndarray, grads: np.ndarray) -> Observation:
+        """Like :meth:`run`, with the case's hyperparameters and conventions but these initial parameters
+        ``(N,)`` and gradients ``(steps, N)`` (values of the case's dtype; any N). Used by
+        :class:`~adamw_oracle.adapters.tiled.TiledImplementation`."""
+        reason = unsupported_reason(case, self.capabilities)
+        if reason:
+            return Observation(np.zeros((0, params.shape[0])), error=f"unsupported case: {reason}")
+        return guarded_run(case, lambda c: self._run(c, params, grads))
+
+    def _run(self, case: Case, params: np.ndarray | None = None, grads: np.ndarray | None = None) -> Observation:
         import torch
 
         dt = torch_dtype(case.dtype)
         opts = CaseOptions.of(case)
-        p = torch.tensor(case.initial_params(), dtype=torch.float64).to(dt).requires_grad_(True)
+        initial = case.initial_params() if params is None else params
+        p = torch.tensor(initial, dtype=torch.float64).to(device=self.device, dtype=dt).requires_grad_(True)
         if self._map is None:
             opt = getattr(torch.optim, self.optimizer)(
                 [p], lr=opts.lr, betas=(opts.beta1, opts.beta2), eps=opts.eps, weight_decay=opts.weight_decay,
@@ -108,15 +123,15 @@ class TorchImplementation:
         else:
             assert self.optimizer_class is not None
             opt = self.optimizer_class([p], **self._map.kwargs(opts), **self._path_flags)
-        rows, findings = drive_steps(opt, p, case)
+        rows, findings = drive_steps(opt, p, case, grads)
         st = opt.state.get(p, {})
         keys = {"m": "exp_avg", "v": "exp_avg_sq"}
         if opts.amsgrad:
             keys["vmax"] = "max_exp_avg_sq"
         state = {k: st[key] for k, key in keys.items()
-                 if isinstance(st.get(key), torch.Tensor) and st[key].numel() == case.run.size}
+                 if isinstance(st.get(key), torch.Tensor) and st[key].numel() == p.numel()}
         return Observation(
-            rows, {k: v.detach().to(torch.float64).reshape(-1).numpy().copy() for k, v in state.items()},
+            rows, {k: to_numpy(v).reshape(-1) for k, v in state.items()},
             findings=findings,
         )
 
@@ -144,11 +159,34 @@ def path_flags_for(optimizer_class: type, path: str | None, options: Mapping[str
 PATH_FLAGS: dict[str, dict[str, bool]] = {
     "forloop": {"foreach": False, "fused": False}, "foreach": {"foreach": True}, "fused": {"fused": True},
 }
-"""The torch.optim keyword arguments that select each CPU code path."""
+"""The torch.optim keyword arguments that select each code path."""
 
 
-def drive_steps(opt, p, case: Case) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Feed ``case``'s gradients to ``opt`` (one parameter tensor ``p``), one ``step()`` each.
+def check_device(device: str) -> str:
+    """``device`` if it names a torch device type (``cpu``, ``cuda``, ``cuda:1``, ...), else a clear error."""
+    if not isinstance(device, str) or device.split(":", 1)[0] not in DEVICE_TYPES:
+        raise InvalidArgumentError("device", device, "a torch device name: " + ", ".join(DEVICE_TYPES) + " (e.g. 'cuda:0')")
+    return device
+
+
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+
+
+def path_suffix(path: str, device: str) -> str:
+    """The target-name suffix of a code path on a device: ``""``, ``"[fused]"``, ``"[fused,cuda]"``."""
+    parts = ([] if path == "foreach" else [path]) + ([] if device == "cpu" else [device])
+    return f"[{','.join(parts)}]" if parts else ""
+
+
+def to_numpy(tensor) -> np.ndarray:  # a float64 numpy copy of a tensor on any device
+    import torch
+
+    return tensor.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
+
+
+def drive_steps(opt, p, case: Case, grads: np.ndarray | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Feed ``case``'s gradients (or ``grads``, shape ``(steps, p.numel())``) to ``opt`` (one parameter
+    tensor ``p``, on any device), one ``step()`` each.
 
     Returns the parameters after every step as float64 (shape ``(steps, n)``) and the findings: a step
     whose optimizer changed the gradient tensor it was handed (a fresh copy each step) is reported.
@@ -156,17 +194,17 @@ def drive_steps(opt, p, case: Case) -> tuple[np.ndarray, tuple[str, ...]]:
     import torch
 
     dt = p.dtype
-    grads = case.gradients()
+    grads = case.gradients() if grads is None else grads
     rows: list[np.ndarray] = []
     findings: list[str] = []
     for k in range(case.run.steps):
-        given = torch.tensor(grads[k], dtype=torch.float64).to(dt)
+        given = torch.tensor(grads[k], dtype=torch.float64).to(device=p.device, dtype=dt)
         p.grad = given.clone()
         opt.step()
         if not _same_bits(p.grad, given):
             findings.append(f"step {k + 1}: the optimizer modified the gradient tensor in place")
-        rows.append(p.detach().to(torch.float64).numpy().copy())
-    params = np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size)
+        rows.append(to_numpy(p))
+    params = np.array(rows, dtype=np.float64).reshape(case.run.steps, int(p.numel()))
     return params, tuple(findings)
 
 

@@ -14,7 +14,10 @@ maximize``) together with the code path:
 
 * ``forloop``: ``foreach=False, fused=False`` (``_single_tensor_sgd``)
 * ``foreach``: ``foreach=True`` (``_multi_tensor_sgd``)
-* ``fused``:   ``fused=True`` (the fused CPU kernel)
+* ``fused``:   ``fused=True`` (the fused kernel)
+
+``device`` (default ``"cpu"``) places the parameter, its gradients and the momentum buffer on a torch
+device (``"cuda"`` checks torch's CUDA kernels).
 
 The parameter is one 1-D tensor of the case's dtype holding exactly the case's initial values; the
 gradient of step k is assigned as ``p.grad`` (a fresh tensor of that dtype) before ``step()``. A copy is
@@ -26,31 +29,44 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from adamw_oracle.adapters.base import empty_params, guarded_run, unsupported_reason
 from adamw_oracle.adapters.signature import ConstructorMap, constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME, TORCH_PATHS
-from adamw_oracle.adapters.torch import PATH_FLAGS, drive_steps, path_flags_for, torch_dtype
+from adamw_oracle.adapters.torch import (
+    PATH_FLAGS,
+    check_device,
+    drive_steps,
+    path_flags_for,
+    path_suffix,
+    to_numpy,
+    torch_dtype,
+)
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.errors import InvalidArgumentError
 
 
 class TorchSGDImplementation:
-    """``torch.optim.SGD`` on the CPU through one of its code paths (see the module docstring)."""
+    """``torch.optim.SGD`` on a torch device (default the CPU) through one of its code paths (see the module
+    docstring)."""
 
     families = frozenset({Family.SGD})
     dtypes = TARGETS_BY_NAME["torch.SGD"].dtypes
 
     def __init__(self, path: str | None = None, *, optimizer_class: type | None = None, name: str | None = None,
-                 options: Mapping[str, Any] | None = None) -> None:
+                 options: Mapping[str, Any] | None = None, device: str = "cpu") -> None:
         """``path`` is one of ``forloop``, ``foreach`` (the default for ``torch.optim.SGD``), ``fused``;
         ``optimizer_class`` checks any SGD-family torch optimizer class (its constructor read by
         :mod:`adamw_oracle.adapters.signature`, called with the arguments it takes plus ``options``)
         instead of ``torch.optim.SGD``; without ``path`` it runs the class's own default code path.
+        ``device`` is a torch device name.
 
         Raises:
             InvalidArgumentError: ``path`` is not one of the three code paths, or the class is not an
-                SGD with momentum, dampening and nesterov, lacks the path's flag, or an option is unknown.
+                SGD with momentum, dampening and nesterov, lacks the path's flag, or an option is unknown;
+                ``device`` names no torch device type.
         """
         if path is not None and path not in TORCH_PATHS:
             raise InvalidArgumentError("path", path, "one of " + ", ".join(TORCH_PATHS))
@@ -71,7 +87,8 @@ class TorchSGDImplementation:
             self.options = dict(self._map.fixed)
             self._path_flags = path_flags_for(optimizer_class, path, options)
             default = optimizer_class.__qualname__
-        self.name = name or default + ("" if path in (None, "foreach") else f"[{path}]")
+        self.device = check_device(device)
+        self.name = name or default + path_suffix(path or "foreach", self.device)
 
     def versions(self) -> dict[str, str]:
         import torch
@@ -84,13 +101,22 @@ class TorchSGDImplementation:
             return Observation(empty_params(case), error=f"unsupported case: {reason}")
         return guarded_run(case, self._run)
 
-    def _run(self, case: Case) -> Observation:
+    def run_arrays(self, case: Case, params: np.ndarray, grads: np.ndarray) -> Observation:
+        """Like :meth:`run`, with these initial parameters ``(N,)`` and gradients ``(steps, N)``
+        (see :meth:`adamw_oracle.adapters.torch.TorchImplementation.run_arrays`)."""
+        reason = unsupported_reason(case, self.capabilities, family=Family.SGD)
+        if reason:
+            return Observation(np.zeros((0, params.shape[0])), error=f"unsupported case: {reason}")
+        return guarded_run(case, lambda c: self._run(c, params, grads))
+
+    def _run(self, case: Case, params: np.ndarray | None = None, grads: np.ndarray | None = None) -> Observation:
         import torch
 
         dt = torch_dtype(case.dtype)
         h = case.hyper_floats()
         maximize = case.run.config.conventions.maximize
-        p = torch.tensor(case.initial_params(), dtype=torch.float64).to(dt).requires_grad_(True)
+        initial = case.initial_params() if params is None else params
+        p = torch.tensor(initial, dtype=torch.float64).to(device=self.device, dtype=dt).requires_grad_(True)
         if self._map is None:
             opt = torch.optim.SGD(
                 [p], lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"], weight_decay=h["weight_decay"],
@@ -99,7 +125,7 @@ class TorchSGDImplementation:
         else:
             assert self.optimizer_class is not None
             opt = self.optimizer_class([p], **self._map.sgd_kwargs(h, maximize), **self._path_flags)
-        rows, findings = drive_steps(opt, p, case)
+        rows, findings = drive_steps(opt, p, case, grads)
         buf = opt.state[p].get("momentum_buffer") if p in opt.state else None
-        state = {"m": buf.detach().to(torch.float64).numpy().copy()} if buf is not None else {}
+        state = {"m": to_numpy(buf)} if buf is not None else {}
         return Observation(rows, state, findings=findings)
