@@ -7,12 +7,18 @@ Examples::
     adamw-oracle fuzz --examples 500 --seed 7
     adamw-oracle fuzz --profile thorough      # 10,000 cases (long)
     adamw-oracle fuzz --mutations             # also show that every deliberately broken step is caught
+    adamw-oracle fuzz --profile thorough --workers 2              # a local Dask cluster of 2 processes
+    adamw-oracle fuzz --profile thorough --scheduler tcp://10.0.0.5:8786   # a running Dask cluster
+
+The report is the same for every ``--workers``/``--scheduler`` (the campaign is cut into seeded shards,
+see docs/scale-out.md); only the seconds differ.
 """
 from __future__ import annotations
 
 import argparse
 
 from adamw_oracle.cli.options import int_option
+from adamw_oracle.verify.distributed import Engine
 
 PROFILES = {"ci": 60, "thorough": 10_000}
 MAX_EXAMPLES = 10_000_000
@@ -35,22 +41,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-symbolic", action="store_true", help="skip the reference/symbolic comparison")
     parser.add_argument("--mutations", action="store_true",
                         help="also run the deliberately broken steps and report which are caught")
+    add_engine_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--workers N`` / ``--scheduler ADDRESS`` (one or the other): where the campaign's shards run."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="run the shards on a local Dask cluster of N worker processes (default 1: serial, "
+                       "in this process); the report does not depend on N")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run the shards on the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                       "(see docs/scale-out.md)")
+
+
+def engine_from_arguments(args: argparse.Namespace) -> Engine:
+    """The (not yet opened) engine ``--workers``/``--scheduler`` ask for; bad values are usage errors."""
+    return Engine(args.workers, args.scheduler, argument_names=("--workers", "--scheduler"))
 
 
 def run(args: argparse.Namespace) -> int:
     examples = args.examples if args.examples is not None else PROFILES[args.profile]
     int_option("--examples", examples, 1, MAX_EXAMPLES)
     int_option("--seed", args.seed, 0)
-    from adamw_oracle.verify.fuzz import three_way_fuzz
+    from adamw_oracle.verify.fuzz import fuzz_campaign
 
-    summary = three_way_fuzz(examples, args.seed, symbolic=not args.no_symbolic)
-    print(summary.describe())
-    ok = summary.passed
-    if args.mutations:
-        from adamw_oracle.verify.meta import hunt_all
+    with engine_from_arguments(args) as engine:
+        summary = fuzz_campaign(examples, args.seed, engine=engine, symbolic=not args.no_symbolic)
+        print(summary.describe(), flush=True)
+        ok = summary.passed
+        if args.mutations:
+            from adamw_oracle.verify.meta import hunt_all
 
-        for hunt in hunt_all(max_examples=max(examples, 300), seed=args.seed):
-            print(hunt.describe())
-            ok = ok and hunt.caught
+            for hunt in hunt_all(max_examples=max(examples, 300), seed=args.seed, engine=engine):
+                print(hunt.describe())
+                ok = ok and hunt.caught
     return 0 if ok else 1
