@@ -84,6 +84,7 @@ class CheckReport:
     precision: str = ""
     known: tuple[KnownFinding, ...] = ()
     known_counts: dict[str, int] = field(default_factory=dict)
+    shards: int = 1
 
     @property
     def verdict(self) -> str:

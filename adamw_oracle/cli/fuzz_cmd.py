@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 
+from adamw_oracle.cli.engine_options import add_engine_arguments, engine_from_arguments
 from adamw_oracle.cli.options import int_option
-from adamw_oracle.verify.distributed import Engine
 
 PROFILES = {"ci": 60, "thorough": 10_000}
 MAX_EXAMPLES = 10_000_000
@@ -43,22 +43,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also run the deliberately broken steps and report which are caught")
     add_engine_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--workers N`` / ``--scheduler ADDRESS`` (one or the other): where the campaign's shards run."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="run the shards on a local Dask cluster of N worker processes (default 1: serial, "
-                       "in this process); the report does not depend on N")
-    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run the shards on the workers of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
-                       "(see docs/scale-out.md)")
-
-
-def engine_from_arguments(args: argparse.Namespace) -> Engine:
-    """The (not yet opened) engine ``--workers``/``--scheduler`` ask for; bad values are usage errors."""
-    return Engine(args.workers, args.scheduler, argument_names=("--workers", "--scheduler"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -111,7 +111,8 @@ def check_scheduler(value: Any, argument: str = "scheduler") -> str | None:
 
 
 class Engine:
-    """Where a campaign's shards run; use as a context manager (it owns the cluster or connection).
+    """Where a campaign's shards run; use as a context manager (it owns the cluster or connection,
+    started on the first :meth:`run` and kept for later runs until the block ends).
 
     Args:
         workers: worker processes of a local cluster on this machine; 1 or None: serial, in process.
@@ -145,7 +146,6 @@ class Engine:
         try:
             if not self.serial:
                 stack.enter_context(_sigterm_as_interrupt())
-                self._client = self._connect(stack)
         except BaseException:
             stack.close()
             raise
@@ -191,8 +191,10 @@ class Engine:
                 if stop is not None and stop(result):
                     break
             return out
-        if self._client is None:
+        if self._stack is None:
             raise RuntimeError("Engine.run outside its 'with' block")
+        if self._client is None:  # the cluster starts (or the scheduler is reached) on first use
+            self._client = self._connect(self._stack)
         return self._run_distributed(function, items, stop, on_result)
 
     def _run_distributed(self, function: Callable[[T], R], items: Sequence[T], stop: Callable[[R], bool] | None,

@@ -197,7 +197,8 @@ def fuzz_shard(shard: Shard, *, implementations: Sequence[Implementation] | None
                           strategy=strategy)
 
 
-def fuzz_campaign(examples: int, seed: int, *, engine: Engine | None = None, shard_size: int | None = None,
+def fuzz_campaign(examples: int, seed: int, *, workers: int | None = None, scheduler: str | None = None,
+                  engine: Engine | None = None, shard_size: int | None = None,
                   implementations: Sequence[Implementation] | None = None, symbolic: bool = True,
                   strategy_factory: Callable[[], Any] | None = None,
                   on_shard: Callable[[Shard, FuzzSummary], None] | None = None) -> FuzzSummary:
@@ -206,7 +207,9 @@ def fuzz_campaign(examples: int, seed: int, *, engine: Engine | None = None, sha
     Args:
         examples: number of cases (>= 1), cut by :func:`~adamw_oracle.verify.distributed.plan_shards`.
         seed: campaign seed; shard ``i`` draws with ``shard_seed(seed, i)``.
-        engine: an open :class:`~adamw_oracle.verify.distributed.Engine` (default: serial, in process).
+        workers: shards on a local Dask cluster of this many processes (None or 1: serial, in process).
+        scheduler: shards on the workers of the running Dask scheduler at this address.
+        engine: an open :class:`~adamw_oracle.verify.distributed.Engine` to reuse instead (excludes both).
         shard_size: examples per shard (default: at least 10, at most 1024 shards).
         implementations, symbolic: as for :func:`three_way_fuzz` (implementations must pickle).
         strategy_factory: a picklable callable returning the case strategy (default ``cases()``), e.g.
@@ -218,8 +221,10 @@ def fuzz_campaign(examples: int, seed: int, *, engine: Engine | None = None, sha
                              strategy_factory=strategy_factory)
     start = time.perf_counter()
     if engine is None:
-        with Engine() as serial:
-            parts = serial.run(task, plan, on_result=on_shard)
+        with Engine(workers, scheduler) as own:
+            parts = own.run(task, plan, on_result=on_shard)
+    elif workers is not None or scheduler is not None:
+        raise InvalidArgumentError("engine", engine.describe(), "no engine together with workers or scheduler")
     else:
         parts = engine.run(task, plan, on_result=on_shard)
     return merge_summaries(parts, time.perf_counter() - start)
