@@ -14,6 +14,13 @@ the same report whichever engine ran them. A campaign that stops at its first fa
 passes ``stop``: the merged results then run through the lowest-indexed stopping shard exactly as a
 serial run, which never starts the shards after it, would have them.
 
+Every shard draws its cases independently of what its process has imported: Hypothesis (since 6.131)
+mixes literal constants found in the source of every imported *local* module (outside site-packages,
+so every module of an editable install of adamw-oracle, and the caller's own) into its draws, which
+makes one seed draw different cases in a worker, in a test session and in the command line. While a
+shard runs that set is empty, as it is for an install in site-packages
+(:func:`draws_independent_of_imports`).
+
 Dask is imported when an engine with workers starts, not before: a serial campaign never pays for it.
 Ctrl-C and SIGTERM while an engine with workers is open close the cluster (its worker processes end with it); an
 exception in a worker is raised here as :class:`ShardError` naming the shard and its seed.
@@ -21,12 +28,14 @@ exception in a worker is raised here as :class:`ShardError` naming the shard and
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import math
 import re
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
@@ -131,6 +140,7 @@ class Engine:
         self._argument_names = argument_names
         self._stack: contextlib.ExitStack | None = None
         self._client: Any = None
+        self._interrupts: _Interrupts | None = None
 
     @property
     def serial(self) -> bool:
@@ -143,18 +153,20 @@ class Engine:
 
     def __enter__(self) -> Engine:
         stack = contextlib.ExitStack()
-        try:
-            if not self.serial:
-                stack.enter_context(_sigterm_as_interrupt())
-        except BaseException:
-            stack.close()
-            raise
+        if not self.serial:
+            self._interrupts = stack.enter_context(_Interrupts())
         self._stack = stack
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         stack, self._stack, self._client = self._stack, None, None
-        if stack is not None:
+        if stack is None:
+            return
+        interrupts, self._interrupts = self._interrupts, None
+        if interrupts is None:
+            stack.close()
+            return
+        with interrupts.deferred():  # a second Ctrl-C must not leave the cluster half closed
             stack.close()
 
     def _connect(self, stack: contextlib.ExitStack) -> Any:
@@ -181,6 +193,7 @@ class Engine:
         called here, in this process, as each kept result arrives (in completion order with workers).
         An exception of ``function`` for a kept item becomes :class:`ShardError`.
         """
+        function = functools.partial(_in_shard, function)
         if self.serial:
             out: list[R] = []
             for item in items:
@@ -194,7 +207,8 @@ class Engine:
         if self._stack is None:
             raise RuntimeError("Engine.run outside its 'with' block")
         if self._client is None:  # the cluster starts (or the scheduler is reached) on first use
-            self._client = self._connect(self._stack)
+            with self._interrupts.deferred() if self._interrupts is not None else contextlib.nullcontext():
+                self._client = self._connect(self._stack)
         return self._run_distributed(function, items, stop, on_result)
 
     def _run_distributed(self, function: Callable[[T], R], items: Sequence[T], stop: Callable[[R], bool] | None,
@@ -236,6 +250,49 @@ class Engine:
         return [results[i] for i in range(limit)]
 
 
+def _in_shard(function: Callable[[T], R], item: T) -> R:
+    with draws_independent_of_imports(), warnings.catch_warnings():
+        # Dask's own threads (heartbeats, retries with jitter) draw from the global `random` while a
+        # shard generates cases; Hypothesis notices the state change and would warn on every shard
+        warnings.filterwarnings("ignore", message="Do not use the `random` module inside strategies")
+        return function(item)
+
+
+@contextlib.contextmanager
+def draws_independent_of_imports() -> Iterator[None]:
+    """While open, Hypothesis draws without the constants it collects from imported local modules
+    (see the module docstring), so a seed draws the same cases in every process.
+
+    Hypothesis offers no setting for this; the context replaces its (private) collector
+    ``hypothesis.internal.conjecture.providers._get_local_constants`` and clears the cache derived
+    from it, and restores both on exit. Should a Hypothesis release move them, nothing is replaced and
+    the engine-identity tests (tests/test_distributed.py) say so.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:
+        yield
+        return
+    original = getattr(providers, "_get_local_constants", None)
+    cache: Any = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
+    if original is None or not hasattr(cache, "clear"):
+        yield
+        return
+    empty = Constants()
+
+    def no_local_constants() -> Any:
+        return empty
+
+    cache.clear()
+    providers._get_local_constants = no_local_constants
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.clear()
+
+
 def _call(function: Callable[[T], R], item: T) -> R:
     try:
         return function(item)
@@ -243,18 +300,42 @@ def _call(function: Callable[[T], R], item: T) -> R:
         raise ShardError(f"{item} raised: {type(exc).__name__}: {exc}") from exc
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """While open, SIGTERM raises KeyboardInterrupt (so the cluster is closed as on Ctrl-C)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _Interrupts:
+    """While installed (main thread only), SIGINT and SIGTERM raise KeyboardInterrupt, so the engine's
+    ``with`` block closes the cluster as on Ctrl-C; inside :meth:`deferred` (starting or closing the
+    cluster, which must not be cut in half) a signal is held and raised when the section ends."""
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        self._deferring = 0
+        self._pending: int | None = None
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._deferring and self._pending is None:
+            self._pending = signum
+            return  # a second signal while deferred is not held: the user insists
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+        if not self._deferring and self._pending is not None:
+            signum, self._pending = self._pending, None
+            raise KeyboardInterrupt(f"signal {signum}")
