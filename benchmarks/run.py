@@ -34,6 +34,7 @@ BENCHMARKS = {
     4: "benchmarks.bench_mutations",
     5: "benchmarks.bench_host_build_runner",
     6: "benchmarks.bench_cuda",
+    10: "benchmarks.bench_scale",
 }
 SIZES = ("full", "tiny")
 DEFAULT_OUT = Path(__file__).resolve().parent
