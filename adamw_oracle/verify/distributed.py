@@ -247,6 +247,8 @@ class Engine:
             if i in errors:
                 exc = errors[i]
                 raise ShardError(f"{items[i]} raised on a worker: {type(exc).__name__}: {exc}") from exc
+            if i not in results:  # e.g. cancelled by someone else on a shared scheduler
+                raise ShardError(f"{items[i]} came back without a result (status {futures[i].status})")
         return [results[i] for i in range(limit)]
 
 
