@@ -103,6 +103,14 @@ def test_fuzz_on_two_workers_equals_the_serial_run(cluster: Engine) -> None:
     assert serial.cases == sum(p.cases for p in by_hand) and serial.judged == sum(p.judged for p in by_hand)
 
 
+def test_a_running_scheduler_given_by_address_runs_the_shards(cluster: Engine) -> None:
+    fuzz_campaign(10, 0, engine=cluster)  # make sure the cluster is up
+    address = cluster._client.scheduler.address
+    assert address.startswith("tcp://")
+    remote = fuzz_campaign(20, 2, scheduler=address)
+    assert remote.as_dict(timing=False) == fuzz_campaign(20, 2).as_dict(timing=False)
+
+
 def test_check_on_two_workers_equals_the_serial_run(cluster: Engine) -> None:
     distributed = check_target("torch.AdamW", examples=20, seed=3, engine=cluster)
     serial = check_target("torch.AdamW", examples=20, seed=3)

@@ -211,6 +211,18 @@ class Engine:
                 self._client = self._connect(self._stack)
         return self._run_distributed(function, items, stop, on_result)
 
+    def on_every_worker(self, function: Callable[[], Any]) -> int:
+        """Call ``function()`` once in every worker process (e.g. to import a framework or fill caches
+        before a campaign); returns how many workers ran it (0 when serial: nothing is called)."""
+        if self.serial:
+            return 0
+        if self._stack is None:
+            raise RuntimeError("Engine.on_every_worker outside its 'with' block")
+        if self._client is None:
+            with self._interrupts.deferred() if self._interrupts is not None else contextlib.nullcontext():
+                self._client = self._connect(self._stack)
+        return len(self._client.run(function))
+
     def _run_distributed(self, function: Callable[[T], R], items: Sequence[T], stop: Callable[[R], bool] | None,
                          on_result: Callable[[T, R], None] | None) -> list[R]:
         from distributed import as_completed
