@@ -91,15 +91,15 @@ def test_unreachable_scheduler_is_an_argument_error() -> None:
 
 def test_fuzz_on_two_workers_equals_the_serial_run(cluster: Engine) -> None:
     arrived: list[int] = []
-    distributed = fuzz_campaign(30, 11, engine=cluster, on_shard=lambda shard, part: arrived.append(shard.index))
+    distributed = fuzz_campaign(20, 11, engine=cluster, on_shard=lambda shard, part: arrived.append(shard.index))
     assert len(cluster._client.scheduler_info()["workers"]) == 2
-    serial = fuzz_campaign(30, 11, workers=1)
+    serial = fuzz_campaign(20, 11, workers=1)
     assert distributed.as_dict(timing=False) == serial.as_dict(timing=False)
-    assert distributed.cases == 30 and distributed.shards == 3 and sorted(arrived) == [0, 1, 2]
+    assert distributed.cases == 20 and distributed.shards == 2 and sorted(arrived) == [0, 1]
     assert distributed.passed and distributed.judged > 0
     # the serial campaign is the shards run one after the other
     with draws_independent_of_imports():
-        by_hand = [three_way_fuzz(s.examples, s.seed) for s in plan_shards(30, 11)]
+        by_hand = [three_way_fuzz(s.examples, s.seed) for s in plan_shards(20, 11)]
     assert serial.cases == sum(p.cases for p in by_hand) and serial.judged == sum(p.judged for p in by_hand)
 
 
@@ -112,10 +112,10 @@ def test_a_running_scheduler_given_by_address_runs_the_shards(cluster: Engine) -
 
 
 def test_check_on_two_workers_equals_the_serial_run(cluster: Engine) -> None:
-    distributed = check_target("torch.AdamW", examples=20, seed=3, engine=cluster)
-    serial = check_target("torch.AdamW", examples=20, seed=3)
+    distributed = check_target("torch.AdamW", examples=12, seed=3, shard_size=6, engine=cluster)
+    serial = check_target("torch.AdamW", examples=12, seed=3, shard_size=6)
     assert _report(distributed) == _report(serial)
-    assert distributed.passed and distributed.cases_run == 20 and distributed.shards == 2
+    assert distributed.passed and distributed.cases_run == 12 and distributed.shards == 2
 
 
 def test_failing_target_is_shrunk_in_a_worker_and_reported_like_a_serial_one(cluster: Engine) -> None:
@@ -132,9 +132,9 @@ def test_failing_target_is_shrunk_in_a_worker_and_reported_like_a_serial_one(clu
     assert replay.returncode == 0, replay.stderr
     assert "FAIL" in replay.stdout and "outside" in replay.stdout
     # an Implementation object travels to the workers too
-    eps = check_target(mutation("eps_dropped"), expect="torch.AdamW", examples=30, seed=1, engine=cluster)
+    eps = check_target(mutation("eps_dropped"), expect="torch.AdamW", examples=10, seed=1, shard_size=5, engine=cluster)
     assert not eps.passed and _report(eps) == _report(
-        check_target(mutation("eps_dropped"), expect="torch.AdamW", examples=30, seed=1))
+        check_target(mutation("eps_dropped"), expect="torch.AdamW", examples=10, seed=1, shard_size=5))
 
 
 def test_an_error_in_a_worker_is_reported(cluster: Engine) -> None:
@@ -151,6 +151,15 @@ def test_stop_keeps_the_shards_a_serial_run_would_have_run(cluster: Engine) -> N
     assert cluster.run(_index, items, stop=stop) == [0, 1, 2, 3]
     with Engine() as serial:
         assert serial.run(_index, items, stop=stop) == [0, 1, 2, 3]
+
+
+def test_on_every_worker_runs_once_per_worker_process(cluster: Engine) -> None:
+    pids: set[int] = set()
+    assert cluster.on_every_worker(os.getpid) == 2
+    pids.update(cluster._client.run(os.getpid).values())
+    assert len(pids) == 2 and os.getpid() not in pids
+    with Engine() as serial:
+        assert serial.on_every_worker(os.getpid) == 0
 
 
 def _index(shard: Shard) -> int:
@@ -186,12 +195,12 @@ def _cli(*args: str) -> list[str]:
 def test_fuzz_command_prints_the_same_report_for_one_and_two_workers() -> None:
     outputs = []
     for workers in ("1", "2"):
-        done = subprocess.run(_cli("fuzz", "--examples", "20", "--seed", "4", "--workers", workers),
+        done = subprocess.run(_cli("fuzz", "--examples", "12", "--seed", "4", "--workers", workers),
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         outputs.append([line.rsplit(",", 1)[0] if line.startswith("three-way fuzz:") else line
                         for line in done.stdout.splitlines()])  # drop the seconds
-    assert outputs[0] == outputs[1] and outputs[0][0].startswith("three-way fuzz: 20 cases")
+    assert outputs[0] == outputs[1] and outputs[0][0].startswith("three-way fuzz: 12 cases")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
