@@ -37,6 +37,7 @@ BENCHMARKS = {
     7: "benchmarks.bench_judge",
     8: "benchmarks.bench_check_tensor",
     9: "benchmarks.bench_check_cases",
+    10: "benchmarks.bench_scale",
 }
 SIZES = ("full", "tiny")
 DEFAULT_OUT = Path(__file__).resolve().parent

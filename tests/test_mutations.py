@@ -10,7 +10,7 @@ from adamw_oracle.contract import Dtype, all_conventions
 from adamw_oracle.contract.case import Implementation
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.strategies import cases
-from adamw_oracle.verify import correct_implementations, judge, three_way_fuzz
+from adamw_oracle.verify import correct_implementations, judge
 from adamw_oracle.verify.layers import natural_precision
 from adamw_oracle.verify.meta import hunt
 from adamw_oracle.verify.mutations import MUTATIONS, mutation
@@ -54,9 +54,16 @@ def test_correct_operation_orders_are_never_flagged(case):
 
 @pytest.mark.thorough
 @pytest.mark.parametrize("dtype", list(Dtype), ids=lambda d: d.value)
-def test_thorough_campaign_10000_cases_per_dtype(dtype):
-    from adamw_oracle.strategies import cases as case_strategy
+def test_thorough_campaign_10000_cases_per_dtype(dtype, campaign_engine):
+    """Run with ``-m thorough`` (add ``--campaign-workers N`` or ``--campaign-scheduler ADDRESS`` to spread
+    the shards over processes or machines; the summary is the same)."""
+    import functools
 
-    summary = three_way_fuzz(10_000, 20261126, strategy=case_strategy(dtypes_=[dtype]))
+    from adamw_oracle.strategies import cases as case_strategy
+    from adamw_oracle.verify.fuzz import fuzz_campaign
+
+    summary = fuzz_campaign(10_000, 20261126, engine=campaign_engine,
+                            strategy_factory=functools.partial(case_strategy, dtypes_=[dtype]))
+    assert summary.cases == 10_000
     assert summary.skipped == {}
     assert summary.passed, summary.describe()

@@ -86,6 +86,7 @@ class CheckReport:
     capabilities: tuple[str, ...] | None = None
     known: tuple[KnownFinding, ...] = ()
     known_counts: dict[str, int] = field(default_factory=dict)
+    shards: int = 1
 
     @property
     def verdict(self) -> str:

@@ -78,5 +78,5 @@ def report_dict(r: CheckReport) -> dict[str, Any]:
         "findings": [f.as_dict() for f in r.findings],
         "counterexample": r.counterexample.as_dict() if r.counterexample else None,
         "seconds": r.seconds, "stopped_by_budget": r.stopped_by_budget,
-        "cases_set_aside": r.cases_set_aside, "set_aside_reasons": list(r.set_aside_reasons),
+        "cases_set_aside": r.cases_set_aside, "set_aside_reasons": list(r.set_aside_reasons), "shards": r.shards,
     }

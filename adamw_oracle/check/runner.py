@@ -21,6 +21,9 @@ Guarantees:
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
 import math
 import platform
 import threading
@@ -30,16 +33,18 @@ from typing import Any
 
 from adamw_oracle.adapters.registry import builtin_preset, known_findings, resolve_target
 from adamw_oracle.adapters.targets import KnownFinding
-from adamw_oracle.check.expected import expected_convention
+from adamw_oracle.check.campaign import merge_reports
+from adamw_oracle.check.expected import ExpectedConvention, expected_convention
 from adamw_oracle.check.findings import KINDS, Finding, classify
 from adamw_oracle.check.known import split_known
 from adamw_oracle.check.outcome import CaseResult, CheckReport, Counterexample
 from adamw_oracle.check.reproduction import reproduction
-from adamw_oracle.contract.capabilities import capabilities_of, capability_names
+from adamw_oracle.contract.capabilities import Capability, capabilities_of, capability_names
 from adamw_oracle.contract.case import MAX_SECONDS, Case, Implementation, Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.verify.distributed import Engine, Shard, plan_shards
 
 Progress = Callable[[str], None]
 
@@ -152,6 +157,10 @@ def check_target(
     cases: Sequence[Case] | None = None,
     judge_engine: str = "vectorized",
     options: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    engine: Engine | None = None,
+    shard_size: int | None = None,
 ) -> CheckReport:
     """Check ``target`` against the reference under the error model.
 
@@ -180,15 +189,21 @@ def check_target(
             and a failing one is reported without shrinking. ``examples`` is then ``len(cases)``.
         judge_engine: ``"vectorized"`` (default, arrays) or ``"mpmath"`` (the judge of record, for
             cross-checking; far slower on large cases).
+        workers: run the shards on a local Dask cluster of this many worker processes (None or 1:
+            serially, in this process). The target must pickle unless it is given by name.
+        scheduler: run the shards on the workers of the Dask scheduler at this address instead.
+        engine: an open :class:`~adamw_oracle.verify.distributed.Engine` to run the shards on (its
+            cluster is reused across calls); excludes ``workers`` and ``scheduler``.
+        shard_size: cases per shard (default :func:`~adamw_oracle.verify.distributed.default_shard_size`).
+
+    The ``examples`` are cut into shards seeded from ``seed``
+    (:func:`~adamw_oracle.verify.distributed.plan_shards`), searched in shard order; the first shard
+    with a finding shrinks its failure and ends the search. The report is the same for every
+    ``workers``/``scheduler`` (only ``seconds``, and which cases a time budget cuts off, can differ).
 
     Returns:
         A :class:`CheckReport`; ``counterexample`` is the shrunk failing case when one was found.
     """
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as hypothesis_seed
-
-    from adamw_oracle.check.cases import target_cases
-
     _require_int("examples", examples, 1)
     _require_int("seed", seed, 0)
     _require_int("max_steps", max_steps, 1)
@@ -229,14 +244,91 @@ def check_target(
         precision = declared_precision(impl, dt)
     known = tuple(known_findings(target, dt) if known is None else known)
     caps = capabilities_of(impl)
+    if cases is not None:  # explicit cases (any size) are judged in this process, in order, unsharded
+        if workers is not None or scheduler is not None or engine is not None:
+            raise InvalidArgumentError("cases", f"{len(cases)} cases", "no explicit cases together with workers, "
+                                       "scheduler or engine (explicit cases are judged in this process)")
+        report = CheckReport(impl.name, _versions(impl), expected, dt, seed, examples)
+        report.precision = (precision.describe() if precision is not None
+                            else "default: " + PrecisionModel.conservative(dt).describe())
+        report.known = known
+        report.capabilities = tuple(capability_names(caps))
+        return _check_cases(report, impl, target, cases, thread_timeout=_thread_timeout(impl, case_timeout),
+                            precision=precision, known=known, judge_engine=judge_engine, time_budget=time_budget,
+                            progress=progress)
+    plan = plan_shards(examples, seed, shard_size)
+    spec = ShardSpec(target, impl, expected, dt, precision, caps, known, max_size, max_steps, case_timeout, shrink_runs,
+                     shrink_seconds, None if time_budget is None else time.time() + time_budget, judge_engine,
+                     dict(options or {}))
+    versions = _versions(impl)
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        if engine is None:
+            engine = stack.enter_context(Engine(workers, scheduler))
+        elif workers is not None or scheduler is not None:
+            raise InvalidArgumentError("engine", engine.describe(), "no engine together with workers or scheduler")
+        if engine.serial:
+            parts = engine.run(functools.partial(check_shard, spec, progress=progress), plan, stop=_has_findings)
+        else:
+            remote = dataclasses.replace(spec, impl=None) if isinstance(target, str) else spec
+
+            def shard_done(shard: Shard, part: CheckReport) -> None:
+                if progress:
+                    progress(f"[{shard}] {part.cases_run} cases: " + ("FAIL " + part.findings[0].kind if part.findings
+                                                                       else "ok"))
+
+            parts = engine.run(functools.partial(check_shard, remote), plan, stop=_has_findings, on_result=shard_done)
+    return merge_reports(parts, examples=examples, seed=seed, versions=versions, seconds=time.perf_counter() - start)
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardSpec:
+    """Everything one shard of :func:`check_target` needs, resolved once by the caller; it travels to
+    the workers (``impl`` None: resolve ``target`` by name there)."""
+
+    target: Any
+    impl: Implementation | None
+    expected: ExpectedConvention
+    dtype: Dtype
+    precision: Any
+    capabilities: frozenset[Capability]
+    known: tuple[KnownFinding, ...]
+    max_size: int
+    max_steps: int
+    case_timeout: float | None
+    shrink_runs: int
+    shrink_seconds: float
+    deadline: float | None  # time.time() after which no case is started (None: no time budget)
+    judge_engine: str = "vectorized"
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)  # fixed constructor arguments
+
+
+def _has_findings(report: CheckReport) -> bool:
+    return bool(report.findings)
+
+
+def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = None) -> CheckReport:
+    """Search one shard: ``shard.examples`` cases drawn with ``shard.seed``, stopping at the first
+    failure, which hypothesis shrinks here (in the process that runs the shard)."""
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    from adamw_oracle.check.cases import target_cases
+
+    target, expected, dt, precision, caps = spec.target, spec.expected, spec.dtype, spec.precision, spec.capabilities
+    known = spec.known
+    impl = spec.impl if spec.impl is not None else resolve_target(target, options=spec.options)
+    judge_engine = spec.judge_engine
+    examples, seed = shard.examples, shard.seed
+    max_size, max_steps, case_timeout = spec.max_size, spec.max_steps, spec.case_timeout
+    shrink_runs, shrink_seconds = spec.shrink_runs, spec.shrink_seconds
+    time_budget = None if spec.deadline is None else max(spec.deadline - time.time(), 1e-9)
+    if progress is not None and shard.count > 1:
+        progress = _prefixed(progress, f"[{shard}] ")
     report = CheckReport(impl.name, _versions(impl), expected, dt, seed, examples)
     report.precision = precision.describe() if precision is not None else "default: " + PrecisionModel.conservative(dt).describe()
     report.known = known
     report.capabilities = tuple(capability_names(caps))
-    if cases is not None:
-        return _check_cases(report, impl, target, cases, thread_timeout=_thread_timeout(impl, case_timeout),
-                            precision=precision, known=known, judge_engine=judge_engine, time_budget=time_budget,
-                            progress=progress)
     strategy = target_cases(expected, dt, caps, max_size=max_size, max_steps=max_steps)
     start = time.perf_counter()
     failures: list[CaseResult] = []
@@ -345,6 +437,13 @@ def _check_cases(report: CheckReport, impl: Implementation, target: Any, cases: 
     report.seconds = time.perf_counter() - start
     report.passed = not report.findings and not report.inconclusive
     return report
+
+
+def _prefixed(progress: Progress, prefix: str) -> Progress:
+    def prefixed(line: str) -> None:
+        progress(prefix + line)
+
+    return prefixed
 
 
 def _progress_line(report: CheckReport, result: CaseResult) -> str:

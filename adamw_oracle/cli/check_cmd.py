@@ -9,6 +9,7 @@ import argparse
 import sys
 from typing import Any
 
+from adamw_oracle.cli.engine_options import add_engine_arguments, engine_from_arguments
 from adamw_oracle.cli.jsonout import dumps
 from adamw_oracle.cli.options import int_option, seconds_option
 from adamw_oracle.contract.case import MAX_SECONDS
@@ -64,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--quiet", action="store_true", help="no per-case progress lines")
     check.add_argument("--strict", action="store_true", help="hold the target's declared known findings against it "
                        "too (default: report them as known; see adamw_oracle/adapters/targets.py)")
+    add_engine_arguments(check)
     check.set_defaults(func=run_check)
 
     ident = subparsers.add_parser(
@@ -115,15 +117,18 @@ def _expected(args: argparse.Namespace) -> Any:
 def run_check(args: argparse.Namespace) -> int:
     from adamw_oracle.check.runner import check_target
 
+    engine = engine_from_arguments(args)  # usage errors in --workers/--scheduler before any work
     int_option("--examples", args.examples, 1)
     int_option("--seed", args.seed, 0)
     int_option("--max-steps", args.max_steps, 1, MAX_STEPS)
     seconds_option("--time-budget", args.time_budget)
     target = _implementation(args)
     progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))
-    report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
-                          seed=args.seed, time_budget=args.time_budget, case_timeout=args.case_timeout,
-                          max_steps=args.max_steps, progress=progress, known=() if args.strict else None)
+    with engine:
+        report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
+                              seed=args.seed, time_budget=args.time_budget, case_timeout=args.case_timeout,
+                              max_steps=args.max_steps, progress=progress, engine=engine,
+                              known=() if args.strict else None)
     if args.json:
         print(dumps(report.as_dict()))
     else:

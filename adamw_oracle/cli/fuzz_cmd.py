@@ -7,11 +7,17 @@ Examples::
     adamw-oracle fuzz --examples 500 --seed 7
     adamw-oracle fuzz --profile thorough      # 10,000 cases (long)
     adamw-oracle fuzz --mutations             # also show that every deliberately broken step is caught
+    adamw-oracle fuzz --profile thorough --workers 2              # a local Dask cluster of 2 processes
+    adamw-oracle fuzz --profile thorough --scheduler tcp://10.0.0.5:8786   # a running Dask cluster
+
+The report is the same for every ``--workers``/``--scheduler`` (the campaign is cut into seeded shards,
+see docs/scale-out.md); only the seconds differ.
 """
 from __future__ import annotations
 
 import argparse
 
+from adamw_oracle.cli.engine_options import add_engine_arguments, engine_from_arguments
 from adamw_oracle.cli.options import int_option
 
 PROFILES = {"ci": 60, "thorough": 10_000}
@@ -35,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-symbolic", action="store_true", help="skip the reference/symbolic comparison")
     parser.add_argument("--mutations", action="store_true",
                         help="also run the deliberately broken steps and report which are caught")
+    add_engine_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -42,15 +49,16 @@ def run(args: argparse.Namespace) -> int:
     examples = args.examples if args.examples is not None else PROFILES[args.profile]
     int_option("--examples", examples, 1, MAX_EXAMPLES)
     int_option("--seed", args.seed, 0)
-    from adamw_oracle.verify.fuzz import three_way_fuzz
+    from adamw_oracle.verify.fuzz import fuzz_campaign
 
-    summary = three_way_fuzz(examples, args.seed, symbolic=not args.no_symbolic)
-    print(summary.describe())
-    ok = summary.passed
-    if args.mutations:
-        from adamw_oracle.verify.meta import hunt_all
+    with engine_from_arguments(args) as engine:
+        summary = fuzz_campaign(examples, args.seed, engine=engine, symbolic=not args.no_symbolic)
+        print(summary.describe(), flush=True)
+        ok = summary.passed
+        if args.mutations:
+            from adamw_oracle.verify.meta import hunt_all
 
-        for hunt in hunt_all(max_examples=max(examples, 300), seed=args.seed):
-            print(hunt.describe())
-            ok = ok and hunt.caught
+            for hunt in hunt_all(max_examples=max(examples, 300), seed=args.seed, engine=engine):
+                print(hunt.describe())
+                ok = ok and hunt.caught
     return 0 if ok else 1

@@ -8,16 +8,23 @@ For each case drawn from :func:`adamw_oracle.strategies.cases` (every convention
    numpy variant must stay within the error-model bound (:func:`adamw_oracle.verify.judge`).
 
 A layer that cannot be imported is reported in ``skipped`` (never silently counted as passing).
+
+:func:`fuzz_campaign` cuts a campaign into seeded shards (:mod:`adamw_oracle.verify.distributed`), runs
+each shard as one :func:`three_way_fuzz` on an engine (serial, a local Dask cluster, or a remote
+scheduler) and merges the shard summaries in shard order: the same examples and seed give the same
+summary (apart from ``seconds``) on every engine.
 """
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.verify.distributed import Engine, Shard, plan_shards
 from adamw_oracle.verify.layers import implementations_under_bound, symbolic_disagreements
 from adamw_oracle.verify.numpy_impl import correct_implementations
 
@@ -41,6 +48,7 @@ class FuzzSummary:
     max_ratio: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     per_dtype: dict[str, int] = field(default_factory=dict)
+    shards: int = 1
 
     @property
     def failures(self) -> int:
@@ -49,6 +57,15 @@ class FuzzSummary:
     @property
     def passed(self) -> bool:
         return not self.failure_details
+
+    def as_dict(self, *, timing: bool = True) -> dict[str, Any]:
+        """Every field (and ``failures``, ``passed``); without ``seconds`` when ``timing`` is False, which
+        is what two runs of the same campaign on different engines must agree on."""
+        out = asdict(self)
+        out.update(failures=self.failures, passed=self.passed)
+        if not timing:
+            del out["seconds"]
+        return out
 
     def describe(self) -> str:
         lines = [
@@ -147,3 +164,67 @@ def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implem
     campaign()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def merge_summaries(parts: Sequence[FuzzSummary], seconds: float = 0.0) -> FuzzSummary:
+    """One summary of the shard summaries ``parts``, taken in shard order: counts add up, failures are
+    listed shard by shard, each ``max_ratio`` is the largest over the shards, ``skipped`` the union."""
+    merged = FuzzSummary(seconds=seconds, shards=sum(p.shards for p in parts))
+    for part in parts:
+        merged.cases += part.cases
+        merged.failure_details.extend(part.failure_details)
+        merged.ill_conditioned += part.ill_conditioned
+        merged.judged += part.judged
+        merged.symbolic_checks += part.symbolic_checks
+        for name, reason in part.skipped.items():
+            merged.skipped.setdefault(name, reason)
+        for name, ratio in part.max_ratio.items():
+            merged.max_ratio[name] = max(merged.max_ratio.get(name, 0.0), ratio)
+        for dtype, count in part.per_dtype.items():
+            merged.per_dtype[dtype] = merged.per_dtype.get(dtype, 0) + count
+    merged.max_ratio = dict(sorted(merged.max_ratio.items()))
+    merged.per_dtype = dict(sorted(merged.per_dtype.items()))
+    merged.skipped = dict(sorted(merged.skipped.items()))
+    return merged
+
+
+def fuzz_shard(shard: Shard, *, implementations: Sequence[Implementation] | None = None, symbolic: bool = True,
+               strategy_factory: Callable[[], Any] | None = None) -> FuzzSummary:
+    """One shard of :func:`fuzz_campaign`: :func:`three_way_fuzz` with the shard's examples and seed.
+    Runs wherever the engine puts it, so the strategy travels as a factory (built in the worker)."""
+    strategy = strategy_factory() if strategy_factory is not None else None
+    return three_way_fuzz(shard.examples, shard.seed, implementations=implementations, symbolic=symbolic,
+                          strategy=strategy)
+
+
+def fuzz_campaign(examples: int, seed: int, *, workers: int | None = None, scheduler: str | None = None,
+                  engine: Engine | None = None, shard_size: int | None = None,
+                  implementations: Sequence[Implementation] | None = None, symbolic: bool = True,
+                  strategy_factory: Callable[[], Any] | None = None,
+                  on_shard: Callable[[Shard, FuzzSummary], None] | None = None) -> FuzzSummary:
+    """The three-way fuzz of ``examples`` cases, seed ``seed``, in shards (see the module docstring).
+
+    Args:
+        examples: number of cases (>= 1), cut by :func:`~adamw_oracle.verify.distributed.plan_shards`.
+        seed: campaign seed; shard ``i`` draws with ``shard_seed(seed, i)``.
+        workers: shards on a local Dask cluster of this many processes (None or 1: serial, in process).
+        scheduler: shards on the workers of the running Dask scheduler at this address.
+        engine: an open :class:`~adamw_oracle.verify.distributed.Engine` to reuse instead (excludes both).
+        shard_size: examples per shard (default: at least 10, at most 1024 shards).
+        implementations, symbolic: as for :func:`three_way_fuzz` (implementations must pickle).
+        strategy_factory: a picklable callable returning the case strategy (default ``cases()``), e.g.
+            ``functools.partial(adamw_oracle.strategies.cases, dtypes_=[Dtype.FLOAT16])``.
+        on_shard: called in this process with each shard and its summary as it arrives.
+    """
+    plan = plan_shards(examples, seed, shard_size)
+    task = functools.partial(fuzz_shard, implementations=implementations, symbolic=symbolic,
+                             strategy_factory=strategy_factory)
+    start = time.perf_counter()
+    if engine is None:
+        with Engine(workers, scheduler) as own:
+            parts = own.run(task, plan, on_result=on_shard)
+    elif workers is not None or scheduler is not None:
+        raise InvalidArgumentError("engine", engine.describe(), "no engine together with workers or scheduler")
+    else:
+        parts = engine.run(task, plan, on_result=on_shard)
+    return merge_summaries(parts, time.perf_counter() - start)

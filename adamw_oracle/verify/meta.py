@@ -6,13 +6,18 @@ case the judge rejects and shrinks nothing (the case is printed as drawn).
 """
 from __future__ import annotations
 
+import functools
 import random
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from adamw_oracle.contract.conventions import all_conventions
 from adamw_oracle.verify.judge import Judgement, judge
 from adamw_oracle.verify.mutations import MUTATIONS, Mutation
+
+if TYPE_CHECKING:
+    from adamw_oracle.verify.distributed import Engine
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,10 @@ def hunt(mutation: Mutation, *, max_examples: int = 300, seed: int = 0) -> Hunt:
     return Hunt(mutation, True, counter[0], time.perf_counter() - start, found, judge(found, mutation.run(found)))
 
 
-def hunt_all(*, max_examples: int = 300, seed: int = 0) -> list[Hunt]:
-    """:func:`hunt` every mutation of :data:`~adamw_oracle.verify.mutations.MUTATIONS`."""
-    return [hunt(m, max_examples=max_examples, seed=seed) for m in MUTATIONS]
+def hunt_all(*, max_examples: int = 300, seed: int = 0, engine: Engine | None = None) -> list[Hunt]:
+    """:func:`hunt` every mutation of :data:`~adamw_oracle.verify.mutations.MUTATIONS`, one task per
+    mutation on ``engine`` (an open :class:`~adamw_oracle.verify.distributed.Engine`; default serial)."""
+    task = functools.partial(hunt, max_examples=max_examples, seed=seed)
+    if engine is None:
+        return [task(m) for m in MUTATIONS]
+    return engine.run(task, MUTATIONS)
