@@ -58,8 +58,23 @@ class _Abort(BaseException):
     """Stops hypothesis (time budget or shrink budget spent); BaseException so it is not a 'failure'."""
 
 
+def in_calling_thread(impl: Any, timeout: float | None) -> bool:
+    """Whether :func:`run_case` calls ``impl.run`` in the calling thread rather than a worker thread.
+
+    It does when no timeout is needed: ``timeout`` is None, the implementation applies its own time
+    limit (``enforces_timeout = True``: the subprocess adapter, which kills its process tree, and which
+    an interruption must reach), or it is bound to the thread that created it (``thread_bound = True``,
+    e.g. a library holding a SQLite connection; its cases then have no time limit).
+    """
+    return timeout is None or bool(getattr(impl, "enforces_timeout", False)) or bool(getattr(impl, "thread_bound", False))
+
+
 def run_case(impl: Implementation, case: Case, *, timeout: float | None = None) -> Observation:
-    """``impl.run(case)`` with a time limit; any escape of the implementation becomes ``error``."""
+    """``impl.run(case)`` with a time limit; any escape of the implementation becomes ``error``.
+
+    See :func:`in_calling_thread` for where it runs; otherwise a daemon worker thread is abandoned
+    (and the case reported as a timeout) when it does not answer within ``timeout`` seconds.
+    """
     box: dict[str, Any] = {}
 
     def work() -> None:
@@ -68,7 +83,7 @@ def run_case(impl: Implementation, case: Case, *, timeout: float | None = None) 
         except BaseException as exc:  # noqa: BLE001 - a misbehaving Implementation may raise anything
             box["exc"] = exc
 
-    if timeout is None:
+    if in_calling_thread(impl, timeout):
         work()
     else:
         worker = threading.Thread(target=work, name=f"adamw-oracle-case:{impl.name}", daemon=True)

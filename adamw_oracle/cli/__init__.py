@@ -4,14 +4,17 @@ Each subcommand lives in its own module exposing ``register(subparsers)`` (adds 
 ``func``) and is listed in :data:`SUBCOMMAND_MODULES`. With no subcommand the main job runs.
 
 Exit status: 0 success, 1 a check failed, 2 bad input (printed as one line, no traceback), 130 on
-Ctrl-C.
+Ctrl-C, 143 on SIGTERM. Both signals unwind the command as an exception, so every process a checked
+program started is ended on the way out (``adapters.process_tree``), as it is at normal exit.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 from typing import NoReturn
 
 from adamw_oracle import __version__
@@ -25,6 +28,14 @@ SUBCOMMAND_MODULES = (
     "adamw_oracle.cli.plot_cmd",
 )
 MAIN_JOB_MODULE = "adamw_oracle.cli.main_job"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that cleanup code runs on the way out."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         func = getattr(args, "func", None) or importlib.import_module(MAIN_JOB_MODULE).run
         return int(func(args) or 0)
@@ -87,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AdamwOracleError as exc:
         print(f"adamw-oracle: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("adamw-oracle: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("adamw-oracle: interrupted", file=sys.stderr)
         return 130
@@ -94,6 +109,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader (e.g. `| head`) went away: stop quietly, as Unix tools do
         _silence_stdout()
         return 141
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def _silence_stdout() -> None:

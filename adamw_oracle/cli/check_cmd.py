@@ -82,9 +82,17 @@ def _implementation(args: argparse.Namespace) -> Any:
     if args.cmd and args.option:
         raise InvalidArgumentError("option", args.option[0], "only with an import-path optimizer TARGET, not with --cmd")
     if args.cmd:
+        import shlex
+
         from adamw_oracle.adapters.subprocess_adapter import SubprocessImplementation
 
-        return SubprocessImplementation(args.cmd, timeout=args.case_timeout)
+        try:
+            argv = shlex.split(args.cmd)
+        except ValueError as exc:  # e.g. an unbalanced quote: a usage error, not a traceback
+            raise InvalidArgumentError("--cmd", args.cmd, "a shell-style command line", str(exc)) from None
+        if not argv:
+            raise InvalidArgumentError("--cmd", args.cmd, "a non-empty command line")
+        return SubprocessImplementation(argv, timeout=args.case_timeout)
     if not args.target:
         raise InvalidArgumentError("target", None, "a built-in name, module:attribute, or --cmd COMMAND")
     if args.option:
