@@ -11,6 +11,7 @@ A layer that cannot be imported is reported in ``skipped`` (never silently count
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ class FuzzSummary:
     def describe(self) -> str:
         lines = [
             f"three-way fuzz: {self.cases} cases ({', '.join(f'{k} {v}' for k, v in sorted(self.per_dtype.items()))}), "
-            f"{self.failures} failures, {self.judged} element-steps judged, {self.ill_conditioned} set aside "
+            f"{self.failures} failures, {len(self.skipped)} layers skipped, {self.judged} element-steps judged, {self.ill_conditioned} set aside "
             f"as ill-conditioned, {self.symbolic_checks} reference/symbolic step comparisons, {self.seconds:.1f} s",
         ]
         for name, ratio in sorted(self.max_ratio.items()):
@@ -70,13 +71,35 @@ def default_implementations(summary: FuzzSummary) -> list[Implementation]:
     """The GPU host build (when it can be built here) and every correct numpy variant."""
     impls: list[Implementation] = []
     try:
+        reason = host_build_unavailable()
+    except Exception as exc:  # noqa: BLE001 - the build itself failed: a failure, with its message
+        summary.failure_details.append(f"gpu-host-build: {type(exc).__name__}: {exc}")
+        return impls + correct_implementations()
+    if reason is None:
         from adamw_oracle.gpu import HostBuildImplementation
 
         impls.append(HostBuildImplementation())
-    except Exception as exc:  # reported, never silently passed
-        summary.skipped["gpu-host-build"] = f"{type(exc).__name__}: {exc}"
+    else:  # reported, never silently passed nor counted as a failure of every case
+        summary.skipped["gpu-host-build"] = reason
     impls.extend(correct_implementations())
     return impls
+
+
+def host_build_unavailable() -> str | None:
+    """Why the GPU layer's host build cannot run here (None when it can): it is built (or found in
+    the cache) and loaded once, so a missing compiler or missing kernel sources is known before any
+    case is drawn. A failing build is raised (it is a failure, not a skip)."""
+    try:
+        from adamw_oracle.gpu.hostbuild import MissingSourcesError, NoCompilerError, load_library
+    except Exception as exc:  # noqa: BLE001 - the layer itself cannot be imported
+        return f"{type(exc).__name__}: {exc}"
+    try:
+        load_library()
+    except NoCompilerError:
+        return f"no compiler (CXX={os.environ.get('CXX', 'g++ (default)')})"
+    except MissingSourcesError as exc:
+        return "no kernel sources (" + ", ".join(str(m) for m in exc.missing) + ")"
+    return None
 
 
 def _symbolic_factory(summary: FuzzSummary) -> Any:
