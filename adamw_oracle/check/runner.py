@@ -42,6 +42,9 @@ from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 
 Progress = Callable[[str], None]
+CaseProgress = Callable[[str, int, int, CaseResult], None]
+"""``on_case(phase, done, total, result)`` after every case: phase ``"search"`` (``done`` of the
+``examples`` cases) or ``"shrink"`` (``done`` of at most ``shrink_runs`` extra runs)."""
 
 JUDGE_ENGINES = ("vectorized", "mpmath")
 
@@ -162,6 +165,7 @@ def check_target(
     shrink_runs: int = 150,
     shrink_seconds: float = 60.0,
     progress: Progress | None = None,
+    on_case: CaseProgress | None = None,
     precision: Any = None,
     known: Sequence[KnownFinding] | None = None,
     cases: Sequence[Case] | None = None,
@@ -185,7 +189,10 @@ def check_target(
         max_steps, max_size: the longest run and the largest element count drawn.
         shrink_runs, shrink_seconds: shrinking a failure stops after this many extra runs or seconds
             (the smallest failing case found so far is reported).
-        progress: called with one short line per case (e.g. ``print``).
+        progress: called with short lines (e.g. ``print``): the identified convention, and one line per
+            case unless ``on_case`` is given.
+        on_case: called after every case with its phase, count and result (see :data:`CaseProgress`);
+            what a progress bar needs.
         precision: a :class:`~adamw_oracle.verify.PrecisionModel` for the judge (default: the one the
             target declares, else the judge's default).
         known: known findings not held against the target (default: those declared for a built-in
@@ -274,9 +281,13 @@ def check_target(
         result = evaluate(impl, case, timeout=thread_timeout, precision=precision, known=known,
                           judge_engine=judge_engine)
         if searching:
-            _tally(report, result, progress)
+            _tally(report, result, None if on_case is not None else progress)
+            if on_case is not None:
+                on_case("search", report.cases_run, examples, result)
         else:
             report.shrink_runs += 1
+            if on_case is not None:
+                on_case("shrink", report.shrink_runs, shrink_runs, result)
         if result.failed:
             if not failures:
                 failed_at[0] = time.perf_counter()

@@ -6,7 +6,6 @@ inconclusive or nothing matched; 2 bad arguments.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from adamw_oracle.cli.jsonout import dumps
@@ -61,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                        help="start no new case after this (default: no limit)")
     check.add_argument("--max-steps", type=int, default=6, help="longest generated run (default 6)")
-    check.add_argument("--quiet", action="store_true", help="no per-case progress lines")
+    check.add_argument("--quiet", action="store_true", help="no progress on stderr")
     check.add_argument("--strict", action="store_true", help="hold the target's declared known findings against it "
                        "too (default: report them as known; see adamw_oracle/adapters/targets.py)")
     check.set_defaults(func=run_check)
@@ -127,16 +126,36 @@ def run_check(args: argparse.Namespace) -> int:
     int_option("--seed", args.seed, 0)
     int_option("--max-steps", args.max_steps, 1, MAX_STEPS)
     seconds_option("--time-budget", args.time_budget)
+    from adamw_oracle.cli.progress import ProgressReporter, choose_mode
+
     target = _implementation(args)
-    progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))
-    report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
-                          seed=args.seed, time_budget=args.time_budget, case_timeout=args.case_timeout,
-                          max_steps=args.max_steps, progress=progress, known=() if args.strict else None)
+    with ProgressReporter("check", args.examples, mode=choose_mode(quiet=args.quiet, json=args.json)) as bar:
+        report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
+                              seed=args.seed, time_budget=args.time_budget, case_timeout=args.case_timeout,
+                              max_steps=args.max_steps, progress=bar.note, on_case=_case_progress(bar),
+                              known=() if args.strict else None)
     if args.json:
         print(dumps(report.as_dict()))
     else:
         print(report.describe())
     return 0 if report.passed else 1
+
+
+def _case_progress(bar: Any) -> Any:
+    """The ``on_case`` callback of check_target, drawn on ``bar`` (a ProgressReporter)."""
+    failing = [0]
+
+    def on_case(phase: str, done: int, total: int, result: Any) -> None:
+        if phase == "search":
+            if result.failed:
+                failing[0] += 1
+                if failing[0] == 1:
+                    bar.note(f"check: case {done} fails ({result.findings[0].kind}); shrinking it after the search")
+            bar.update(done, f"{failing[0]} failing" if failing[0] else "")
+        else:
+            bar.update(bar.done, f"shrinking: run {done} of at most {total}")
+
+    return on_case
 
 
 def run_identify(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed, an int >= 0 (default 0)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="ci", help="example budget (default ci)")
     parser.add_argument("--no-symbolic", action="store_true", help="skip the reference/symbolic comparison")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--mutations", action="store_true",
                         help="also run the deliberately broken steps and report which are caught")
     parser.set_defaults(func=run)
@@ -42,9 +43,12 @@ def run(args: argparse.Namespace) -> int:
     examples = args.examples if args.examples is not None else PROFILES[args.profile]
     int_option("--examples", examples, 1, MAX_EXAMPLES)
     int_option("--seed", args.seed, 0)
+    from adamw_oracle.cli.progress import ProgressReporter, choose_mode
     from adamw_oracle.verify.fuzz import three_way_fuzz
 
-    summary = three_way_fuzz(examples, args.seed, symbolic=not args.no_symbolic)
+    with ProgressReporter("fuzz", examples, mode=choose_mode(quiet=args.quiet)) as bar:
+        summary = three_way_fuzz(examples, args.seed, symbolic=not args.no_symbolic,
+                                 on_case=lambda done, _, failures: bar.update(done, f"{failures} failures" if failures else ""))
     print(summary.describe())
     ok = summary.passed
     if args.mutations:

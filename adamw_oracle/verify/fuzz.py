@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,7 +135,8 @@ def check_case(case: Case, implementations: Sequence[Implementation], summary: F
 
 
 def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implementation] | None = None,
-                   symbolic: bool = True, strategy: Any = None) -> FuzzSummary:
+                   symbolic: bool = True, strategy: Any = None,
+                   on_case: Callable[[int, int, int], None] | None = None) -> FuzzSummary:
     """Draw ``examples`` cases with hypothesis seed ``seed`` and hold the three layers against each other.
 
     Args:
@@ -144,6 +145,8 @@ def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implem
         implementations: what to judge (default: GPU host build + correct numpy variants).
         symbolic: compare the reference with the symbolic layer too.
         strategy: the case strategy (default: ``adamw_oracle.strategies.cases()``).
+        on_case: called after every case with (cases done, ``examples``, failures so far), e.g. to
+            draw a progress bar.
     """
     if not isinstance(examples, int) or isinstance(examples, bool) or examples < 1:
         raise InvalidArgumentError("examples", examples, "an int >= 1")
@@ -166,6 +169,8 @@ def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implem
     @given(strategy)
     def campaign(case: Case) -> None:
         check_case(case, impls, summary, sym)
+        if on_case is not None:
+            on_case(summary.cases, examples, summary.failures)
 
     campaign()
     summary.seconds = time.perf_counter() - start
