@@ -13,8 +13,8 @@ import pytest
 import sympy as sp
 
 from adamw_oracle.check import check_target
-from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.cli import main
+from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.gpu import hostbuild, sources
 from adamw_oracle.symbolic.compile import CompiledExpressions

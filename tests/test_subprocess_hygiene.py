@@ -4,7 +4,6 @@ case (also children that leave the session or close their stdio), on SIGINT / SI
 reported as what it is; a malformed ``--cmd`` is a usage error."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ EXAMPLE = ROOT / "examples" / "subprocess_adamw.py"
 
 # starts (1) a child in a new session with its stdio closed and (2) a grandchild in a new session whose
 # parent exits at once (re-parented to init), records their pids, then answers through the example
-SPAWNER = f"""
+SPAWNER = """
 import os, subprocess, sys, time
 D = subprocess.DEVNULL
 daemon = subprocess.Popen(['sleep', '300'], start_new_session=True, stdin=D, stdout=D, stderr=D)
@@ -34,7 +33,7 @@ mid = subprocess.Popen([sys.executable, '-c',
     "print(g.pid)"], stdout=subprocess.PIPE, stdin=D, text=True)
 grandchild = int(mid.communicate()[0])
 with open(sys.argv[1], 'a') as f:
-    f.write(f'{{os.getpid()}} {{daemon.pid}} {{grandchild}}\\n')
+    f.write(f'{os.getpid()} {daemon.pid} {grandchild}\\n')
 MODE
 """
 ANSWER = f"data = sys.stdin.read()\nsys.stdout.write(subprocess.run([sys.executable, {str(EXAMPLE)!r}], input=data, " \

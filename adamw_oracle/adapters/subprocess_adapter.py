@@ -52,7 +52,6 @@ from adamw_oracle.contract.capabilities import Capability, parse_capabilities
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.errors import InvalidArgumentError
 
-
 STDERR_TAIL = 8192
 """Bytes of stderr kept for the report (the end of it)."""
 HELD_OPEN_GRACE = 1.0

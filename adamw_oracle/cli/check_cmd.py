@@ -121,7 +121,6 @@ def _expected(args: argparse.Namespace) -> Any:
 
 def run_check(args: argparse.Namespace) -> int:
     from adamw_oracle.check.runner import check_target
-
     int_option("--examples", args.examples, 1)
     int_option("--seed", args.seed, 0)
     int_option("--max-steps", args.max_steps, 1, MAX_STEPS)

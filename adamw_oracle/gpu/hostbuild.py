@@ -30,8 +30,8 @@ import threading
 from pathlib import Path
 
 from adamw_oracle.errors import AdamwOracleError
-from adamw_oracle.gpu.codes import compile_options
 from adamw_oracle.gpu import sources
+from adamw_oracle.gpu.codes import compile_options
 from adamw_oracle.gpu.sources import HEADER, HOST_SOURCE, sources_digest
 
 HOST_FLAGS: tuple[str, ...] = (
