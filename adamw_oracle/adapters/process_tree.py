@@ -20,6 +20,7 @@ import atexit
 import os
 import secrets
 import threading
+import time
 
 import psutil
 
@@ -34,6 +35,8 @@ class ProcessTree:
 
     def __init__(self) -> None:
         self.token = secrets.token_hex(16)
+        # nothing created before the tree can belong to it (1 s margin: create_time is in clock ticks)
+        self.started = time.time() - 1.0
         self.root: psutil.Process | None = None
         self._known: dict[tuple[int, float], psutil.Process] = {}
         with _live_lock:
@@ -67,9 +70,10 @@ class ProcessTree:
         found = dict(self._known)
         root_pid = self.root.pid if self.root is not None else None
         me, uid = os.getpid(), os.getuid()
-        for proc in psutil.process_iter(["uids"]):
-            uids = proc.info.get("uids")
-            if proc.pid in (me, 0, 1) or uids is None or uids.real != uid or (proc.pid, _created(proc)) in found:
+        for proc in psutil.process_iter(["uids", "create_time"]):
+            uids, created = proc.info.get("uids"), proc.info.get("create_time") or 0.0
+            if proc.pid in (me, 0, 1) or uids is None or uids.real != uid or created < self.started \
+                    or (proc.pid, created) in found:
                 continue
             try:
                 if root_pid is not None and os.getsid(proc.pid) == root_pid:
