@@ -192,6 +192,23 @@ def test_stdout_held_open_after_an_answer_is_reported_as_such(tmp_path: Path) ->
         _kill_leftovers(recorded)
 
 
+def test_stderr_held_open_after_an_answer_does_not_wait_for_the_timeout(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    prog = _script(tmp_path, "holder.py", "import os, subprocess, sys\n" + ANSWER + (
+        "sys.stdout.flush()\n"
+        "holder = subprocess.Popen(['sleep', '300'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)\n"
+        f"open({str(pids)!r}, 'w').write(str(holder.pid))\n"))
+    start = time.monotonic()
+    result = evaluate(SubprocessImplementation([sys.executable, str(prog)], timeout=60.0), _case())
+    recorded = _recorded(pids)
+    try:
+        assert time.monotonic() - start < 30
+        assert result.findings == () and result.judgement is not None, result.findings
+        assert _all_gone(recorded)
+    finally:
+        _kill_leftovers(recorded)
+
+
 def test_unbalanced_quote_in_cmd_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--cmd", "python 'x"]) == 2
     err = capsys.readouterr().err

@@ -183,11 +183,13 @@ class _Exchange:
                 if now > deadline:
                     self.error = f"timeout: no answer within {impl.timeout:g} s (process tree killed)"
                     return self
-                if exited_at is not None and now - exited_at > HELD_OPEN_GRACE and _reading(sel, proc.stdout):
-                    self.error = ("bad output: stdout held open: the program exited (status "
-                                  f"{proc.returncode}) but {self._holders()} still held its stdout open "
-                                  f"{HELD_OPEN_GRACE:g} s later (killed)")
-                    return self
+                if exited_at is not None and now - exited_at > HELD_OPEN_GRACE:
+                    if _reading(sel, proc.stdout):
+                        self.error = ("bad output: stdout held open: the program exited (status "
+                                      f"{proc.returncode}) but {self._holders()} still held its stdout open "
+                                      f"{HELD_OPEN_GRACE:g} s later (killed)")
+                        return self
+                    break  # stdout is complete; a helper holding only stderr is ended with the tree
             remaining = max(deadline - time.monotonic(), 0.0)
             try:
                 proc.wait(remaining)
