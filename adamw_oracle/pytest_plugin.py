@@ -34,10 +34,13 @@ selected target, usable in ``@given`` at import time::
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from adamw_oracle.errors import InvalidArgumentError
 
 ENV_TARGET = "ADAMW_ORACLE_TARGET"
 ENV_EXPECT = "ADAMW_ORACLE_EXPECT"
@@ -100,8 +103,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _usage(option: str, env: str, exc: Exception) -> pytest.UsageError:
     """A one-line pytest usage error naming the option (and its environment variable)."""
-    from adamw_oracle.errors import InvalidArgumentError
-
     if isinstance(exc, InvalidArgumentError):
         text = str(InvalidArgumentError(option, exc.value, exc.allowed, exc.hint))
     else:
@@ -111,8 +112,7 @@ def _usage(option: str, env: str, exc: Exception) -> pytest.UsageError:
 
 def _validate(config: pytest.Config) -> None:
     """Check the selection now, so that a mistake is a usage error and not an INTERNALERROR later."""
-    from adamw_oracle.contract.dtypes import Dtype
-    from adamw_oracle.errors import InvalidArgumentError
+    from adamw_oracle.contract.dtypes import Dtype  # the plugin loads in every pytest run: import when selected
 
     try:
         dtype = Dtype.parse(_selection.dtype)
@@ -120,7 +120,7 @@ def _validate(config: pytest.Config) -> None:
         raise _usage("--adamw-dtype", ENV_DTYPE, exc) from None
     _selection.dtype = dtype.value
     if _selection.expect is not None:
-        from adamw_oracle.check.expected import expected_convention
+        from adamw_oracle.check.expected import expected_convention  # late, as the other plugin imports
 
         try:
             _selection._expected = expected_convention(_selection.expect)
@@ -128,8 +128,6 @@ def _validate(config: pytest.Config) -> None:
             raise _usage("--adamw-expect", ENV_EXPECT, exc) from None
     if not _selection.target:
         return
-    import sys
-
     for directory in (config.invocation_params.dir, config.rootpath):  # `python -m pytest` has the cwd there
         if str(directory) not in sys.path:
             sys.path.insert(0, str(directory))
@@ -141,7 +139,7 @@ def _validate(config: pytest.Config) -> None:
     if supported is not None and dtype not in supported:
         allowed = ", ".join(d.value for d in supported)
         raise _usage("--adamw-dtype", ENV_DTYPE, InvalidArgumentError("dtype", dtype.value, f"one of {allowed} for {impl.name}"))
-    from adamw_oracle.adapters.callable import CallableImplementation
+    from adamw_oracle.adapters.callable import CallableImplementation  # numpy: only when a target is selected
 
     if _selection.expect is None and isinstance(impl, CallableImplementation):
         raise pytest.UsageError(f"--adamw-target={_selection.target!r} is a plain function: give the convention it must "

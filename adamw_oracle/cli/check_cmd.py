@@ -6,6 +6,7 @@ inconclusive or nothing matched; 2 bad arguments.
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import Any
 
 from adamw_oracle.cli.jsonout import dumps
@@ -81,8 +82,6 @@ def _implementation(args: argparse.Namespace) -> Any:
     if args.cmd and args.option:
         raise InvalidArgumentError("option", args.option[0], "only with an import-path optimizer TARGET, not with --cmd")
     if args.cmd:
-        import shlex
-
         from adamw_oracle.adapters.subprocess_adapter import SubprocessImplementation
 
         try:
@@ -125,7 +124,7 @@ def run_check(args: argparse.Namespace) -> int:
     int_option("--seed", args.seed, 0)
     int_option("--max-steps", args.max_steps, 1, MAX_STEPS)
     seconds_option("--time-budget", args.time_budget)
-    from adamw_oracle.cli.progress import ProgressReporter, choose_mode
+    from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
 
     target = _implementation(args)
     with ProgressReporter("check", args.examples, mode=choose_mode(quiet=args.quiet, json=args.json)) as bar:

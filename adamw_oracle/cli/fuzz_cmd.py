@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     examples = args.examples if args.examples is not None else PROFILES[args.profile]
     int_option("--examples", examples, 1, MAX_EXAMPLES)
     int_option("--seed", args.seed, 0)
-    from adamw_oracle.cli.progress import ProgressReporter, choose_mode
+    from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
     from adamw_oracle.verify.fuzz import three_way_fuzz
 
     with ProgressReporter("fuzz", examples, mode=choose_mode(quiet=args.quiet)) as bar:
