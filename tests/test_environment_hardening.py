@@ -31,7 +31,7 @@ def test_fuzz_without_a_compiler_skips_the_host_build(monkeypatch: pytest.Monkey
     assert summary.skipped["gpu-host-build"] == "no compiler (CXX=/nonexistent/bin/g++)"
     assert main(["fuzz", "--examples", "3", "--no-symbolic"]) == 0
     out = capsys.readouterr().out
-    assert "1 layers skipped" in out and "skipped gpu-host-build: no compiler (CXX=/nonexistent/bin/g++)" in out, out
+    assert "1 layer skipped" in out and "skipped gpu-host-build: no compiler (CXX=/nonexistent/bin/g++)" in out, out
 
 
 def test_fuzz_without_kernel_sources_skips_the_host_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

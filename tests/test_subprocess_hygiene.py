@@ -103,7 +103,7 @@ def test_timeout_ends_the_whole_tree(tmp_path: Path) -> None:
         _kill_leftovers(recorded)
 
 
-@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_to_the_checker_ends_the_target_tree(tmp_path: Path, signum: int, status: int) -> None:
     pids = tmp_path / "pids"
     prog = _script(tmp_path, "spawner.py", SPAWNER.replace("MODE", "time.sleep(300)"))

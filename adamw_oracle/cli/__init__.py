@@ -4,7 +4,7 @@ Each subcommand lives in its own module exposing ``register(subparsers)`` (adds 
 ``func``) and is listed in :data:`SUBCOMMAND_MODULES`. With no subcommand the main job runs.
 
 Exit status: 0 success, 1 a check failed, 2 bad input (printed as one line, no traceback), 130 on
-Ctrl-C, 143 on SIGTERM. Both signals unwind the command as an exception, so every process a checked
+Ctrl-C, 143 on SIGTERM, 129 on SIGHUP. These signals unwind the command as an exception, so every process a checked
 program started is ended on the way out (``adapters.process_tree``), as it is at normal exit.
 """
 from __future__ import annotations
@@ -32,11 +32,18 @@ MAIN_JOB_MODULE = "adamw_oracle.cli.main_job"
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C so that cleanup code runs on the way out."""
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C so that cleanup code runs on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
+    raise Terminated(signum)
+
+
+_HANDLED = (signal.SIGTERM, signal.SIGHUP)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    previous = {signum: signal.signal(signum, _terminate) for signum in _HANDLED} if _main_thread() else {}
     try:
         func = getattr(args, "func", None) or importlib.import_module(MAIN_JOB_MODULE).run
         return int(func(args) or 0)
@@ -100,9 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AdamwOracleError as exc:
         print(f"adamw-oracle: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    except Terminated:
-        print("adamw-oracle: terminated", file=sys.stderr)
-        return 143
+    except Terminated as exc:
+        print(f"adamw-oracle: terminated ({signal.Signals(exc.signum).name})", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("adamw-oracle: interrupted", file=sys.stderr)
         return 130
@@ -111,8 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 141
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _main_thread() -> bool:

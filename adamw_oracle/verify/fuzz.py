@@ -54,7 +54,7 @@ class FuzzSummary:
     def describe(self) -> str:
         lines = [
             f"three-way fuzz: {self.cases} cases ({', '.join(f'{k} {v}' for k, v in sorted(self.per_dtype.items()))}), "
-            f"{self.failures} failures, {len(self.skipped)} layers skipped, {self.judged} element-steps judged, {self.ill_conditioned} set aside "
+            f"{self.failures} failures, {len(self.skipped)} layer{'' if len(self.skipped) == 1 else 's'} skipped, {self.judged} element-steps judged, {self.ill_conditioned} set aside "
             f"as ill-conditioned, {self.symbolic_checks} reference/symbolic step comparisons, {self.seconds:.1f} s",
         ]
         for name, ratio in sorted(self.max_ratio.items()):
