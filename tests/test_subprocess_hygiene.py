@@ -17,6 +17,7 @@ from adamw_oracle import Dtype, Run, constant_gradients, preset
 from adamw_oracle.adapters import Case, SubprocessImplementation
 from adamw_oracle.check import check_target, evaluate
 from adamw_oracle.cli import main
+from adamw_oracle.errors import InvalidArgumentError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "subprocess_adamw.py"
@@ -213,3 +214,5 @@ def test_unbalanced_quote_in_cmd_is_a_usage_error(capsys: pytest.CaptureFixture[
     assert main(["check", "--cmd", "python 'x"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--cmd" in err and "quotation" in err, err
+    with pytest.raises(InvalidArgumentError, match="command"):
+        SubprocessImplementation("python 'x")
