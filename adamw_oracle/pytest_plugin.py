@@ -11,6 +11,13 @@ Selecting the target (like array-api-tests' ``ARRAY_API_TESTS_MODULE``), first m
   built-in target's own preset, else what ``identify`` finds);
 * ``--adamw-dtype DTYPE`` / ``ADAMW_ORACLE_DTYPE``: float64, float32 (default), float16, bfloat16.
 
+``module:attribute`` targets are imported with the rootdir and the directory pytest was started in on
+``sys.path`` (as ``python -m pytest`` would have it), so ``pytest --adamw-target my_opt:fn`` finds
+``my_opt.py`` next to the tests. A bad selection (unknown target, module or attribute, unknown preset,
+a dtype outside the four, a dtype the target does not support, or a plain function target without
+``--adamw-expect``: a function cannot be fingerprinted by ``identify`` reliably enough to be the
+expectation) is a pytest usage error: one line, exit status 4.
+
 The report header then states exactly what is tested (target, versions, convention, dtype). Fixtures:
 ``adamw_target`` (the Implementation; the test is skipped when no target is selected),
 ``adamw_expected`` and ``adamw_dtype``. :func:`selected_cases` is a hypothesis strategy of cases for the
@@ -27,10 +34,13 @@ selected target, usable in ``@given`` at import time::
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from adamw_oracle.errors import InvalidArgumentError
 
 ENV_TARGET = "ADAMW_ORACLE_TARGET"
 ENV_EXPECT = "ADAMW_ORACLE_EXPECT"
@@ -88,6 +98,52 @@ def pytest_configure(config: pytest.Config) -> None:
     _selection.dtype = config.getoption("--adamw-dtype") or os.environ.get(ENV_DTYPE) or "float32"
     _selection.options = tuple(config.getoption("--adamw-option") or ())
     _selection._impl = _selection._expected = None
+    _validate(config)
+
+
+def _usage(option: str, env: str, exc: Exception) -> pytest.UsageError:
+    """A one-line pytest usage error naming the option (and its environment variable)."""
+    if isinstance(exc, InvalidArgumentError):
+        text = str(InvalidArgumentError(option, exc.value, exc.allowed, exc.hint))
+    else:
+        text = f"{option}: {type(exc).__name__}: {exc}"
+    return pytest.UsageError(" ".join(text.split()) + f" (set by {option} or ${env})")
+
+
+def _validate(config: pytest.Config) -> None:
+    """Check the selection now, so that a mistake is a usage error and not an INTERNALERROR later."""
+    from adamw_oracle.contract.dtypes import Dtype  # the plugin loads in every pytest run: import when selected
+
+    try:
+        dtype = Dtype.parse(_selection.dtype)
+    except InvalidArgumentError as exc:
+        raise _usage("--adamw-dtype", ENV_DTYPE, exc) from None
+    _selection.dtype = dtype.value
+    if _selection.expect is not None:
+        from adamw_oracle.check.expected import expected_convention  # late, as the other plugin imports
+
+        try:
+            _selection._expected = expected_convention(_selection.expect)
+        except InvalidArgumentError as exc:
+            raise _usage("--adamw-expect", ENV_EXPECT, exc) from None
+    if not _selection.target:
+        return
+    for directory in (config.invocation_params.dir, config.rootpath):  # `python -m pytest` has the cwd there
+        if str(directory) not in sys.path:
+            sys.path.insert(0, str(directory))
+    try:
+        impl = _selection.implementation()
+    except Exception as exc:  # noqa: BLE001 - also a module that fails while importing: a usage error, one line
+        raise _usage("--adamw-target", ENV_TARGET, exc) from None
+    supported = getattr(impl, "dtypes", None)
+    if supported is not None and dtype not in supported:
+        allowed = ", ".join(d.value for d in supported)
+        raise _usage("--adamw-dtype", ENV_DTYPE, InvalidArgumentError("dtype", dtype.value, f"one of {allowed} for {impl.name}"))
+    from adamw_oracle.adapters.callable import CallableImplementation  # numpy: only when a target is selected
+
+    if _selection.expect is None and isinstance(impl, CallableImplementation):
+        raise pytest.UsageError(f"--adamw-target={_selection.target!r} is a plain function: give the convention it must "
+                                f"implement with --adamw-expect PRESET (or ${ENV_EXPECT})")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

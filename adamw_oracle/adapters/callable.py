@@ -13,6 +13,10 @@ The user protocol (at most a few lines of glue)::
 
     impl = from_callable(my_optimizer, name="mine")
 
+A function whose library is bound to the thread that created it (e.g. it holds a SQLite connection)
+sets ``my_optimizer.thread_bound = True``: the checker then calls it in its own thread, with no case
+timeout.
+
 The adapter hands over copies it keeps a second copy of, so an optimizer that writes into ``params`` or
 ``grads`` is reported (as an Observation finding) instead of silently corrupting the comparison.
 """
@@ -51,6 +55,8 @@ class CallableImplementation:
         self.fn = fn
         self.capabilities = caps
         self.name = name or getattr(fn, "__qualname__", None) or type(fn).__name__
+        # a function marked ``fn.thread_bound = True`` is always called in the checker's calling thread
+        self.thread_bound = bool(getattr(fn, "thread_bound", False))
 
     def run(self, case: Case) -> Observation:
         reason = unsupported_reason(case, self.capabilities)

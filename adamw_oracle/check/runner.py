@@ -44,9 +44,12 @@ from adamw_oracle.contract.case import MAX_SECONDS, Case, Implementation, Observ
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
-from adamw_oracle.verify.distributed import Engine, Shard, plan_shards
+from adamw_oracle.verify.distributed import Engine, Shard, draws_independent_of_imports, plan_shards
 
 Progress = Callable[[str], None]
+CaseProgress = Callable[[str, int, int, CaseResult], None]
+"""``on_case(phase, done, total, result)`` after every case: phase ``"search"`` (``done`` of the
+``examples`` cases) or ``"shrink"`` (``done`` of at most ``shrink_runs`` extra runs)."""
 
 JUDGE_ENGINES = ("vectorized", "mpmath")
 
@@ -63,8 +66,23 @@ class _Abort(BaseException):
     """Stops hypothesis (time budget or shrink budget spent); BaseException so it is not a 'failure'."""
 
 
+def in_calling_thread(impl: Any, timeout: float | None) -> bool:
+    """Whether :func:`run_case` calls ``impl.run`` in the calling thread rather than a worker thread.
+
+    It does when no timeout is needed: ``timeout`` is None, the implementation applies its own time
+    limit (``enforces_timeout = True``: the subprocess adapter, which kills its process tree, and which
+    an interruption must reach), or it is bound to the thread that created it (``thread_bound = True``,
+    e.g. a library holding a SQLite connection; its cases then have no time limit).
+    """
+    return timeout is None or bool(getattr(impl, "enforces_timeout", False)) or bool(getattr(impl, "thread_bound", False))
+
+
 def run_case(impl: Implementation, case: Case, *, timeout: float | None = None) -> Observation:
-    """``impl.run(case)`` with a time limit; any escape of the implementation becomes ``error``."""
+    """``impl.run(case)`` with a time limit; any escape of the implementation becomes ``error``.
+
+    See :func:`in_calling_thread` for where it runs; otherwise a daemon worker thread is abandoned
+    (and the case reported as a timeout) when it does not answer within ``timeout`` seconds.
+    """
     box: dict[str, Any] = {}
 
     def work() -> None:
@@ -73,7 +91,7 @@ def run_case(impl: Implementation, case: Case, *, timeout: float | None = None) 
         except BaseException as exc:  # noqa: BLE001 - a misbehaving Implementation may raise anything
             box["exc"] = exc
 
-    if timeout is None:
+    if in_calling_thread(impl, timeout):
         work()
     else:
         worker = threading.Thread(target=work, name=f"adamw-oracle-case:{impl.name}", daemon=True)
@@ -152,6 +170,7 @@ def check_target(
     shrink_runs: int = 150,
     shrink_seconds: float = 60.0,
     progress: Progress | None = None,
+    on_case: CaseProgress | None = None,
     precision: Any = None,
     known: Sequence[KnownFinding] | None = None,
     cases: Sequence[Case] | None = None,
@@ -179,7 +198,10 @@ def check_target(
         max_steps, max_size: the longest run and the largest element count drawn.
         shrink_runs, shrink_seconds: shrinking a failure stops after this many extra runs or seconds
             (the smallest failing case found so far is reported).
-        progress: called with one short line per case (e.g. ``print``).
+        progress: called with short lines (e.g. ``print``): the identified convention, and one line per
+            case unless ``on_case`` is given.
+        on_case: called after every case with its phase, count and result (see :data:`CaseProgress`);
+            what a progress bar needs.
         precision: a :class:`~adamw_oracle.verify.PrecisionModel` for the judge (default: the one the
             target declares, else the judge's default).
         known: known findings not held against the target (default: those declared for a built-in
@@ -268,7 +290,19 @@ def check_target(
         elif workers is not None or scheduler is not None:
             raise InvalidArgumentError("engine", engine.describe(), "no engine together with workers or scheduler")
         if engine.serial:
-            parts = engine.run(functools.partial(check_shard, spec, progress=progress), plan, stop=_has_findings)
+            searched = [0]  # cases of the shards already finished: on_case counts over the whole campaign
+
+            def case_seen(phase: str, done: int, total: int, result: CaseResult) -> None:
+                if on_case is not None:
+                    on_case(phase, searched[0] + done if phase == "search" else done,
+                            examples if phase == "search" else total, result)
+
+            def shard_searched(_shard: Shard, part: CheckReport) -> None:
+                searched[0] += part.cases_run
+
+            parts = engine.run(functools.partial(check_shard, spec, progress=progress,
+                                                 on_case=case_seen if on_case is not None else None),
+                               plan, stop=_has_findings, on_result=shard_searched)
         else:
             remote = dataclasses.replace(spec, impl=None) if isinstance(target, str) else spec
 
@@ -307,7 +341,8 @@ def _has_findings(report: CheckReport) -> bool:
     return bool(report.findings)
 
 
-def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = None) -> CheckReport:
+def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = None,
+                on_case: CaseProgress | None = None) -> CheckReport:
     """Search one shard: ``shard.examples`` cases drawn with ``shard.seed``, stopping at the first
     failure, which hypothesis shrinks here (in the process that runs the shard)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -351,9 +386,13 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
         result = evaluate(impl, case, timeout=thread_timeout, precision=precision, known=known,
                           judge_engine=judge_engine)
         if searching:
-            _tally(report, result, progress)
+            _tally(report, result, None if on_case is not None else progress)
+            if on_case is not None:
+                on_case("search", report.cases_run, examples, result)
         else:
             report.shrink_runs += 1
+            if on_case is not None:
+                on_case("shrink", report.shrink_runs, shrink_runs, result)
         if result.failed:
             if not failures:
                 failed_at[0] = time.perf_counter()
@@ -361,7 +400,8 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
             raise _FAILURE_TYPES[result.findings[0].kind](result.findings[0].describe())
 
     try:
-        prop()
+        with draws_independent_of_imports():  # a seed draws the same cases whatever is imported
+            prop()
     except (_Failed, _Abort):
         pass
     except Exception as exc:  # noqa: BLE001 - e.g. hypothesis' Flaky on a non-deterministic target

@@ -4,14 +4,18 @@ Each subcommand lives in its own module exposing ``register(subparsers)`` (adds 
 ``func``) and is listed in :data:`SUBCOMMAND_MODULES`. With no subcommand the main job runs.
 
 Exit status: 0 success, 1 a check failed, 2 bad input (printed as one line, no traceback), 130 on
-Ctrl-C.
+Ctrl-C, 143 on SIGTERM, 129 on SIGHUP. These signals unwind the command as an exception, so every process a checked
+program started is ended on the way out (``adapters.process_tree``), as it is at normal exit.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
 from typing import NoReturn
 
 from adamw_oracle import __version__
@@ -25,6 +29,21 @@ SUBCOMMAND_MODULES = (
     "adamw_oracle.cli.plot_cmd",
 )
 MAIN_JOB_MODULE = "adamw_oracle.cli.main_job"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C so that cleanup code runs on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+_HANDLED = (signal.SIGTERM, signal.SIGHUP)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = {signum: signal.signal(signum, _terminate) for signum in _HANDLED} if _main_thread() else {}
     try:
         func = getattr(args, "func", None) or importlib.import_module(MAIN_JOB_MODULE).run
         return int(func(args) or 0)
@@ -87,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AdamwOracleError as exc:
         print(f"adamw-oracle: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except Terminated as exc:
+        print(f"adamw-oracle: terminated ({signal.Signals(exc.signum).name})", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("adamw-oracle: interrupted", file=sys.stderr)
         return 130
@@ -94,6 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader (e.g. `| head`) went away: stop quietly, as Unix tools do
         _silence_stdout()
         return 141
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _silence_stdout() -> None:

@@ -6,7 +6,7 @@ inconclusive or nothing matched; 2 bad arguments.
 from __future__ import annotations
 
 import argparse
-import sys
+import shlex
 from typing import Any
 
 from adamw_oracle.cli.engine_options import add_engine_arguments, engine_from_arguments
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                        help="start no new case after this (default: no limit)")
     check.add_argument("--max-steps", type=int, default=6, help="longest generated run (default 6)")
-    check.add_argument("--quiet", action="store_true", help="no per-case progress lines")
+    check.add_argument("--quiet", action="store_true", help="no progress on stderr")
     check.add_argument("--strict", action="store_true", help="hold the target's declared known findings against it "
                        "too (default: report them as known; see adamw_oracle/adapters/targets.py)")
     add_engine_arguments(check)
@@ -86,7 +86,13 @@ def _implementation(args: argparse.Namespace) -> Any:
     if args.cmd:
         from adamw_oracle.adapters.subprocess_adapter import SubprocessImplementation
 
-        return SubprocessImplementation(args.cmd, timeout=args.case_timeout)
+        try:
+            argv = shlex.split(args.cmd)
+        except ValueError as exc:  # e.g. an unbalanced quote: a usage error, not a traceback
+            raise InvalidArgumentError("--cmd", args.cmd, "a shell-style command line", str(exc)) from None
+        if not argv:
+            raise InvalidArgumentError("--cmd", args.cmd, "a non-empty command line")
+        return SubprocessImplementation(argv, timeout=args.case_timeout)
     if not args.target:
         raise InvalidArgumentError("target", None, "a built-in name, module:attribute, or --cmd COMMAND")
     if args.option:
@@ -122,18 +128,36 @@ def run_check(args: argparse.Namespace) -> int:
     int_option("--seed", args.seed, 0)
     int_option("--max-steps", args.max_steps, 1, MAX_STEPS)
     seconds_option("--time-budget", args.time_budget)
+    from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
+
     target = _implementation(args)
-    progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))
-    with engine:
+    with engine, ProgressReporter("check", args.examples, mode=choose_mode(quiet=args.quiet, json=args.json)) as bar:
         report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
                               seed=args.seed, time_budget=args.time_budget, case_timeout=args.case_timeout,
-                              max_steps=args.max_steps, progress=progress, engine=engine,
+                              max_steps=args.max_steps, progress=bar.note, on_case=_case_progress(bar), engine=engine,
                               known=() if args.strict else None)
     if args.json:
         print(dumps(report.as_dict()))
     else:
         print(report.describe())
     return 0 if report.passed else 1
+
+
+def _case_progress(bar: Any) -> Any:
+    """The ``on_case`` callback of check_target, drawn on ``bar`` (a ProgressReporter)."""
+    failing = [0]
+
+    def on_case(phase: str, done: int, total: int, result: Any) -> None:
+        if phase == "search":
+            if result.failed:
+                failing[0] += 1
+                if failing[0] == 1:
+                    bar.note(f"check: case {done} fails ({result.findings[0].kind}); shrinking it after the search")
+            bar.update(done, f"{failing[0]} failing" if failing[0] else "")
+        else:
+            bar.update(bar.done, f"shrinking: run {done} of at most {total}")
+
+    return on_case
 
 
 def run_identify(args: argparse.Namespace) -> int:

@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed, an int >= 0 (default 0)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="ci", help="example budget (default ci)")
     parser.add_argument("--no-symbolic", action="store_true", help="skip the reference/symbolic comparison")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--mutations", action="store_true",
                         help="also run the deliberately broken steps and report which are caught")
     add_engine_arguments(parser)
@@ -49,10 +50,20 @@ def run(args: argparse.Namespace) -> int:
     examples = args.examples if args.examples is not None else PROFILES[args.profile]
     int_option("--examples", examples, 1, MAX_EXAMPLES)
     int_option("--seed", args.seed, 0)
-    from adamw_oracle.verify.fuzz import fuzz_campaign
+    from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
+    from adamw_oracle.verify.fuzz import FuzzSummary, fuzz_campaign
 
     with engine_from_arguments(args) as engine:
-        summary = fuzz_campaign(examples, args.seed, engine=engine, symbolic=not args.no_symbolic)
+        with ProgressReporter("fuzz", examples, mode=choose_mode(quiet=args.quiet)) as bar:
+            done = {"cases": 0, "failures": 0}
+
+            def shard_done(_shard: object, part: FuzzSummary) -> None:  # progress advances shard by shard
+                done["cases"] += part.cases
+                done["failures"] += part.failures
+                bar.update(done["cases"], f"{done['failures']} failures" if done["failures"] else "")
+
+            summary = fuzz_campaign(examples, args.seed, engine=engine, symbolic=not args.no_symbolic,
+                                    on_shard=shard_done)
         print(summary.describe(), flush=True)
         ok = summary.passed
         if args.mutations:

@@ -10,6 +10,11 @@ under ``host-build/<key>/``, where the key hashes the sources, the flags, the co
 the CPU model (``-march=native`` code is only reused on the same kind of CPU). The library is written
 to a temporary file in the same directory and moved into place with ``os.replace``, so two processes
 compiling at once both end with a complete library and never load a half-written one.
+
+A cached library is loaded only from a cache the user alone controls: the cache directory, the key
+directory and the library must be owned by the user and not writable by group or others
+(:func:`trusted_path`). Otherwise nothing is loaded from it or written to it: the library is rebuilt
+in a fresh private temporary directory. Cache directories are created with mode 700.
 """
 from __future__ import annotations
 
@@ -18,14 +23,16 @@ import functools
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
 
 from adamw_oracle.errors import AdamwOracleError
+from adamw_oracle.gpu import sources
 from adamw_oracle.gpu.codes import compile_options
-from adamw_oracle.gpu.sources import HEADER, HOST_SOURCE, KERNEL_DIR, sources_digest
+from adamw_oracle.gpu.sources import HEADER, HOST_SOURCE, sources_digest
 
 HOST_FLAGS: tuple[str, ...] = (
     "-O3", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-march=native",
@@ -42,13 +49,48 @@ class HostBuildError(AdamwOracleError, RuntimeError):
     """The host C++ compiler is missing or failed on the kernels' header."""
 
 
+class NoCompilerError(HostBuildError):
+    """No host C++ compiler: ``$CXX`` (default ``g++``) is not found. ``name`` is what was looked up."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"the host build needs a C++ compiler: {name!r} was not found (set CXX)")
+
+
+class MissingSourcesError(HostBuildError):
+    """The kernel sources the host build compiles are not installed (``missing`` lists them)."""
+
+    def __init__(self, missing: list[Path]) -> None:
+        self.missing = missing
+        super().__init__("the host build needs the kernel sources: " + ", ".join(str(m) for m in missing) + " not found")
+
+
 def compiler() -> str:
     """The host C++ compiler: ``$CXX`` or ``g++``."""
     name = os.environ.get("CXX", "g++")
     path = shutil.which(name)
     if path is None:
-        raise HostBuildError(f"the host build needs a C++ compiler: {name!r} was not found (set CXX)")
+        raise NoCompilerError(name)
     return path
+
+
+def require_sources() -> None:
+    """Raise :class:`MissingSourcesError` when a file the host build compiles is absent."""
+    missing = [sources.KERNEL_DIR / name for name in (HEADER, HOST_SOURCE) if not (sources.KERNEL_DIR / name).is_file()]
+    if missing:
+        raise MissingSourcesError(missing)
+
+
+def trusted_path(path: Path) -> bool:
+    """``path`` exists, is owned by the current user and is not writable by group or others (so no
+    other user can have placed or replaced what it holds)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def cache_root() -> Path:
@@ -82,25 +124,37 @@ def _cpu_identity() -> str:
 
 def compile_command(cxx: str, output: Path) -> list[str]:
     """The full compiler command line of the host build."""
-    return [cxx, *HOST_FLAGS, *compile_options(), f"-I{KERNEL_DIR}", str(KERNEL_DIR / HOST_SOURCE), "-o", str(output)]
+    kernels = sources.KERNEL_DIR
+    return [cxx, *HOST_FLAGS, *compile_options(), f"-I{kernels}", str(kernels / HOST_SOURCE), "-o", str(output)]
 
 
 def library_path() -> Path:
     """Path of the cached library, compiling it first if it is not there yet."""
-    return _library_path(compiler(), cache_root())
+    cxx = compiler()
+    require_sources()
+    return _library_path(cxx, cache_root())
+
+
+def cache_key(cxx: str) -> str:
+    """The cache key: sources, flags, the compiler's version and the CPU."""
+    key_parts = [*HOST_FLAGS, *compile_options(), _compiler_identity(cxx), _cpu_identity(), platform.machine()]
+    return sources_digest([HEADER, HOST_SOURCE], key_parts)
 
 
 @functools.cache
 def _library_path(cxx: str, root: Path) -> Path:
     # cached per process: the key needs the compiler's --version (a subprocess), and the sources
     # cannot change under a running process that has already loaded them
-    key_parts = [*HOST_FLAGS, *compile_options(), _compiler_identity(cxx), _cpu_identity(), platform.machine()]
-    key = sources_digest([HEADER, HOST_SOURCE], key_parts)
-    directory = root / key
+    directory = root / cache_key(cxx)
     target = directory / LIBRARY_NAME
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    if not all(trusted_path(p) for p in (root, directory)) or (target.exists() and not trusted_path(target)):
+        # someone else could have put or replaced the library here: build a private one instead
+        directory = Path(tempfile.mkdtemp(prefix="adamw-oracle-host-build-"))
+        target = directory / LIBRARY_NAME
     if target.exists():
         return target
-    directory.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=".compiling-", suffix=".so", dir=directory)
     os.close(fd)
     try:

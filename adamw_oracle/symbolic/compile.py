@@ -26,10 +26,13 @@ class CompiledExpressions:
         for a in list(args) + list(integer_args):
             if not isinstance(a, sp.Symbol):
                 raise InvalidArgumentError("args", a, "sympy Symbols")
+        for name, e in exprs.items():
+            if not isinstance(e, sp.Expr):  # never sympify: a string would be evaluated as Python code
+                raise InvalidArgumentError(f"exprs[{name!r}]", e, "a sympy expression (sympy.Expr), not a string or number")
         self.names = tuple(exprs)
         self.args = tuple(args)
         self.integer_args = tuple(integer_args)
-        replacements, reduced = sp.cse([sp.sympify(e) for e in exprs.values()], order="none")
+        replacements, reduced = sp.cse(list(exprs.values()), order="none")
         names: dict[sp.Symbol, str] = {a: f"a{i}" for i, a in enumerate(self.args)}
         names.update({a: f"n{i}" for i, a in enumerate(self.integer_args)})
         self._integers = set(self.integer_args)

@@ -17,6 +17,7 @@ summary (apart from ``seconds``) on every engine.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 
 from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.errors import InvalidArgumentError
-from adamw_oracle.verify.distributed import Engine, Shard, plan_shards
+from adamw_oracle.verify.distributed import Engine, Shard, draws_independent_of_imports, plan_shards
 from adamw_oracle.verify.layers import implementations_under_bound, symbolic_disagreements
 from adamw_oracle.verify.numpy_impl import correct_implementations
 
@@ -70,7 +71,7 @@ class FuzzSummary:
     def describe(self) -> str:
         lines = [
             f"three-way fuzz: {self.cases} cases ({', '.join(f'{k} {v}' for k, v in sorted(self.per_dtype.items()))}), "
-            f"{self.failures} failures, {self.judged} element-steps judged, {self.ill_conditioned} set aside "
+            f"{self.failures} failures, {len(self.skipped)} layer{'' if len(self.skipped) == 1 else 's'} skipped, {self.judged} element-steps judged, {self.ill_conditioned} set aside "
             f"as ill-conditioned, {self.symbolic_checks} reference/symbolic step comparisons, {self.seconds:.1f} s",
         ]
         for name, ratio in sorted(self.max_ratio.items()):
@@ -87,13 +88,35 @@ def default_implementations(summary: FuzzSummary) -> list[Implementation]:
     """The GPU host build (when it can be built here) and every correct numpy variant."""
     impls: list[Implementation] = []
     try:
+        reason = host_build_unavailable()
+    except Exception as exc:  # noqa: BLE001 - the build itself failed: a failure, with its message
+        summary.failure_details.append(f"gpu-host-build: {type(exc).__name__}: {exc}")
+        return impls + correct_implementations()
+    if reason is None:
         from adamw_oracle.gpu import HostBuildImplementation
 
         impls.append(HostBuildImplementation())
-    except Exception as exc:  # reported, never silently passed
-        summary.skipped["gpu-host-build"] = f"{type(exc).__name__}: {exc}"
+    else:  # reported, never silently passed nor counted as a failure of every case
+        summary.skipped["gpu-host-build"] = reason
     impls.extend(correct_implementations())
     return impls
+
+
+def host_build_unavailable() -> str | None:
+    """Why the GPU layer's host build cannot run here (None when it can): it is built (or found in
+    the cache) and loaded once, so a missing compiler or missing kernel sources is known before any
+    case is drawn. A failing build is raised (it is a failure, not a skip)."""
+    try:
+        from adamw_oracle.gpu.hostbuild import MissingSourcesError, NoCompilerError, load_library
+    except Exception as exc:  # noqa: BLE001 - the layer itself cannot be imported
+        return f"{type(exc).__name__}: {exc}"
+    try:
+        load_library()
+    except NoCompilerError:
+        return f"no compiler (CXX={os.environ.get('CXX', 'g++ (default)')})"
+    except MissingSourcesError as exc:
+        return "no kernel sources (" + ", ".join(str(m) for m in exc.missing) + ")"
+    return None
 
 
 def _symbolic_factory(summary: FuzzSummary) -> Any:
@@ -129,7 +152,8 @@ def check_case(case: Case, implementations: Sequence[Implementation], summary: F
 
 
 def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implementation] | None = None,
-                   symbolic: bool = True, strategy: Any = None) -> FuzzSummary:
+                   symbolic: bool = True, strategy: Any = None,
+                   on_case: Callable[[int, int, int], None] | None = None) -> FuzzSummary:
     """Draw ``examples`` cases with hypothesis seed ``seed`` and hold the three layers against each other.
 
     Args:
@@ -138,6 +162,8 @@ def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implem
         implementations: what to judge (default: GPU host build + correct numpy variants).
         symbolic: compare the reference with the symbolic layer too.
         strategy: the case strategy (default: ``adamw_oracle.strategies.cases()``).
+        on_case: called after every case with (cases done, ``examples``, failures so far), e.g. to
+            draw a progress bar.
     """
     if not isinstance(examples, int) or isinstance(examples, bool) or examples < 1:
         raise InvalidArgumentError("examples", examples, "an int >= 1")
@@ -160,8 +186,11 @@ def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implem
     @given(strategy)
     def campaign(case: Case) -> None:
         check_case(case, impls, summary, sym)
+        if on_case is not None:
+            on_case(summary.cases, examples, summary.failures)
 
-    campaign()
+    with draws_independent_of_imports():  # a seed draws the same cases whatever is imported
+        campaign()
     summary.seconds = time.perf_counter() - start
     return summary
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from adamw_oracle.contract.conventions import all_conventions
+from adamw_oracle.verify.distributed import draws_independent_of_imports
 from adamw_oracle.verify.judge import Judgement, judge
 from adamw_oracle.verify.mutations import MUTATIONS, Mutation
 
@@ -40,7 +41,9 @@ class Hunt:
 
 
 def hunt(mutation: Mutation, *, max_examples: int = 300, seed: int = 0) -> Hunt:
-    """Draw up to ``max_examples`` applicable cases until the judge rejects the mutation."""
+    """Draw up to ``max_examples`` applicable cases until the judge rejects the mutation.
+
+    The draws depend only on ``seed`` (never on which modules are imported), as on the engine's shards."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
 
@@ -57,7 +60,9 @@ def hunt(mutation: Mutation, *, max_examples: int = 300, seed: int = 0) -> Hunt:
     config = settings(max_examples=max_examples, database=None, deadline=None, phases=[Phase.generate],
                       suppress_health_check=list(HealthCheck))
     try:
-        found = find(cases(conventions), rejected, settings=config, random=random.Random(seed))
+        # the same seed draws the same cases whichever modules happen to be imported (see distributed.py)
+        with draws_independent_of_imports():
+            found = find(cases(conventions), rejected, settings=config, random=random.Random(seed))
     except NoSuchExample:
         return Hunt(mutation, False, counter[0], time.perf_counter() - start)
     return Hunt(mutation, True, counter[0], time.perf_counter() - start, found, judge(found, mutation.run(found)))
