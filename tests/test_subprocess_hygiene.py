@@ -82,7 +82,7 @@ def test_children_that_leave_the_session_are_ended_after_a_pass(tmp_path: Path) 
     pids = tmp_path / "pids"
     prog = _script(tmp_path, "spawner.py", SPAWNER.replace("MODE", ANSWER))
     report = check_target(SubprocessImplementation([sys.executable, str(prog), str(pids)]), expect="torch.AdamW",
-                          examples=2, seed=0, max_steps=2)
+                          examples=6, seed=0, max_steps=2)
     recorded = _recorded(pids)
     try:
         assert report.passed, report.describe()
