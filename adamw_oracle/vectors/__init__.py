@@ -1,0 +1,23 @@
+"""Test vectors for every language: certified, bounded, and telling conventions apart.
+
+``adamw-oracle vectors --write`` writes one JSON file per preset and dtype under ``vectors/`` (plus a
+JSON Schema); ``--check`` regenerates them in memory and compares. See ``vectors/README.md``-style
+documentation in the repository README ("Test vectors") and :mod:`adamw_oracle.vectors.document` for the
+layout, :mod:`adamw_oracle.vectors.expected` for how expected values and tolerances are computed.
+"""
+from adamw_oracle.vectors.bits import from_bits, hex_bits, ordinal, to_bits, ulp_distance
+from adamw_oracle.vectors.document import SCHEMA_NAME, file_document
+from adamw_oracle.vectors.store import (
+    FileDifference,
+    SuiteFile,
+    compare_suite,
+    default_vectors_dir,
+    file_name,
+    suite_files,
+    write_suite,
+)
+
+__all__ = [
+    "FileDifference", "SCHEMA_NAME", "SuiteFile", "compare_suite", "default_vectors_dir", "file_document", "file_name",
+    "from_bits", "hex_bits", "ordinal", "suite_files", "to_bits", "ulp_distance", "write_suite",
+]

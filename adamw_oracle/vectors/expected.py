@@ -1,0 +1,311 @@
+"""The expected numbers of one vector: certified roundings of the exact trajectory and per-element bounds.
+
+For a case (run + dtype):
+
+* the exact trajectory (p, and m, v for the Adam family; m for SGD with momentum) is enclosed in arb
+  balls (:class:`~adamw_oracle.reference.arb_backend.ArbBackend`, the reference's own element steps);
+  a value is *certified* when both ends of its ball round to the same value of the dtype (round to
+  nearest, ties to even, gradual underflow, overflow to inf) and to the same ``DIGITS``-significant-digit
+  decimal; otherwise the run is repeated at twice the precision;
+* the bound of every element is the error model's running bound
+  (:func:`adamw_oracle.verify.error_model.tracked_constants` and the same element steps on
+  :class:`~adamw_oracle.verify.tracked.Tracked` numbers, conservative precision model, times the judge's
+  ``SLACK``), expressed as an integer number of representable steps: an observed value passes when
+  ``ulp_distance(observed, expected) <= ulps``, where ``ulps`` counts the representable values between
+  the expected pattern and the farthest one inside ``[exact - SLACK*e, exact + SLACK*e]``;
+* an element whose bound the error model cannot derive (an ill-conditioned divisor, a possible overflow)
+  is *acceptable*: any finite value is tolerated, and the reason is recorded.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from adamw_oracle.contract.case import Case
+from adamw_oracle.contract.conventions import Family
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import FormatCost, PrecisionModel
+from adamw_oracle.contract.run import Run
+from adamw_oracle.errors import CertificationError
+from adamw_oracle.reference.adam import adam_element_step
+from adamw_oracle.reference.arb_backend import ArbBackend
+from adamw_oracle.reference.backends import raw_mpf_to_fraction
+from adamw_oracle.reference.digits import round_raw_to_format, significant_raw
+from adamw_oracle.reference.sgd import sgd_element_step
+from adamw_oracle.reference.trajectory import run_trajectory
+from adamw_oracle.vectors.bits import from_bits, ordinal, to_bits
+from adamw_oracle.verify.error_model import tracked_constants
+from adamw_oracle.verify.judge import SLACK
+from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW, RunningErrorBackend, Tracked
+
+DIGITS = 21
+"""Significant digits of the exact decimals (float64 needs 17 to identify a value; 21 leave a margin)."""
+
+START_PREC = 128
+TIE_PREC = 1024
+MAX_PREC = 2048
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One quantity of one element after one step: certified rounding, exact decimal, tolerance.
+
+    ``bits`` is the correctly rounded pattern; ``ulps`` is None when the element is acceptable
+    (ill-conditioned), ``why`` then says why.
+    """
+
+    bits: int
+    decimal: str
+    ulps: int | None
+    why: str | None = None
+
+
+def quantities(run: Run) -> tuple[str, ...]:
+    """The quantities a vector of ``run`` lists: p, and the moments the convention has."""
+    if run.config.conventions.family is Family.ADAM:
+        return ("p", "m", "v")
+    return ("p", "m") if run.config.hyper.momentum != 0 else ("p",)
+
+
+def exact_balls(run: Run, prec: int) -> list[dict[str, list[Any]]]:
+    """Per step: arb balls of every quantity of :func:`quantities`, per element."""
+    backend = ArbBackend(prec)
+    names = quantities(run)
+    with backend.scope():
+        trajectory = run_trajectory(run, backend)
+        return [{q: [e.p_new if q == "p" else getattr(e, q) for e in row] for q in names} for row in trajectory.steps]
+
+
+def certified(run: Run, dtype: Dtype) -> list[dict[str, list[tuple[Fraction | float, str]]]]:
+    """Per step and quantity: (correctly rounded value in ``dtype``, certified decimal) per element."""
+    prec = START_PREC
+    while True:
+        rows = exact_balls(run, prec)
+        out: list[dict[str, list[tuple[Fraction | float, str]]]] = []
+        failed = False
+        for row in rows:
+            certified_row: dict[str, list[tuple[Fraction | float, str]]] = {}
+            for name, balls in row.items():
+                values = []
+                for ball in balls:
+                    if not ball.is_finite():
+                        failed = True
+                        break
+                    low, high = raw_ends(ball)
+                    rounded, text = _rounding(low, high, dtype, final=prec >= TIE_PREC), _decimal(low, high, final=prec >= TIE_PREC)
+                    if rounded is None or text is None:
+                        failed = True
+                        break
+                    values.append((rounded, text))
+                if failed:
+                    break
+                certified_row[name] = values
+            if failed:
+                break
+            out.append(certified_row)
+        if not failed:
+            return out
+        if prec >= MAX_PREC:
+            raise CertificationError(f"could not certify the roundings of run {run.name!r} with {MAX_PREC} bits")
+        prec *= 2
+
+
+RawMpf = tuple  # (sign, man, exp, bc), as reference.digits takes it
+
+
+def raw_ends(ball: Any) -> tuple[RawMpf, RawMpf]:
+    """The exact ends mid - rad and mid + rad of a finite arb ball as raw (sign, man, exp, bc) tuples."""
+    mid_man, mid_exp = (int(x) for x in ball.mid().man_exp())
+    rad_man, rad_exp = (int(x) for x in ball.rad().man_exp())
+    if not rad_man:
+        return _raw(mid_man, mid_exp), _raw(mid_man, mid_exp)
+    if not mid_man:
+        mid_exp = rad_exp
+    exp = min(mid_exp, rad_exp)
+    mid = mid_man << (mid_exp - exp)
+    rad = rad_man << (rad_exp - exp)
+    return _raw(mid - rad, exp), _raw(mid + rad, exp)
+
+
+def _raw(man: int, exp: int) -> RawMpf:
+    if not man:
+        return (0, 0, 0, 0)
+    return (1 if man < 0 else 0, abs(man), exp, abs(man).bit_length())
+
+
+def _fraction(raw: RawMpf) -> Fraction:
+    sign, man, exp, _ = raw
+    value = Fraction(man) * (Fraction(2) ** exp if exp >= 0 else Fraction(1, 2 ** -exp))
+    return -value if sign else value
+
+
+def rounded_params(run: Run, dtype: Dtype) -> list[list[Fraction | float]]:
+    """Per step: the correctly rounded parameters of ``run`` in ``dtype`` (no decimals, no moments)."""
+    prec = START_PREC
+    while True:
+        backend = ArbBackend(prec)
+        with backend.scope():
+            rows = [[e.p_new for e in row] for row in run_trajectory(run, backend).steps]
+            out = []
+            for row in rows:
+                values = []
+                for ball in row:
+                    value = _rounding(*raw_ends(ball), dtype, final=prec >= TIE_PREC) if ball.is_finite() else None
+                    if value is None:
+                        break
+                    values.append(value)
+                if len(values) < len(row):
+                    break
+                out.append(values)
+        if len(out) == len(rows):
+            return out
+        if prec >= MAX_PREC:
+            raise CertificationError(f"could not certify the roundings of run {run.name!r} with {MAX_PREC} bits")
+        prec *= 2
+
+
+def _rounding(low: RawMpf, high: RawMpf, dtype: Dtype, *, final: bool) -> Fraction | float | None:
+    """The dtype value both ends round to; None when they differ.
+
+    With ``final`` (at ``TIE_PREC`` bits and more) an enclosure that still contains the midpoint of two
+    adjacent values of the dtype is taken to be that exact tie and rounded to even. Ties are real here:
+    m = (1 - beta1)*g for a subnormal g = k*2**-149 with k = 5 (mod 10) is exactly half a quantum.
+    """
+    fmt = dtype.format
+    fa = round_raw_to_format(low, fmt.precision, fmt.emin, fmt.emax)
+    fb = round_raw_to_format(high, fmt.precision, fmt.emin, fmt.emax)
+    if fa == fb:
+        return Fraction(fa) if math.isfinite(fa) else fa
+    if not (final and math.isfinite(fa) and math.isfinite(fb)):
+        return None
+    a, b = Fraction(fa), Fraction(fb)
+    middle = (a + b) / 2
+    if _fraction(low) <= middle <= _fraction(high) and abs(b - a) == fmt.ulp(middle):
+        return fmt.round(middle)
+    return None
+
+
+def _decimal(low: RawMpf, high: RawMpf, *, final: bool = False) -> str | None:
+    """The shortest of ``DIGITS`` .. ``DIGITS + 4`` significant digits on which both ends agree.
+
+    An exact value that is itself a decimal lying halfway between two ``DIGITS``-digit strings (m = 0.1*g
+    for a float32 g often is) can never be certified to ``DIGITS`` digits; one more digit settles it.
+    With ``final`` an enclosure of 0 is taken to be an exact 0 (a moment that cancels exactly, as
+    0.9*m + 0.1*g can for subnormal g, is computed inexactly and never certified otherwise).
+    """
+    for digits in range(DIGITS, DIGITS + 5):
+        text = significant_raw(low, digits)
+        if text == significant_raw(high, digits):
+            return text
+    if final and (low[0] == 1 or not low[1]) and (high[0] == 0 or not high[1]):
+        return "0"
+    return None
+
+
+def tracked_rows(case: Case) -> list[dict[str, list[Tracked]]]:
+    """Per step: the running-error numbers (exact value, bound, flags) of p, m, v per element.
+
+    The same loop as :func:`adamw_oracle.verify.error_model.bounded_trajectory` under the conservative
+    model (arithmetic, state and parameters in the case's dtype), keeping the state too.
+    """
+    precision = PrecisionModel.conservative(case.dtype)
+    arith = FormatCost.of(precision.arithmetic)
+    backend = RunningErrorBackend(arith, 200)
+    assert precision.scalars is not None
+    scalars = backend.sibling(FormatCost.of(precision.scalars))
+    run = case.run
+    conv, hyper = run.config.conventions, run.config.hyper
+    st = run.initial_state
+    assert st is not None
+    params = [backend.exact(x) for x in run.initial_params]
+    m = [backend.exact(x) for x in st.m]
+    v = [backend.exact(x) for x in st.v]
+    vmax = [backend.exact(x) for x in st.vmax]
+    rows: list[dict[str, list[Tracked]]] = []
+    for k, grads in enumerate(run.gradients):
+        t = st.step + k + 1
+        consts = tracked_constants(scalars, run.config, t)
+        g = [backend.exact(x) for x in grads]
+        if conv.family is Family.ADAM:
+            steps = [adam_element_step(backend, consts, conv, *args) for args in zip(params, g, m, v, vmax)]
+            v = [e.v for e in steps]
+            vmax = [e.vmax for e in steps]
+        else:
+            steps = [sgd_element_step(backend, consts, conv, p, gi, b, first_step=t == 1, nesterov=hyper.nesterov,
+                                      has_momentum=hyper.momentum != 0) for p, gi, b in zip(params, g, m)]
+        m = [e.m for e in steps]
+        params = [e.p_new for e in steps]
+        rows.append({"p": params, "m": m, "v": v})
+    return rows
+
+
+def reason(flags: int) -> str:
+    """Why an element is acceptable rather than valid (the judge's wording)."""
+    if flags & NONFINITE:
+        return "non-finite input"
+    if flags & ILL:
+        return "ill-conditioned divisor: its error bound exceeds 1/16 of itself"
+    return "possible overflow: an intermediate may exceed the largest finite value"
+
+
+def tolerance(exact: Fraction, expected: Fraction | float, bound: float, dtype: Dtype) -> int:
+    """Representable steps from ``expected`` to the farthest value of ``dtype`` within ``bound`` of ``exact``."""
+    fmt = dtype.format
+    allowed = Fraction(bound)
+    low, high = exact - allowed, exact + allowed
+    if not isinstance(expected, Fraction):
+        return 0
+    e_ord = ordinal(to_bits(expected, dtype), dtype)
+    hi = _directed(high, dtype, up=False)
+    lo = _directed(low, dtype, up=True)
+    hi_ord = ordinal(to_bits(hi, dtype), dtype) if math.isfinite(float(hi)) else ordinal(to_bits(fmt.largest, dtype), dtype)
+    lo_ord = ordinal(to_bits(lo, dtype), dtype) if math.isfinite(float(lo)) else -ordinal(to_bits(fmt.largest, dtype), dtype)
+    return max(hi_ord - e_ord, e_ord - lo_ord, 0)
+
+
+def _directed(value: Fraction, dtype: Dtype, *, up: bool) -> Fraction | float:
+    """``value`` rounded up (or down) to ``dtype``, saturating at the largest finite value."""
+    fmt = dtype.format
+    if abs(value) > fmt.largest:
+        return math.copysign(float(fmt.largest), float(value)) if (value > 0) != up else math.copysign(math.inf, float(value))
+    nearest = fmt.round(value)
+    if not isinstance(nearest, Fraction):
+        return Fraction(fmt.largest) * (1 if value > 0 else -1)
+    if nearest == value or (nearest > value) == up:
+        return nearest
+    bits = to_bits(nearest, dtype)
+    step = 1 if up else -1
+    neighbour = _from_ordinal(ordinal(bits, dtype) + step, dtype)
+    return Fraction(neighbour)
+
+
+def _from_ordinal(position: int, dtype: Dtype) -> float:
+    from adamw_oracle.vectors.bits import WIDTH
+
+    sign = 1 << (WIDTH[dtype] - 1)
+    bits = position if position >= 0 else (-position) | sign
+    return from_bits(bits, dtype)
+
+
+def expected_trajectory(case: Case) -> list[dict[str, list[Expected]]]:
+    """Per step and quantity: the :class:`Expected` of every element of ``case``."""
+    values = certified(case.run, case.dtype)
+    tracked = tracked_rows(case)
+    dtype = case.dtype
+    rows = []
+    for value_row, tracked_row in zip(values, tracked):
+        row: dict[str, list[Expected]] = {}
+        for name, items in value_row.items():
+            out = []
+            for (rounded, text), tr in zip(items, tracked_row[name]):
+                bits = to_bits(rounded, dtype)
+                if tr.flags & (ILL | OVERFLOW | NONFINITE) or not math.isfinite(tr.e):
+                    out.append(Expected(bits, text, None, reason(tr.flags)))
+                    continue
+                exact = raw_mpf_to_fraction(tr.x._mpf_)
+                out.append(Expected(bits, text, tolerance(exact, rounded, SLACK * tr.e, dtype)))
+            row[name] = out
+        rows.append(row)
+    return rows

@@ -1,0 +1,169 @@
+"""The committed suite under ``vectors/``: regenerate it in memory, compare it, or write it atomically.
+
+Files: ``<preset>.<dtype>.json`` for every preset of the contract and every dtype, and the JSON Schema
+``adamw-oracle-vectors.schema.json``. The text is deterministic: header fields one per line, then one
+line per group header and one line per vector, so a difference shows as a readable line diff naming the
+vector's id.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.presets import PRESETS
+from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.traces.atomic import write_atomically
+from adamw_oracle.vectors.catalogue import DTYPES
+from adamw_oracle.vectors.document import SCHEMA_NAME, file_document
+from adamw_oracle.vectors.schema import schema_text
+
+ENVIRONMENT_VARIABLE = "ADAMW_ORACLE_VECTORS_DIR"
+DIFF_LINES = 12
+
+
+def default_vectors_dir() -> Path:
+    """``$ADAMW_ORACLE_VECTORS_DIR`` if set, else the repository's ``vectors/`` next to the package.
+
+    The one place that knows where the suite lives (an installed copy may ship it as package data).
+    """
+    override = os.environ.get(ENVIRONMENT_VARIABLE)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "vectors"
+
+
+def file_name(preset: str, dtype: Dtype) -> str:
+    return f"{preset}.{dtype.value}.json"
+
+
+def dumps(document: dict[str, Any]) -> str:
+    """The file text of one vector document (see the module docstring for the layout)."""
+    def one(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    lines = ["{"]
+    header = [key for key in document if key != "groups"]
+    for key in header:
+        lines.append(f" {one(key)}: {one(document[key])},")
+    lines.append(' "groups": [')
+    for g, group in enumerate(document["groups"]):
+        head = {k: v for k, v in group.items() if k != "vectors"}
+        lines.append("  " + one(head)[:-1] + ',"vectors":[')
+        vectors = group["vectors"]
+        for i, vector in enumerate(vectors):
+            lines.append("   " + one(vector) + ("," if i < len(vectors) - 1 else ""))
+        lines.append("  ]}" + ("," if g < len(document["groups"]) - 1 else ""))
+    lines.append(" ]")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class SuiteFile:
+    """One file of the suite, regenerated: its name, text and number of vectors (0 for the schema)."""
+
+    name: str
+    text: str
+    vectors: int
+
+
+def _generate(item: tuple[str, str]) -> SuiteFile:
+    preset, dtype_name = item
+    dtype = Dtype(dtype_name)
+    document = file_document(preset, dtype)
+    return SuiteFile(file_name(preset, dtype), dumps(document), document["numberOfVectors"])
+
+
+def selection(presets: Iterable[str] | None = None, dtypes: Iterable[Dtype | str] | None = None) -> list[tuple[str, str]]:
+    """(preset, dtype) pairs in suite order; unknown names are refused."""
+    chosen = list(presets) if presets is not None else list(PRESETS)
+    for name in chosen:
+        if name not in PRESETS:
+            raise InvalidArgumentError("preset", name, "one of " + ", ".join(PRESETS))
+    kinds = [Dtype.parse(d) for d in dtypes] if dtypes is not None else list(DTYPES)
+    return [(p, d.value) for p in chosen for d in kinds]
+
+
+def suite_files(presets: Iterable[str] | None = None, dtypes: Iterable[Dtype | str] | None = None, *,
+                jobs: int | None = None) -> list[SuiteFile]:
+    """Every file of the suite (or of a selection), regenerated in memory; the schema comes last.
+
+    Files are independent, so they are generated in ``jobs`` processes (default: the CPU count, at
+    most 4); the result does not depend on ``jobs``.
+    """
+    items = selection(presets, dtypes)
+    workers = jobs if jobs is not None else min(4, os.cpu_count() or 1)
+    if workers < 1:
+        raise InvalidArgumentError("jobs", jobs, "an int >= 1")
+    if workers == 1 or len(items) == 1:
+        files = [_generate(item) for item in items]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            files = list(pool.map(_generate, items))
+    files.append(SuiteFile(SCHEMA_NAME, schema_text(), 0))
+    return files
+
+
+@dataclass(frozen=True)
+class FileDifference:
+    """A committed file that differs from its regeneration (or is missing)."""
+
+    name: str
+    diff: list[str]
+
+    def describe(self) -> str:
+        return f"{self.name} differs from its regeneration:\n" + "\n".join(self.diff)
+
+
+def _directory(directory: str | Path | None) -> Path:
+    path = Path(directory) if directory is not None else default_vectors_dir()
+    if path.exists() and not path.is_dir():
+        raise InvalidArgumentError("directory", str(path), "a directory (the test-vector folder)")
+    return path
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def difference(name: str, committed: str | None, fresh: str) -> FileDifference | None:
+    """The first lines of a unified diff between the committed and the regenerated text."""
+    if committed == fresh:
+        return None
+    if committed is None:
+        return FileDifference(name, ["  (missing: run `adamw-oracle vectors --write`)"])
+    lines = list(difflib.unified_diff(committed.splitlines(), fresh.splitlines(), "committed", "regenerated", n=0, lineterm=""))
+    shown = [("  " + line if len(line) <= 240 else "  " + line[:240] + " ...") for line in lines[:DIFF_LINES]]
+    if len(lines) > DIFF_LINES:
+        shown.append(f"  ... {len(lines) - DIFF_LINES} more diff lines")
+    return FileDifference(name, shown)
+
+
+def compare_suite(directory: str | Path | None = None, files: list[SuiteFile] | None = None) -> tuple[list[FileDifference], int]:
+    """(differences, number of vectors regenerated); nothing is written."""
+    folder = _directory(directory)
+    fresh = files if files is not None else suite_files()
+    found = [d for f in fresh if (d := difference(f.name, _read(folder / f.name), f.text)) is not None]
+    return found, sum(f.vectors for f in fresh)
+
+
+def write_suite(directory: str | Path | None = None, files: list[SuiteFile] | None = None) -> list[Path]:
+    """Atomically replace the files whose content changed; returns the paths written."""
+    folder = _directory(directory)
+    written = []
+    for f in files if files is not None else suite_files():
+        target = folder / f.name
+        if _read(target) != f.text:
+            write_atomically(target, f.text)
+            written.append(target)
+    return written
