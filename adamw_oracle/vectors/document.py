@@ -37,7 +37,8 @@ BOUND_RULE = (
     "to its position among the dtype's values in numeric order (+0 and -0 both 0). ulps is the error model's "
     "running bound (conservative precision model: every operation rounded to the dtype, scalars in float32 for "
     "the half formats) times the judge's slack, counted in representable values from the expected pattern. "
-    "An element with ulps null is acceptable: any finite value passes. A vector is valid when every element "
+    "An element with ulps null is acceptable: any finite value passes, and so does the expected pattern itself "
+    "when it is an infinity (an exact value beyond the largest finite one, as v = g*g can be). A vector is valid when every element "
     "has a bound, acceptable when some element is ill-conditioned (why says which)."
 )
 
