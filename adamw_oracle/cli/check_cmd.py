@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--quiet", action="store_true", help="no per-case progress lines")
     check.add_argument("--strict", action="store_true", help="hold the target's declared known findings against it "
                        "too (default: report them as known; see adamw_oracle/adapters/targets.py)")
+    check.add_argument("--vectors", nargs="?", const="", default=None, metavar="PRESET",
+                       help="replay the committed test vectors of PRESET (default: the target's own preset) instead "
+                       "of generated cases; every dtype unless --dtype is given")
     check.set_defaults(func=run_check)
 
     ident = subparsers.add_parser(
@@ -107,6 +110,8 @@ def run_check(args: argparse.Namespace) -> int:
     int_option("--seed", args.seed, 0)
     int_option("--max-steps", args.max_steps, 1, MAX_STEPS)
     seconds_option("--time-budget", args.time_budget)
+    if args.vectors is not None:
+        return _run_vectors(args)
     target = _implementation(args)
     progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))
     report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
@@ -116,6 +121,17 @@ def run_check(args: argparse.Namespace) -> int:
         print(dumps(report.as_dict()))
     else:
         print(report.describe())
+    return 0 if report.passed else 1
+
+
+def _run_vectors(args: argparse.Namespace) -> int:
+    from adamw_oracle.check.vectors import replay_vectors
+
+    preset = args.vectors or args.expect or None
+    progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))
+    report = replay_vectors(_implementation(args), preset, dtypes=[args.dtype] if args.dtype else None,
+                            case_timeout=args.case_timeout, progress=progress)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.describe())
     return 0 if report.passed else 1
 
 
