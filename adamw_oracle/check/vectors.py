@@ -19,8 +19,8 @@ from adamw_oracle.adapters.base import unsupported_reason
 from adamw_oracle.adapters.registry import builtin_preset, resolve_target
 from adamw_oracle.check.runner import _versions, declared_precision, run_case
 from adamw_oracle.check.subnormal import subnormal_intermediates
-from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.presets import get_preset
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.vectors.catalogue import DTYPES

@@ -98,7 +98,8 @@ def other_config(config: OptimizerConfig, preset: Preset, other: Preset, *, amsg
     for name in own_hyperparameters(preset):
         values[name] = h.nesterov if name == "nesterov" else getattr(h, name)
     wanted = set(own_hyperparameters(other))
-    hyper = {name: (Fraction(value) if isinstance(value, str) else value) for name, value in values.items() if name in wanted}
+    hyper: dict[str, Any] = {name: (Fraction(value) if isinstance(value, str) else value)
+                             for name, value in values.items() if name in wanted}
     conventions = other.conventions
     if amsgrad and other.amsgrad_form is not None:
         conventions = conventions.replace(amsgrad=other.amsgrad_form)

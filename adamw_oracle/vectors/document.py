@@ -75,15 +75,18 @@ def tells_apart(run: Run, dtype: Dtype, preset_name: str, group: GroupDesign,
                 expected: list[dict[str, list[Expected]]]) -> list[str]:
     """The presets whose exact result for the same inputs, correctly rounded, fails this vector."""
     apart = []
+    verdicts: dict[tuple[object, object], bool] = {(run.config.conventions, run.config.hyper): False}
     for name, other in PRESETS.items():
         if name == preset_name:
             continue
         config = other_config(run.config, PRESETS[preset_name], other, amsgrad=group.amsgrad, maximize=group.maximize)
-        try:
-            theirs = rounded_params(run.replace(config=config), dtype)
-        except CertificationError:  # their result cannot be rounded (e.g. a 0/0): not counted
-            continue
-        if _fails(theirs, expected, dtype):
+        key = (config.conventions, config.hyper)  # presets that compute the same thing share one verdict
+        if key not in verdicts:
+            try:
+                verdicts[key] = _fails(rounded_params(run.replace(config=config), dtype), expected, dtype)
+            except CertificationError:  # their result cannot be rounded (e.g. a 0/0): not counted
+                verdicts[key] = False
+        if verdicts[key]:
             apart.append(name)
     return apart
 

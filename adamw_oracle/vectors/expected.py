@@ -35,7 +35,7 @@ from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.reference.digits import round_raw_to_format, significant_raw
 from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.reference.trajectory import run_trajectory
-from adamw_oracle.vectors.bits import from_bits, ordinal, to_bits
+from adamw_oracle.vectors.bits import ordinal, to_bits
 from adamw_oracle.verify.error_model import tracked_constants
 from adamw_oracle.verify.judge import SLACK
 from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW, RunningErrorBackend, Tracked
@@ -230,8 +230,8 @@ def tracked_rows(case: Case) -> list[dict[str, list[Tracked]]]:
         g = [backend.exact(x) for x in grads]
         if conv.family is Family.ADAM:
             steps = [adam_element_step(backend, consts, conv, *args) for args in zip(params, g, m, v, vmax)]
-            v = [e.v for e in steps]
-            vmax = [e.vmax for e in steps]
+            v = [_present(e.v) for e in steps]
+            vmax = [_present(e.vmax) for e in steps]
         else:
             steps = [sgd_element_step(backend, consts, conv, p, gi, b, first_step=t == 1, nesterov=hyper.nesterov,
                                       has_momentum=hyper.momentum != 0) for p, gi, b in zip(params, g, m)]
@@ -239,6 +239,11 @@ def tracked_rows(case: Case) -> list[dict[str, list[Tracked]]]:
         params = [e.p_new for e in steps]
         rows.append({"p": params, "m": m, "v": v})
     return rows
+
+
+def _present(value: Tracked | None) -> Tracked:
+    assert value is not None  # the Adam family always reports v and vmax
+    return value
 
 
 def reason(flags: int) -> str:
@@ -252,41 +257,35 @@ def reason(flags: int) -> str:
 
 def tolerance(exact: Fraction, expected: Fraction | float, bound: float, dtype: Dtype) -> int:
     """Representable steps from ``expected`` to the farthest value of ``dtype`` within ``bound`` of ``exact``."""
-    fmt = dtype.format
-    allowed = Fraction(bound)
-    low, high = exact - allowed, exact + allowed
     if not isinstance(expected, Fraction):
         return 0
+    allowed = Fraction(bound)
     e_ord = ordinal(to_bits(expected, dtype), dtype)
-    hi = _directed(high, dtype, up=False)
-    lo = _directed(low, dtype, up=True)
-    hi_ord = ordinal(to_bits(hi, dtype), dtype) if math.isfinite(float(hi)) else ordinal(to_bits(fmt.largest, dtype), dtype)
-    lo_ord = ordinal(to_bits(lo, dtype), dtype) if math.isfinite(float(lo)) else -ordinal(to_bits(fmt.largest, dtype), dtype)
+    hi_ord = _directed_ordinal(exact + allowed, dtype, up=False)
+    lo_ord = _directed_ordinal(exact - allowed, dtype, up=True)
     return max(hi_ord - e_ord, e_ord - lo_ord, 0)
 
 
-def _directed(value: Fraction, dtype: Dtype, *, up: bool) -> Fraction | float:
-    """``value`` rounded up (or down) to ``dtype``, saturating at the largest finite value."""
+def _directed_ordinal(value: Fraction, dtype: Dtype, *, up: bool) -> int:
+    """The ordinal of ``value`` rounded up (or down) to ``dtype``, saturating at the largest finite values.
+
+    ``value`` is dyadic (an mpf plus a float64 bound), so it is rounded to nearest by integer arithmetic
+    on its (man, exp) form and then moved one step when the nearest value lies on the wrong side.
+    """
     fmt = dtype.format
-    if abs(value) > fmt.largest:
-        return math.copysign(float(fmt.largest), float(value)) if (value > 0) != up else math.copysign(math.inf, float(value))
-    nearest = fmt.round(value)
-    if not isinstance(nearest, Fraction):
-        return Fraction(fmt.largest) * (1 if value > 0 else -1)
-    if nearest == value or (nearest > value) == up:
-        return nearest
-    bits = to_bits(nearest, dtype)
-    step = 1 if up else -1
-    neighbour = _from_ordinal(ordinal(bits, dtype) + step, dtype)
-    return Fraction(neighbour)
-
-
-def _from_ordinal(position: int, dtype: Dtype) -> float:
-    from adamw_oracle.vectors.bits import WIDTH
-
-    sign = 1 << (WIDTH[dtype] - 1)
-    bits = position if position >= 0 else (-position) | sign
-    return from_bits(bits, dtype)
+    den = value.denominator
+    exp = -(den.bit_length() - 1)
+    assert den == 1 << -exp, "dyadic"
+    man = abs(value.numerator)
+    nearest = round_raw_to_format((1 if value < 0 else 0, man, exp, man.bit_length()), fmt.precision, fmt.emin, fmt.emax)
+    largest = ordinal(to_bits(fmt.largest, dtype), dtype)
+    if not math.isfinite(nearest):
+        return largest if nearest > 0 else -largest
+    position = ordinal(to_bits(Fraction(nearest), dtype), dtype)
+    near = Fraction(nearest)
+    if near != value and (near > value) != up:
+        position += 1 if up else -1
+    return max(-largest, min(largest, position))
 
 
 def expected_trajectory(case: Case) -> list[dict[str, list[Expected]]]:
@@ -305,6 +304,9 @@ def expected_trajectory(case: Case) -> list[dict[str, list[Expected]]]:
                     out.append(Expected(bits, text, None, reason(tr.flags)))
                     continue
                 exact = raw_mpf_to_fraction(tr.x._mpf_)
+                if not isinstance(exact, Fraction):
+                    out.append(Expected(bits, text, None, reason(NONFINITE)))
+                    continue
                 out.append(Expected(bits, text, tolerance(exact, rounded, SLACK * tr.e, dtype)))
             row[name] = out
         rows.append(row)
