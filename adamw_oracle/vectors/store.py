@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adamw_oracle.checkout import committed_dir, inside_installed_package
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.presets import PRESETS
-from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.errors import InvalidArgumentError, UsageError
 from adamw_oracle.traces.atomic import write_atomically
 from adamw_oracle.vectors.catalogue import DTYPES
 from adamw_oracle.vectors.document import SCHEMA_NAME, file_document
@@ -29,14 +30,22 @@ DIFF_LINES = 12
 
 
 def default_vectors_dir() -> Path:
-    """``$ADAMW_ORACLE_VECTORS_DIR`` if set, else the repository's ``vectors/`` next to the package.
-
-    The one place that knows where the suite lives (an installed copy may ship it as package data).
-    """
+    """``$ADAMW_ORACLE_VECTORS_DIR`` if set, else the checkout's ``vectors/``, else the copy installed
+    with the package (read-only; see :mod:`adamw_oracle.checkout`). The one place that knows where the
+    suite lives."""
     override = os.environ.get(ENVIRONMENT_VARIABLE)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "vectors"
+    return committed_dir("vectors")[0]
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse to rewrite the suite installed inside the package (site-packages)."""
+    if inside_installed_package(folder):
+        raise UsageError(
+            f"vectors --write needs a source checkout: {folder} is the read-only copy installed with the "
+            "package (run it inside a checkout of adamw-oracle, or pass --dir FOLDER)"
+        )
 
 
 def file_name(preset: str, dtype: Dtype) -> str:
@@ -160,6 +169,7 @@ def compare_suite(directory: str | Path | None = None, files: list[SuiteFile] | 
 def write_suite(directory: str | Path | None = None, files: list[SuiteFile] | None = None) -> list[Path]:
     """Atomically replace the files whose content changed; returns the paths written."""
     folder = _directory(directory)
+    check_writable(folder)
     written = []
     for f in files if files is not None else suite_files():
         target = folder / f.name
