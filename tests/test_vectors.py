@@ -17,6 +17,7 @@ from adamw_oracle.cli import main
 from adamw_oracle.contract.case import Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.presets import PRESETS
+from adamw_oracle.errors import UsageError
 from adamw_oracle.reference import certify_run
 from adamw_oracle.vectors import (
     SCHEMA_NAME,
@@ -281,3 +282,16 @@ def test_readme_states_the_suite_as_it_is() -> None:
     assert f"{len(PRESETS) * len(DTYPES)} files" in section
     for flag in ("bias_correction_t1", "step_near_2^24", "vector_tail"):
         assert flag.split("_")[0] in section
+
+
+def test_write_refuses_the_installed_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import adamw_oracle.vectors.store as store
+
+    monkeypatch.setattr(store, "inside_installed_package", lambda path: True)
+    files = suite_files(["mlx.AdamW"], ["bfloat16"], jobs=1)
+    with pytest.raises(UsageError, match="needs a source checkout"):
+        write_suite(tmp_path, files)
+    assert list(tmp_path.iterdir()) == []
+    assert main(["vectors", "--write", "--dir", str(tmp_path), "--preset", "mlx.AdamW", "--dtype", "bfloat16"]) == 2
+    assert "needs a source checkout" in capsys.readouterr().err

@@ -7,6 +7,7 @@ A group fixes the hyperparameters and the AMSGrad/maximize flags; its vectors di
 """
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,7 +127,7 @@ class _Draw:
 
     def value(self, low: float, high: float, *, signed: bool = True) -> Fraction:
         """A value of the dtype with magnitude log-uniform in [low, high]."""
-        exponent = self.rng.uniform(_log2(low), _log2(high))
+        exponent = self.rng.uniform(math.log2(low), math.log2(high))
         x = Fraction(2.0**exponent) * (1 if not signed or self.rng.random() < 0.5 else -1)
         rounded = self.fmt.round(x)
         assert isinstance(rounded, Fraction)
@@ -150,12 +151,6 @@ class _Draw:
             assert isinstance(x, Fraction)
             out.append(x)
         return tuple(out)
-
-
-def _log2(x: float) -> float:
-    import math
-
-    return math.log2(x)
 
 
 def _lr(preset: Preset) -> dict[str, str]:
@@ -311,5 +306,3 @@ def groups_for(preset_name: str, dtype: Dtype) -> list[GroupDesign]:
     builder: Callable[[Preset, Dtype], list[GroupDesign]] = adam_groups if preset.conventions.family is Family.ADAM else sgd_groups
     return builder(preset, dtype)
 
-
-__all__ = ["DTYPES", "GroupDesign", "VectorDesign", "design_run", "group_config", "groups_for", "other_config"]

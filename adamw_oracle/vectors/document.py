@@ -17,14 +17,13 @@ from fractions import Fraction
 from typing import Any
 
 from adamw_oracle.contract.case import Case
-from adamw_oracle.contract.conventions import Conventions
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.hyperparameters import Hyperparameters, exact_str
 from adamw_oracle.contract.presets import PRESETS
 from adamw_oracle.contract.run import Run
 from adamw_oracle.errors import CertificationError
 from adamw_oracle.vectors.bits import hex_bits, to_bits, ulp_distance
-from adamw_oracle.vectors.catalogue import GroupDesign, design_run, group_config, groups_for, other_config
+from adamw_oracle.vectors.catalogue import GroupDesign, VectorDesign, design_run, group_config, groups_for, other_config
 from adamw_oracle.vectors.expected import Expected, expected_trajectory, rounded_params
 from adamw_oracle.vectors.flags import FLAGS
 from adamw_oracle.verify.judge import SLACK
@@ -99,7 +98,8 @@ def _fails(theirs: list[list[Fraction | float]], ours: list[dict[str, list[Expec
     return False
 
 
-def vector_document(vid: int, run: Run, dtype: Dtype, preset_name: str, group: GroupDesign, design: Any) -> dict[str, Any]:
+def vector_document(vid: int, run: Run, dtype: Dtype, preset_name: str, group: GroupDesign,
+                    design: VectorDesign) -> dict[str, Any]:
     """The JSON-ready record of one vector."""
     expected = expected_trajectory(Case(run, dtype))
     reasons = sorted({e.why for row in expected for items in row.values() for e in items if e.why is not None})
@@ -144,7 +144,7 @@ def file_document(preset_name: str, dtype: Dtype) -> dict[str, Any]:
             vectors.append(vector_document(vid, run, dtype, preset_name, group, design))
             used.update(design.flags)
         groups.append({"name": group.name, "amsgrad": group.amsgrad, "maximize": group.maximize,
-                       "conventions": _conventions(config.conventions),
+                       "conventions": config.conventions.as_dict(),
                        "hyperparameters": _hyper_document(config.hyper, dtype), "vectors": vectors})
     return {
         "schema": SCHEMA_NAME,
@@ -158,6 +158,3 @@ def file_document(preset_name: str, dtype: Dtype) -> dict[str, Any]:
         "groups": groups,
     }
 
-
-def _conventions(conventions: Conventions) -> dict[str, Any]:
-    return conventions.as_dict()

@@ -6,7 +6,9 @@ For a case (run + dtype):
   balls (:class:`~adamw_oracle.reference.arb_backend.ArbBackend`, the reference's own element steps);
   a value is *certified* when both ends of its ball round to the same value of the dtype (round to
   nearest, ties to even, gradual underflow, overflow to inf) and to the same ``DIGITS``-significant-digit
-  decimal; otherwise the run is repeated at twice the precision;
+  decimal; otherwise the run is repeated at twice the precision. An exact tie between two dtype values
+  or an exact 0 never settles that way; from ``EXACT_PREC`` bits on such a value is decided by its
+  exact rational when it is rational (see :func:`certified`);
 * the bound of every element is the error model's running bound
   (:func:`adamw_oracle.verify.error_model.tracked_constants` and the same element steps on
   :class:`~adamw_oracle.verify.tracked.Tracked` numbers, conservative precision model, times the judge's
@@ -32,10 +34,11 @@ from adamw_oracle.errors import CertificationError
 from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.arb_backend import ArbBackend
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
-from adamw_oracle.reference.digits import round_raw_to_format, significant_raw
+from adamw_oracle.reference.digits import round_raw_to_format, significant, significant_raw
 from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.reference.trajectory import run_trajectory
 from adamw_oracle.vectors.bits import ordinal, to_bits
+from adamw_oracle.vectors.rational import exact_values
 from adamw_oracle.verify.error_model import tracked_constants
 from adamw_oracle.verify.judge import SLACK
 from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW, RunningErrorBackend, Tracked
@@ -44,7 +47,7 @@ DIGITS = 21
 """Significant digits of the exact decimals (float64 needs 17 to identify a value; 21 leave a margin)."""
 
 START_PREC = 128
-TIE_PREC = 1024
+EXACT_PREC = 512
 MAX_PREC = 2048
 
 
@@ -69,47 +72,54 @@ def quantities(run: Run) -> tuple[str, ...]:
     return ("p", "m") if run.config.hyper.momentum != 0 else ("p",)
 
 
-def exact_balls(run: Run, prec: int) -> list[dict[str, list[Any]]]:
-    """Per step: arb balls of every quantity of :func:`quantities`, per element."""
-    backend = ArbBackend(prec)
-    names = quantities(run)
-    with backend.scope():
-        trajectory = run_trajectory(run, backend)
-        return [{q: [e.p_new if q == "p" else getattr(e, q) for e in row] for q in names} for row in trajectory.steps]
+Value = tuple[Fraction | float, str]  # (correctly rounded value in the dtype, certified decimal)
 
 
-def certified(run: Run, dtype: Dtype) -> list[dict[str, list[tuple[Fraction | float, str]]]]:
-    """Per step and quantity: (correctly rounded value in ``dtype``, certified decimal) per element."""
+def certified(run: Run, dtype: Dtype, names: tuple[str, ...] | None = None) -> list[dict[str, list[Value]]]:
+    """Per step and quantity (default: :func:`quantities`): (rounded value, decimal) per element.
+
+    An enclosure that has not settled by ``EXACT_PREC`` bits is decided by the value's exact rational
+    (:mod:`adamw_oracle.vectors.rational`) when it has one: an exact tie between two values of the dtype
+    (m = (1 - beta1)*g for a subnormal g = k*2**-149 with k = 5 (mod 10) is exactly half a quantum) or
+    an exact 0 (a moment that cancels) never settles otherwise. Irrational values only get more bits.
+    """
+    wanted = names if names is not None else quantities(run)
+    exact: list[dict[str, list[Fraction | None]]] | None = None
     prec = START_PREC
     while True:
-        rows = exact_balls(run, prec)
-        out: list[dict[str, list[tuple[Fraction | float, str]]]] = []
-        failed = False
-        for row in rows:
-            certified_row: dict[str, list[tuple[Fraction | float, str]]] = {}
-            for name, balls in row.items():
-                values = []
-                for ball in balls:
-                    if not ball.is_finite():
-                        failed = True
+        backend = ArbBackend(prec)
+        with backend.scope():
+            steps = run_trajectory(run, backend).steps
+            out: list[dict[str, list[Value]]] = []
+            for k, row in enumerate(steps):
+                certified_row: dict[str, list[Value]] = {}
+                for name in wanted:
+                    values = []
+                    for i, element in enumerate(row):
+                        ball = element.p_new if name == "p" else getattr(element, name)
+                        value = _settled(ball, dtype, with_decimal=names is None)
+                        if value is None and prec >= EXACT_PREC and ball.is_finite():
+                            exact = exact if exact is not None else exact_values(run, wanted)
+                            value = _from_exact(exact[k][name][i], dtype)
+                        if value is None:
+                            break
+                        values.append(value)
+                    if len(values) < len(row):
                         break
-                    low, high = raw_ends(ball)
-                    rounded, text = _rounding(low, high, dtype, final=prec >= TIE_PREC), _decimal(low, high, final=prec >= TIE_PREC)
-                    if rounded is None or text is None:
-                        failed = True
-                        break
-                    values.append((rounded, text))
-                if failed:
+                    certified_row[name] = values
+                if len(certified_row) < len(wanted):
                     break
-                certified_row[name] = values
-            if failed:
-                break
-            out.append(certified_row)
-        if not failed:
+                out.append(certified_row)
+        if len(out) == len(steps):
             return out
         if prec >= MAX_PREC:
             raise CertificationError(f"could not certify the roundings of run {run.name!r} with {MAX_PREC} bits")
         prec *= 2
+
+
+def rounded_params(run: Run, dtype: Dtype) -> list[list[Fraction | float]]:
+    """Per step: the correctly rounded parameters of ``run`` in ``dtype`` (no decimals, no moments)."""
+    return [[value for value, _ in row["p"]] for row in certified(run, dtype, ("p",))]
 
 
 RawMpf = tuple  # (sign, man, exp, bc), as reference.digits takes it
@@ -135,72 +145,45 @@ def _raw(man: int, exp: int) -> RawMpf:
     return (1 if man < 0 else 0, abs(man), exp, abs(man).bit_length())
 
 
-def _fraction(raw: RawMpf) -> Fraction:
-    sign, man, exp, _ = raw
-    value = Fraction(man) * (Fraction(2) ** exp if exp >= 0 else Fraction(1, 2 ** -exp))
-    return -value if sign else value
-
-
-def rounded_params(run: Run, dtype: Dtype) -> list[list[Fraction | float]]:
-    """Per step: the correctly rounded parameters of ``run`` in ``dtype`` (no decimals, no moments)."""
-    prec = START_PREC
-    while True:
-        backend = ArbBackend(prec)
-        with backend.scope():
-            rows = [[e.p_new for e in row] for row in run_trajectory(run, backend).steps]
-            out = []
-            for row in rows:
-                values = []
-                for ball in row:
-                    value = _rounding(*raw_ends(ball), dtype, final=prec >= TIE_PREC) if ball.is_finite() else None
-                    if value is None:
-                        break
-                    values.append(value)
-                if len(values) < len(row):
-                    break
-                out.append(values)
-        if len(out) == len(rows):
-            return out
-        if prec >= MAX_PREC:
-            raise CertificationError(f"could not certify the roundings of run {run.name!r} with {MAX_PREC} bits")
-        prec *= 2
-
-
-def _rounding(low: RawMpf, high: RawMpf, dtype: Dtype, *, final: bool) -> Fraction | float | None:
-    """The dtype value both ends round to; None when they differ.
-
-    With ``final`` (at ``TIE_PREC`` bits and more) an enclosure that still contains the midpoint of two
-    adjacent values of the dtype is taken to be that exact tie and rounded to even. Ties are real here:
-    m = (1 - beta1)*g for a subnormal g = k*2**-149 with k = 5 (mod 10) is exactly half a quantum.
-    """
+def _settled(ball: Any, dtype: Dtype, *, with_decimal: bool) -> Value | None:
+    """(rounding, decimal) when both ends of ``ball`` agree on them; None otherwise."""
+    if not ball.is_finite():
+        return None
+    low, high = raw_ends(ball)
     fmt = dtype.format
     fa = round_raw_to_format(low, fmt.precision, fmt.emin, fmt.emax)
-    fb = round_raw_to_format(high, fmt.precision, fmt.emin, fmt.emax)
-    if fa == fb:
-        return Fraction(fa) if math.isfinite(fa) else fa
-    if not (final and math.isfinite(fa) and math.isfinite(fb)):
+    if fa != round_raw_to_format(high, fmt.precision, fmt.emin, fmt.emax):
         return None
-    a, b = Fraction(fa), Fraction(fb)
-    middle = (a + b) / 2
-    if _fraction(low) <= middle <= _fraction(high) and abs(b - a) == fmt.ulp(middle):
-        return fmt.round(middle)
-    return None
+    text = _decimal(low, high) if with_decimal else ""
+    if text is None:
+        return None
+    return (Fraction(fa) if math.isfinite(fa) else fa), text
 
 
-def _decimal(low: RawMpf, high: RawMpf, *, final: bool = False) -> str | None:
+def _from_exact(value: Fraction | None, dtype: Dtype) -> Value | None:
+    """(rounding, decimal) of an exactly known value: the shortest of DIGITS .. DIGITS + 4 significant
+    digits that is exact, else DIGITS digits rounded half to even."""
+    if value is None:
+        return None
+    if value == 0:
+        return Fraction(0), "0"
+    for digits in range(DIGITS, DIGITS + 5):
+        text = significant(value, digits)
+        if Fraction(text) == value:
+            return dtype.format.round(value), text
+    return dtype.format.round(value), significant(value, DIGITS)
+
+
+def _decimal(low: RawMpf, high: RawMpf) -> str | None:
     """The shortest of ``DIGITS`` .. ``DIGITS + 4`` significant digits on which both ends agree.
 
     An exact value that is itself a decimal lying halfway between two ``DIGITS``-digit strings (m = 0.1*g
     for a float32 g often is) can never be certified to ``DIGITS`` digits; one more digit settles it.
-    With ``final`` an enclosure of 0 is taken to be an exact 0 (a moment that cancels exactly, as
-    0.9*m + 0.1*g can for subnormal g, is computed inexactly and never certified otherwise).
     """
     for digits in range(DIGITS, DIGITS + 5):
         text = significant_raw(low, digits)
         if text == significant_raw(high, digits):
             return text
-    if final and (low[0] == 1 or not low[1]) and (high[0] == 0 or not high[1]):
-        return "0"
     return None
 
 

@@ -146,16 +146,45 @@ def _read(path: Path) -> str | None:
 
 
 def difference(name: str, committed: str | None, fresh: str) -> FileDifference | None:
-    """The first lines of a unified diff between the committed and the regenerated text."""
+    """A readable diff: per changed line its number, the start of the line (a vector line starts with
+    its id) and the committed and regenerated text around the first character that differs."""
     if committed == fresh:
         return None
     if committed is None:
         return FileDifference(name, ["  (missing: run `adamw-oracle vectors --write`)"])
-    lines = list(difflib.unified_diff(committed.splitlines(), fresh.splitlines(), "committed", "regenerated", n=0, lineterm=""))
-    shown = [("  " + line if len(line) <= 240 else "  " + line[:240] + " ...") for line in lines[:DIFF_LINES]]
-    if len(lines) > DIFF_LINES:
-        shown.append(f"  ... {len(lines) - DIFF_LINES} more diff lines")
+    old, new = committed.splitlines(), fresh.splitlines()
+    shown: list[str] = []
+    changed = 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        for offset in range(max(i2 - i1, j2 - j1)):
+            a = old[i1 + offset] if i1 + offset < i2 else None
+            b = new[j1 + offset] if j1 + offset < j2 else None
+            changed += 1
+            if len(shown) < DIFF_LINES * 3:
+                shown.extend(_changed_line(i1 + offset + 1, a, b))
+    if changed > DIFF_LINES:
+        shown = shown[:DIFF_LINES * 3]
+        shown.append(f"  ... {changed - DIFF_LINES} more changed lines")
     return FileDifference(name, shown)
+
+
+def _changed_line(number: int, committed: str | None, fresh: str | None) -> list[str]:
+    if committed is None or fresh is None:
+        kept = committed if committed is not None else fresh
+        assert kept is not None
+        what = "only in the committed file" if fresh is None else "only in the regeneration"
+        return [f"  line {number} ({what}): {_clip(kept, 0)}"]
+    first = next((k for k, (x, y) in enumerate(zip(committed, fresh)) if x != y), min(len(committed), len(fresh)))
+    head = committed[:min(first, 40)]
+    return [f"  line {number}, {head}... differs at character {first + 1}:",
+            f"    committed:   {_clip(committed, first)}", f"    regenerated: {_clip(fresh, first)}"]
+
+
+def _clip(line: str, at: int, width: int = 90) -> str:
+    start = max(0, at - width // 3)
+    return ("..." if start else "") + line[start:start + width] + ("..." if start + width < len(line) else "")
 
 
 def compare_suite(directory: str | Path | None = None, files: list[SuiteFile] | None = None) -> tuple[list[FileDifference], int]:
