@@ -204,7 +204,10 @@ def test_cli_check_prints_the_count_and_a_readable_diff(tmp_path: Path, capsys: 
     path.write_text("\n".join(lines) + "\n")
     assert main(["vectors", "--check", "--dir", str(tmp_path), "--preset", "sgdw", "--dtype", "float16"]) == 1
     out = capsys.readouterr().out
-    assert "sgdw.float16.json differs" in out and '-   {"id":3,' in out and '+   {"id":3,' in out
+    assert "sgdw.float16.json differs" in out and '{"id":3,' in out and "differs at character" in out
+    committed = next(line for line in out.splitlines() if "committed:" in line)
+    regenerated = next(line for line in out.splitlines() if "regenerated:" in line)
+    assert '"ulps":[9' in committed and '"ulps":[9' not in regenerated
     assert f"{SCHEMA_NAME} differs" in out and "(missing" in out  # the schema was not copied
 
 
