@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import multiprocessing
 import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -114,7 +115,8 @@ def suite_files(presets: Iterable[str] | None = None, dtypes: Iterable[Dtype | s
     if workers == 1 or len(items) == 1:
         files = [_generate(item) for item in items]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: the caller may have threads (JAX starts some), and forking those can deadlock
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             files = list(pool.map(_generate, items))
     files.append(SuiteFile(SCHEMA_NAME, schema_text(), 0))
     return files
