@@ -298,3 +298,47 @@ def test_write_refuses_the_installed_copy(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert list(tmp_path.iterdir()) == []
     assert main(["vectors", "--write", "--dir", str(tmp_path), "--preset", "mlx.AdamW", "--dtype", "bfloat16"]) == 2
     assert "needs a source checkout" in capsys.readouterr().err
+
+
+class _Float32ScalarsAdamW:
+    """torch.AdamW in float64 numpy with every scalar rounded to float32 first (as Keras does), from the
+    case's own state; ``declare`` says so through ``precision_model``."""
+
+    name = "float32-scalars AdamW"
+
+    def __init__(self, declare: bool) -> None:
+        self.declare = declare
+
+    def precision_model(self, dtype: Dtype) -> object:
+        from adamw_oracle.contract.precision import PrecisionModel
+
+        return PrecisionModel(dtype, dtype, dtype, scalars=Dtype.FLOAT32) if self.declare else None
+
+    def run(self, case: object) -> Observation:
+        h = case.hyper_floats()  # type: ignore[attr-defined]
+        st = case.run.initial_state  # type: ignore[attr-defined]
+        f32 = {k: float(np.float32(v)) for k, v in h.items() if isinstance(v, float)}
+        p = case.initial_params()  # type: ignore[attr-defined]
+        m, v = (np.array([float(x) for x in xs]) for xs in (st.m, st.v))
+        out = []
+        for k, g in enumerate(case.gradients()):  # type: ignore[attr-defined]
+            np.seterr(over="ignore", invalid="ignore")  # the near-overflow vectors
+            t = st.step + k + 1
+            p = p * float(np.float32(1 - f32["lr"] * f32["weight_decay"]))
+            m = f32["beta1"] * m + float(np.float32(1 - f32["beta1"])) * g
+            v = f32["beta2"] * v + float(np.float32(1 - f32["beta2"])) * g * g
+            bc1, bc2 = float(np.float32(1 - f32["beta1"] ** t)), float(np.float32(1 - f32["beta2"] ** t))
+            p = p - f32["lr"] / bc1 * m / (np.sqrt(v / bc2) + f32["eps"])
+            out.append(p)
+        return Observation(np.array(out))
+
+
+def test_replay_counts_passes_under_a_declared_precision_apart() -> None:
+    from adamw_oracle.check.vectors import replay_vectors
+
+    plain = [v for v in vectors_of("torch.AdamW", Dtype.FLOAT64) if v.group["name"] == "defaults"]
+    undeclared = replay_vectors(_Float32ScalarsAdamW(False), "torch.AdamW", dtypes=["float64"])
+    assert not undeclared.passed and len(undeclared.failures) >= len(plain) // 2
+    declared = replay_vectors(_Float32ScalarsAdamW(True), "torch.AdamW", dtypes=["float64"])
+    assert declared.within_declared >= len(plain) // 2 and "float32 scalars" in declared.describe()
+    assert declared.run == undeclared.run
