@@ -321,15 +321,15 @@ class _Float32ScalarsAdamW:
         p = case.initial_params()  # type: ignore[attr-defined]
         m, v = (np.array([float(x) for x in xs]) for xs in (st.m, st.v))
         out = []
-        for k, g in enumerate(case.gradients()):  # type: ignore[attr-defined]
-            np.seterr(over="ignore", invalid="ignore")  # the near-overflow vectors
-            t = st.step + k + 1
-            p = p * float(np.float32(1 - f32["lr"] * f32["weight_decay"]))
-            m = f32["beta1"] * m + float(np.float32(1 - f32["beta1"])) * g
-            v = f32["beta2"] * v + float(np.float32(1 - f32["beta2"])) * g * g
-            bc1, bc2 = float(np.float32(1 - f32["beta1"] ** t)), float(np.float32(1 - f32["beta2"] ** t))
-            p = p - f32["lr"] / bc1 * m / (np.sqrt(v / bc2) + f32["eps"])
-            out.append(p)
+        with np.errstate(over="ignore", invalid="ignore"):  # the near-overflow vectors
+            for k, g in enumerate(case.gradients()):  # type: ignore[attr-defined]
+                t = st.step + k + 1
+                p = p * float(np.float32(1 - f32["lr"] * f32["weight_decay"]))
+                m = f32["beta1"] * m + float(np.float32(1 - f32["beta1"])) * g
+                v = f32["beta2"] * v + float(np.float32(1 - f32["beta2"])) * g * g
+                bc1, bc2 = float(np.float32(1 - f32["beta1"] ** t)), float(np.float32(1 - f32["beta2"] ** t))
+                p = p - f32["lr"] / bc1 * m / (np.sqrt(v / bc2) + f32["eps"])
+                out.append(p)
         return Observation(np.array(out))
 
 
