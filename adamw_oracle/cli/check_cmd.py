@@ -131,7 +131,7 @@ def _run_vectors(args: argparse.Namespace) -> int:
     progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))
     report = replay_vectors(_implementation(args), preset, dtypes=[args.dtype] if args.dtype else None,
                             case_timeout=args.case_timeout, progress=progress, strict=args.strict)
-    print(json.dumps(report.as_dict(), indent=2) if args.json else report.describe())
+    print(dumps(report.as_dict()) if args.json else report.describe())
     return 0 if report.passed else 1
 
 

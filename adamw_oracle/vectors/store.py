@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adamw_oracle.atomic import write_atomically
 from adamw_oracle.checkout import committed_dir, inside_installed_package
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.presets import PRESETS
 from adamw_oracle.errors import InvalidArgumentError, UsageError
-from adamw_oracle.traces.atomic import write_atomically
 from adamw_oracle.vectors.catalogue import DTYPES
 from adamw_oracle.vectors.document import SCHEMA_NAME, file_document
 from adamw_oracle.vectors.schema import schema_text
