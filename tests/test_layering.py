@@ -8,7 +8,8 @@ rank  packages
 0     ``errors``, ``checkout``, ``atomic`` (leaf utilities)
 1     ``contract``; then the package root ``adamw_oracle/__init__.py`` (it re-exports the contract)
 2     ``reference``, ``symbolic``, ``gpu``: the three independent formulations; none imports another
-3     ``verify``, ``traces``, ``vectors``: built on the formulations
+3     ``verify``, ``traces``: built on the formulations
+3.5   ``vectors``: the test-vector suite (its tolerances are the error model's, its writes atomic)
 4     ``adapters``, ``check`` (check may use adapters, never the reverse), ``strategies`` (public alias)
 5     ``plots``, ``pytest_plugin``; then ``cli`` (it draws plots); then ``__main__``
 ====  ============================================================================================
@@ -29,7 +30,7 @@ RANK: dict[str, float] = {
     "errors": 0, "checkout": 0, "atomic": 0,
     "contract": 1, "(root)": 1.5,
     "reference": 2, "symbolic": 2, "gpu": 2,
-    "verify": 3, "traces": 3, "vectors": 3,
+    "verify": 3, "traces": 3, "vectors": 3.5,
     "adapters": 4, "check": 4, "strategies": 4,
     "plots": 5, "pytest_plugin": 5, "cli": 5.5, "__main__": 6,
 }

@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = (
     "adamw_oracle.cli.check_cmd",
     "adamw_oracle.cli.fuzz_cmd",
     "adamw_oracle.cli.plot_cmd",
+    "adamw_oracle.cli.vectors_cmd",
 )
 MAIN_JOB_MODULE = "adamw_oracle.cli.main_job"
 

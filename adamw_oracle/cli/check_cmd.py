@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from typing import Any
 
 from adamw_oracle.cli.engine_options import add_engine_arguments, engine_from_arguments
@@ -66,6 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--strict", action="store_true", help="hold the target's declared known findings against it "
                        "too (default: report them as known; see adamw_oracle/adapters/targets.py)")
     add_engine_arguments(check)
+    check.add_argument("--vectors", nargs="?", const="", default=None, metavar="PRESET",
+                       help="replay the committed test vectors of PRESET (default: the target's own preset) instead "
+                       "of generated cases; every dtype unless --dtype is given")
     check.set_defaults(func=run_check)
 
     ident = subparsers.add_parser(
@@ -128,6 +132,8 @@ def run_check(args: argparse.Namespace) -> int:
     int_option("--seed", args.seed, 0)
     int_option("--max-steps", args.max_steps, 1, MAX_STEPS)
     seconds_option("--time-budget", args.time_budget)
+    if args.vectors is not None:
+        return _run_vectors(args)
     from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
 
     target = _implementation(args)
@@ -158,6 +164,17 @@ def _case_progress(bar: Any) -> Any:
             bar.update(bar.done, f"shrinking: run {done} of at most {total}")
 
     return on_case
+
+
+def _run_vectors(args: argparse.Namespace) -> int:
+    from adamw_oracle.check.vectors import replay_vectors
+
+    preset = args.vectors or args.expect or None
+    progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))  # one line per vector group
+    report = replay_vectors(_implementation(args), preset, dtypes=[args.dtype] if args.dtype else None,
+                            case_timeout=args.case_timeout, progress=progress, strict=args.strict)
+    print(dumps(report.as_dict()) if args.json else report.describe())
+    return 0 if report.passed else 1
 
 
 def run_identify(args: argparse.Namespace) -> int:
