@@ -60,20 +60,20 @@ class Selection:
 
     def implementation(self) -> Any:
         if self._impl is None:
-            from adamw_oracle.adapters.registry import resolve_target
-            from adamw_oracle.adapters.signature import parse_options
+            from adamw_oracle.adapters.registry import resolve_target  # loaded only when used
+            from adamw_oracle.adapters.signature import parse_options  # loaded only when used
 
             self._impl = resolve_target(self.target, options=parse_options(list(self.options)))
         return self._impl
 
     def expected(self) -> Any:
         if self._expected is None:
-            from adamw_oracle.adapters.registry import builtin_preset
-            from adamw_oracle.check.expected import expected_convention
+            from adamw_oracle.adapters.registry import builtin_preset  # loaded only when used
+            from adamw_oracle.check.expected import expected_convention  # loaded only when used
 
             expect: Any = self.expect or builtin_preset(self.target or "")
             if expect is None:
-                from adamw_oracle.check.identify import identify
+                from adamw_oracle.check.identify import identify  # loaded only when used (keeps import and --help fast)
 
                 expect = identify(self.implementation())
             self._expected = expected_convention(expect)
@@ -149,7 +149,7 @@ def _validate(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if not _selection.target:
         return None
-    from adamw_oracle.check.runner import _versions
+    from adamw_oracle.check.runner import _versions  # loaded only when used (keeps import and --help fast)
 
     impl = _selection.implementation()
     versions = ", ".join(f"{k} {v}" for k, v in _versions(impl).items())
@@ -168,14 +168,14 @@ def selection() -> Selection:
 
 def selected_cases(*, max_size: int = 8, max_steps: int = 6) -> Any:
     """A hypothesis strategy of cases for the selected target (resolved lazily, when first drawn)."""
-    from hypothesis import strategies as st
+    from hypothesis import strategies as st  # hypothesis loads only when cases are drawn
 
     def build() -> Any:
         if not _selection.target:
             pytest.skip(f"no optimizer selected (--adamw-target or ${ENV_TARGET})")
-        from adamw_oracle.check.cases import target_cases
-        from adamw_oracle.contract.capabilities import capabilities_of
-        from adamw_oracle.contract.dtypes import Dtype
+        from adamw_oracle.check.cases import target_cases  # loaded only when used (keeps import and --help fast)
+        from adamw_oracle.contract.capabilities import capabilities_of  # loaded only when used
+        from adamw_oracle.contract.dtypes import Dtype  # loaded only when used (keeps import and --help fast)
 
         impl = _selection.implementation()
         return target_cases(_selection.expected(), Dtype.parse(_selection.dtype), capabilities_of(impl),

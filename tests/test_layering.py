@@ -149,3 +149,23 @@ def test_the_rule_itself(source: str, target: str, expected: bool) -> None:
     """The rule rejects the edges the architecture forbids (so the tests above can fail)."""
     s, d = _layer(source), _layer(target)
     assert (s == d or RANK[d] < RANK[s] or (s, d) in SAME_RANK_ALLOWED) is expected
+
+
+def test_every_late_import_says_why() -> None:
+    """A function-level import is kept only for an optional or heavy dependency (or to keep the command
+    line's start-up fast), and its line says which: a late import without a reason hides a cycle."""
+    silent = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        tree = ast.parse(text)
+        for function in ast.walk(tree):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    own = " ".join(lines[node.lineno - 1:node.end_lineno])
+                    above = lines[node.lineno - 2].strip() if node.lineno > 1 else ""
+                    if "#" not in own and not above.startswith("#"):
+                        silent.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    assert not silent, "late imports without a reason:\n" + "\n".join(sorted(set(silent)))

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+import ml_dtypes
 import numpy as np
 
 from adamw_oracle.contract.capabilities import ALL_CAPABILITIES, Capability
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import AmsGrad, Family
+from adamw_oracle.contract.dtypes import Dtype
 
 if TYPE_CHECKING:
     from adamw_oracle.contract.dtypes import Dtype
@@ -98,10 +100,8 @@ class BadOutput(Exception):
 
 def numpy_dtype(dtype: Dtype) -> Any:
     """The numpy dtype of a case dtype (bfloat16 from ``ml_dtypes``, which JAX installs)."""
-    from adamw_oracle.contract.dtypes import Dtype
 
     if dtype is Dtype.BFLOAT16:
-        import ml_dtypes
 
         return np.dtype(ml_dtypes.bfloat16)
     return np.dtype(dtype.value)

@@ -63,18 +63,18 @@ def optimizer_target(obj: Any, *, name: str | None = None,
     # each adapter module is imported late, with its framework (already imported: obj belongs to it)
     if is_torch_optimizer(obj):
         if constructor_map(obj, options, name=name, allow_sgd=True).family is Family.SGD:
-            from adamw_oracle.adapters.torch_sgd import TorchSGDImplementation
+            from adamw_oracle.adapters.torch_sgd import TorchSGDImplementation  # heavy or optional
 
             return TorchSGDImplementation(optimizer_class=obj, name=name, options=options)
-        from adamw_oracle.adapters.torch import TorchImplementation
+        from adamw_oracle.adapters.torch import TorchImplementation  # heavy or optional
 
         return TorchImplementation(optimizer_class=obj, name=name, options=options)
     if is_keras_optimizer(obj):
-        from adamw_oracle.adapters.keras_adapter import KerasClassImplementation
+        from adamw_oracle.adapters.keras_adapter import KerasClassImplementation  # heavy or optional
 
         return KerasClassImplementation(obj, name=name, options=options)
     if is_optax_factory(obj):
-        from adamw_oracle.adapters.optax_adapter import OptaxFactoryImplementation
+        from adamw_oracle.adapters.optax_adapter import OptaxFactoryImplementation  # heavy or optional
 
         return OptaxFactoryImplementation(obj, name=name, options=options)
     return None

@@ -19,6 +19,8 @@ process) and every run reports :data:`BACKEND_MISMATCH` as its error. float64 ca
 """
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -52,7 +54,7 @@ def import_keras_jax() -> tuple[Any, str | None]:
                 os.environ.pop("KERAS_BACKEND", None)
             else:
                 os.environ["KERAS_BACKEND"] = previous
-    import keras
+    import keras  # optional dependency (keras), imported only when used
 
     backend = keras.backend.backend()
     return keras, (None if backend == "jax" else BACKEND_MISMATCH.format(backend=backend))
@@ -80,7 +82,7 @@ class KerasImplementation:
 
     def versions(self) -> dict[str, str]:
         keras, problem = import_keras_jax()
-        import jax
+        import jax  # optional dependency (jax), imported only when used
 
         return {"keras": keras.__version__, "backend": keras.backend.backend(), "jax": jax.__version__}
 
@@ -91,7 +93,7 @@ class KerasImplementation:
         keras, problem = import_keras_jax()
         if problem:
             return Observation(empty_params(case), error=problem)
-        import jax
+        import jax  # optional dependency (jax), imported only when used
 
         with jax.enable_x64(case.dtype is Dtype.FLOAT64):
             return guarded_run(case, lambda c: self._run(keras, c))
@@ -126,8 +128,6 @@ def choose_keras_backend() -> None:
     (``KERAS_BACKEND``, else ``~/.keras/keras.json``, else Keras's default ``tensorflow``) when it is
     installed; otherwise select the first installed of ``jax``, ``torch`` through ``KERAS_BACKEND``
     (Keras cannot switch backends once imported)."""
-    import importlib.util
-    import json
 
     if "keras" in sys.modules or os.environ.get("KERAS_BACKEND"):
         return
@@ -163,7 +163,7 @@ class KerasClassImplementation:
 
     def __init__(self, optimizer_class: type, *, name: str | None = None,
                  options: Mapping[str, Any] | None = None) -> None:
-        import keras
+        import keras  # optional dependency (keras), imported only when used
 
         self.optimizer_class = optimizer_class
         self._map = constructor_map(optimizer_class, options, name=name)
@@ -178,7 +178,7 @@ class KerasClassImplementation:
         return TARGETS_BY_NAME["keras.AdamW"].precision_for(dtype)
 
     def versions(self) -> dict[str, str]:
-        import keras
+        import keras  # optional dependency (keras), imported only when used
 
         return {"keras": keras.__version__, "backend": self.backend}
 
@@ -186,11 +186,11 @@ class KerasClassImplementation:
         reason = unsupported_reason(case, self.capabilities)
         if reason:
             return Observation(empty_params(case), error=f"unsupported case: {reason}")
-        import keras
+        import keras  # optional dependency (keras), imported only when used
 
         if self.backend != "jax":
             return guarded_run(case, lambda c: self._run(keras, c))
-        import jax
+        import jax  # optional dependency (jax), imported only when used
 
         with jax.enable_x64(case.dtype is Dtype.FLOAT64):
             return guarded_run(case, lambda c: self._run(keras, c))

@@ -37,7 +37,7 @@ OPTAX_OPTIMIZERS = ("adam", "adamw")
 
 
 def jax_dtype(dtype: Dtype):
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # optional dependency (jax), imported only when used
 
     return {Dtype.FLOAT64: jnp.float64, Dtype.FLOAT32: jnp.float32,
             Dtype.FLOAT16: jnp.float16, Dtype.BFLOAT16: jnp.bfloat16}[dtype]
@@ -59,8 +59,8 @@ class OptaxImplementation:
         self.dtypes = info.dtypes
 
     def versions(self) -> dict[str, str]:
-        import jax
-        import optax
+        import jax  # optional dependency (jax), imported only when used
+        import optax  # optional dependency (optax), imported only when used
 
         return {"optax": optax.__version__, "jax": jax.__version__}
 
@@ -68,13 +68,13 @@ class OptaxImplementation:
         reason = unsupported_reason(case, self.capabilities)
         if reason:
             return Observation(empty_params(case), error=f"unsupported case: {reason}")
-        import jax
+        import jax  # optional dependency (jax), imported only when used
 
         with jax.enable_x64(case.dtype is Dtype.FLOAT64):
             return guarded_run(case, self._run)
 
     def _transformation(self, opts: CaseOptions):
-        import optax
+        import optax  # optional dependency (optax), imported only when used
 
         if not opts.amsgrad:
             if self.optimizer == "adam":
@@ -89,8 +89,8 @@ class OptaxImplementation:
         )
 
     def _run(self, case: Case) -> Observation:
-        import jax.numpy as jnp
-        import optax
+        import jax.numpy as jnp  # optional dependency (jax), imported only when used
+        import optax  # optional dependency (optax), imported only when used
 
         dt = jax_dtype(case.dtype)
         opts = CaseOptions.of(case)
@@ -149,8 +149,8 @@ class OptaxFactoryImplementation:
         self.name = name or self._map.target
 
     def versions(self) -> dict[str, str]:
-        import jax
-        import optax
+        import jax  # optional dependency (jax), imported only when used
+        import optax  # optional dependency (optax), imported only when used
 
         return {"optax": optax.__version__, "jax": jax.__version__}
 
@@ -158,14 +158,14 @@ class OptaxFactoryImplementation:
         reason = unsupported_reason(case, self.capabilities)
         if reason:
             return Observation(empty_params(case), error=f"unsupported case: {reason}")
-        import jax
+        import jax  # optional dependency (jax), imported only when used
 
         with jax.enable_x64(case.dtype is Dtype.FLOAT64):
             return guarded_run(case, self._run)
 
     def _run(self, case: Case) -> Observation:
-        import jax.numpy as jnp
-        import optax
+        import jax.numpy as jnp  # optional dependency (jax), imported only when used
+        import optax  # optional dependency (optax), imported only when used
 
         dt = jax_dtype(case.dtype)
         opts = CaseOptions.of(case)

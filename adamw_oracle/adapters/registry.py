@@ -15,12 +15,15 @@ Commands are given separately (``SubprocessImplementation`` / ``adamw-oracle che
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from adamw_oracle.adapters.callable import from_callable
+from adamw_oracle.adapters.import_path import optimizer_target, takes_three_positionals
 from adamw_oracle.adapters.targets import TARGETS, KnownFinding, TargetInfo
 from adamw_oracle.contract.case import Implementation
 from adamw_oracle.contract.dtypes import Dtype
@@ -51,21 +54,21 @@ class BuiltinTarget:
 # ``check``) never imports torch, JAX or Keras, and never an adapter of a framework that is absent.
 def _torch(optimizer: str) -> Callable[[str], Implementation]:
     def build(path: str) -> Implementation:
-        from adamw_oracle.adapters.torch import TorchImplementation
+        from adamw_oracle.adapters.torch import TorchImplementation  # heavy or optional
 
         return TorchImplementation(optimizer, path)
     return build
 
 
 def _torch_sgd(path: str) -> Implementation:
-    from adamw_oracle.adapters.torch_sgd import TorchSGDImplementation
+    from adamw_oracle.adapters.torch_sgd import TorchSGDImplementation  # heavy or optional
 
     return TorchSGDImplementation(path)
 
 
 def _optax(optimizer: str) -> Callable[[str], Implementation]:
     def build(path: str) -> Implementation:
-        from adamw_oracle.adapters.optax_adapter import OptaxImplementation
+        from adamw_oracle.adapters.optax_adapter import OptaxImplementation  # heavy or optional
 
         return OptaxImplementation(optimizer)
     return build
@@ -73,7 +76,7 @@ def _optax(optimizer: str) -> Callable[[str], Implementation]:
 
 def _keras(optimizer: str) -> Callable[[str], Implementation]:
     def build(path: str) -> Implementation:
-        from adamw_oracle.adapters.keras_adapter import KerasImplementation
+        from adamw_oracle.adapters.keras_adapter import KerasImplementation  # heavy or optional
 
         return KerasImplementation(optimizer)
     return build
@@ -127,7 +130,6 @@ def resolve_target(target: Any, *, options: Mapping[str, Any] | None = None) -> 
         InvalidArgumentError: unknown name, a module or attribute that does not exist, an object that is
             none of these, or ``options`` for a target that is not a framework optimizer.
     """
-    from adamw_oracle.adapters.import_path import optimizer_target, takes_three_positionals
 
     if options and (isinstance(target, str) and ":" not in target or isinstance(target, Implementation)):
         raise InvalidArgumentError("options", dict(options), "only for an optimizer class or factory given by import "
@@ -141,7 +143,6 @@ def resolve_target(target: Any, *, options: Mapping[str, Any] | None = None) -> 
         if options:
             raise InvalidArgumentError("options", dict(options), "only for an optimizer class or factory")
         if callable(target) and not isinstance(target, type) and takes_three_positionals(target):
-            from adamw_oracle.adapters.callable import from_callable
 
             return from_callable(target)
         raise InvalidArgumentError("target", target, _WHAT, hint=_what_it_is(target))
@@ -153,7 +154,7 @@ def resolve_target(target: Any, *, options: Mapping[str, Any] | None = None) -> 
     if ":" in target:
         module_name, _, attr = target.partition(":")
         if importlib.util.find_spec("keras") is not None:
-            from adamw_oracle.adapters.keras_adapter import choose_keras_backend
+            from adamw_oracle.adapters.keras_adapter import choose_keras_backend  # heavy or optional
 
             choose_keras_backend()  # before anything imports Keras: a backend that is installed
         try:
@@ -176,11 +177,9 @@ def resolve_target(target: Any, *, options: Mapping[str, Any] | None = None) -> 
         if isinstance(obj, Implementation):
             return obj
         if callable(obj) and not isinstance(obj, type) and takes_three_positionals(obj):
-            from adamw_oracle.adapters.callable import from_callable
 
             return from_callable(obj, name=target)
         raise InvalidArgumentError("target", target, _WHAT, hint=_what_it_is(obj))
-    import difflib
 
     close = difflib.get_close_matches(target, list(BUILTIN_TARGETS), n=1)
     raise InvalidArgumentError("target", target, "a built-in name (" + ", ".join(BUILTIN_TARGETS) + ") or 'module:attribute'",

@@ -87,7 +87,7 @@ class TiledImplementation:
         return Observation(params, state, findings=big.findings)
 
     def _worst(self, case: Case, observations: list[Observation]) -> Observation:
-        from adamw_oracle.verify import judge
+        from adamw_oracle.verify import judge  # heavy or optional
 
         precision = self.precision if self.precision is not None else self.precision_model(case.dtype)
         worst, worst_fraction = observations[0], -1.0

@@ -39,7 +39,7 @@ TORCH_OPTIMIZERS = ("Adam", "AdamW")
 
 
 def torch_dtype(dtype: Dtype):  # -> torch.dtype
-    import torch
+    import torch  # optional dependency (torch), imported only when used
 
     return {Dtype.FLOAT64: torch.float64, Dtype.FLOAT32: torch.float32,
             Dtype.FLOAT16: torch.float16, Dtype.BFLOAT16: torch.bfloat16}[dtype]
@@ -89,7 +89,7 @@ class TorchImplementation:
         self.name = name or default + path_suffix(path or "foreach", self.device)
 
     def versions(self) -> dict[str, str]:
-        import torch
+        import torch  # optional dependency (torch), imported only when used
 
         return {"torch": torch.__version__}
 
@@ -109,7 +109,7 @@ class TorchImplementation:
         return guarded_run(case, lambda c: self._run(c, params, grads))
 
     def _run(self, case: Case, params: np.ndarray | None = None, grads: np.ndarray | None = None) -> Observation:
-        import torch
+        import torch  # optional dependency (torch), imported only when used
 
         dt = torch_dtype(case.dtype)
         opts = CaseOptions.of(case)
@@ -179,7 +179,7 @@ def path_suffix(path: str, device: str) -> str:
 
 
 def to_numpy(tensor) -> np.ndarray:  # a float64 numpy copy of a tensor on any device
-    import torch
+    import torch  # optional dependency (torch), imported only when used
 
     return tensor.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
 
@@ -191,7 +191,7 @@ def drive_steps(opt, p, case: Case, grads: np.ndarray | None = None) -> tuple[np
     Returns the parameters after every step as float64 (shape ``(steps, n)``) and the findings: a step
     whose optimizer changed the gradient tensor it was handed (a fresh copy each step) is reported.
     """
-    import torch
+    import torch  # optional dependency (torch), imported only when used
 
     dt = p.dtype
     grads = case.gradients() if grads is None else grads
@@ -209,6 +209,6 @@ def drive_steps(opt, p, case: Case, grads: np.ndarray | None = None) -> tuple[np
 
 
 def _same_bits(a, b) -> bool:  # NaN-aware equality of two tensors of one dtype
-    import torch
+    import torch  # optional dependency (torch), imported only when used
 
     return bool(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0)))

@@ -91,7 +91,7 @@ class TorchSGDImplementation:
         self.name = name or default + path_suffix(path or "foreach", self.device)
 
     def versions(self) -> dict[str, str]:
-        import torch
+        import torch  # optional dependency (torch), imported only when used
 
         return {"torch": torch.__version__}
 
@@ -110,7 +110,7 @@ class TorchSGDImplementation:
         return guarded_run(case, lambda c: self._run(c, params, grads))
 
     def _run(self, case: Case, params: np.ndarray | None = None, grads: np.ndarray | None = None) -> Observation:
-        import torch
+        import torch  # optional dependency (torch), imported only when used
 
         dt = torch_dtype(case.dtype)
         h = case.hyper_floats()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from adamw_oracle.adapters.registry import resolve_target
+from adamw_oracle.check.runner import evaluate
 from adamw_oracle.contract.case import Case
 
 
@@ -33,8 +34,7 @@ def assert_conforms(impl: Any, case: Case, *, timeout: float | None = 60.0, prec
       which no element could be judged);
     * returns the judge's Judgement when the case conforms.
     """
-    from adamw_oracle.check.runner import evaluate
-    from adamw_oracle.verify.strategies import describe_case
+    from adamw_oracle.verify.strategies import describe_case  # heavy or optional
 
     implementation = resolve_target(impl)
     result = evaluate(implementation, case, timeout=timeout, precision=precision)

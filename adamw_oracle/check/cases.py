@@ -56,7 +56,7 @@ def fit_to_target(case: Case, capabilities: frozenset[Capability]) -> Case:
 def target_cases(expected: ExpectedConvention, dtype: Dtype, capabilities: frozenset[Capability], *,
                  max_size: int = 8, max_steps: int = 6) -> st.SearchStrategy[Case]:
     """Cases for a target with ``capabilities`` expected to implement ``expected``, in ``dtype``."""
-    from adamw_oracle.verify.strategies import cases
+    from adamw_oracle.verify.strategies import cases  # heavy or optional
 
     return cases(target_conventions(expected, capabilities), [dtype], max_size=max_size, max_steps=max_steps,
                  long_runs=False, seeded=False).map(lambda c: fit_to_target(c, capabilities))

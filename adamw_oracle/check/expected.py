@@ -63,7 +63,7 @@ def expected_convention(expect: Any) -> ExpectedConvention:
     Raises:
         InvalidArgumentError: unknown preset or invalid choices.
     """
-    from adamw_oracle.check.identify import Identification
+    from adamw_oracle.check.identify import Identification  # heavy or optional
 
     if isinstance(expect, ExpectedConvention):
         return expect

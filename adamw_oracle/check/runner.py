@@ -31,14 +31,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from adamw_oracle import __version__
 from adamw_oracle.adapters.registry import builtin_preset, known_findings, resolve_target
 from adamw_oracle.adapters.targets import KnownFinding
 from adamw_oracle.check.campaign import merge_reports
+from adamw_oracle.check.cases import target_cases
 from adamw_oracle.check.expected import ExpectedConvention, expected_convention
 from adamw_oracle.check.findings import KINDS, Finding, classify
 from adamw_oracle.check.known import split_known
 from adamw_oracle.check.outcome import CaseResult, CheckReport, Counterexample
 from adamw_oracle.check.reproduction import reproduction
+from adamw_oracle.check.subnormal import subnormal_intermediates
 from adamw_oracle.contract.capabilities import Capability, capabilities_of, capability_names
 from adamw_oracle.contract.case import MAX_SECONDS, Case, Implementation, Observation
 from adamw_oracle.contract.dtypes import Dtype
@@ -123,10 +128,10 @@ def declared_precision(impl: Any, dtype: Dtype) -> Any:
 def judge_case(case: Case, obs: Observation, precision: Any = None, engine: str = "vectorized") -> Any:
     """The verdict on ``obs`` by the chosen judge (both return a :class:`~adamw_oracle.verify.Judgement`)."""
     if engine == "mpmath":
-        from adamw_oracle.verify import judge
+        from adamw_oracle.verify import judge  # heavy or optional
 
         return judge(case, obs, precision=precision)
-    from adamw_oracle.verify.vectorized import judge_vectorized
+    from adamw_oracle.verify.vectorized import judge_vectorized  # heavy or optional
 
     return judge_vectorized(case, obs, precision)
 
@@ -147,7 +152,6 @@ def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, 
     findings, known_ids = split_known(case, obs, classify(obs, verdict), known)
     set_aside = None
     if findings and getattr(impl, "flushes_subnormals", False) and all(f.kind in _FLUSHABLE for f in findings):
-        from adamw_oracle.check.subnormal import subnormal_intermediates
 
         subnormal = subnormal_intermediates(case)
         if subnormal:
@@ -251,7 +255,7 @@ def check_target(
     if expect is None:
         expect = builtin_preset(target) if isinstance(target, str) else None
         if expect is None:
-            from adamw_oracle.check.identify import identify
+            from adamw_oracle.check.identify import identify  # heavy or optional
 
             expect = identify(impl)
             if progress:
@@ -345,10 +349,9 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
                 on_case: CaseProgress | None = None) -> CheckReport:
     """Search one shard: ``shard.examples`` cases drawn with ``shard.seed``, stopping at the first
     failure, which hypothesis shrinks here (in the process that runs the shard)."""
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as hypothesis_seed
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings  # hypothesis loads only when cases are drawn
+    from hypothesis import seed as hypothesis_seed  # hypothesis loads only when cases are drawn
 
-    from adamw_oracle.check.cases import target_cases
 
     target, expected, dt, precision, caps = spec.target, spec.expected, spec.dtype, spec.precision, spec.capabilities
     known = spec.known
@@ -498,7 +501,6 @@ def _progress_line(report: CheckReport, result: CaseResult) -> str:
 
 
 def _versions(impl: Implementation) -> dict[str, str]:
-    from adamw_oracle import __version__
 
     out = {"adamw-oracle": __version__, "python": platform.python_version()}
     getter = getattr(impl, "versions", None)
@@ -516,7 +518,6 @@ def _require_int(name: str, value: Any, low: int) -> None:
 
 
 def _empty(case: Case):
-    import numpy as np
 
     return np.zeros((0, case.run.size), dtype=np.float64)
 

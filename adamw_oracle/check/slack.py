@@ -9,17 +9,20 @@ records the measurements. Run as ``python -m adamw_oracle.check.slack [examples]
 """
 from __future__ import annotations
 
+import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from adamw_oracle.adapters.registry import BUILTIN_TARGETS, installed_targets, resolve_target
 from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.contract.conventions import AmsGrad, Conventions
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.presets import get_preset
 from adamw_oracle.verify.judge import judge
+from adamw_oracle.verify.numpy_impl import correct_implementations
 
 
 @dataclass
@@ -64,12 +67,11 @@ def measure_slack(targets: Sequence[Target],
     ``f(dtype)`` or None for the judge's default conservative model, whether to draw schedule
     multipliers other than 1).
     """
-    import random
 
-    from hypothesis import HealthCheck, Phase, find, settings
-    from hypothesis.errors import NoSuchExample
+    from hypothesis import HealthCheck, Phase, find, settings  # hypothesis loads only when cases are drawn
+    from hypothesis.errors import NoSuchExample  # hypothesis loads only when cases are drawn
 
-    from adamw_oracle.verify.strategies import cases
+    from adamw_oracle.verify.strategies import cases  # heavy or optional
 
     out = SlackMeasurement()
     start = time.perf_counter()
@@ -104,15 +106,13 @@ def measure_slack(targets: Sequence[Target],
 
 def default_targets() -> list[Target]:
     """Correct numpy variants, the GPU host build and every installed torch/optax/Keras optimizer."""
-    from adamw_oracle.adapters.registry import BUILTIN_TARGETS, installed_targets, resolve_target
-    from adamw_oracle.verify.numpy_impl import correct_implementations
 
     targets: list[Target] = []
     for impl in correct_implementations():
         storage = impl.variant.half_arithmetic == "storage"
         targets.append((impl, None, PrecisionModel.conservative if storage else PrecisionModel.mixed, True))
     try:
-        from adamw_oracle.gpu import HostBuildImplementation
+        from adamw_oracle.gpu import HostBuildImplementation  # heavy or optional
 
         targets.append((HostBuildImplementation(), None, PrecisionModel.mixed, True))
     except Exception:  # pragma: no cover - reported by the fuzz instead

@@ -8,20 +8,23 @@ boundaries of the optimizer (65,536 elements and beyond).
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.config import OptimizerConfig
+from adamw_oracle.contract.conventions import WeightDecay
 from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.hyperparameters import Hyperparameters
 from adamw_oracle.contract.run import Run
 from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.verify.numpy_impl import NUMPY_DTYPES
 
 
 def in_dtype(values: np.ndarray, dtype: Dtype) -> np.ndarray:
     """``values`` rounded to ``dtype`` and widened back to float64 (exactly)."""
-    from adamw_oracle.verify.numpy_impl import NUMPY_DTYPES
 
     return values.astype(NUMPY_DTYPES[dtype]).astype(np.float64)
 
@@ -42,10 +45,7 @@ def tensor_case(config: OptimizerConfig, dtype: Dtype | str, size: int, steps: i
 def default_config(expected: Any) -> OptimizerConfig:
     """The expected convention with the contract's default hyperparameters (lr 1e-3, betas 0.9/0.999,
     eps 1e-8) and weight decay 0.01 when the convention decays."""
-    from fractions import Fraction
 
-    from adamw_oracle.contract.conventions import WeightDecay
-    from adamw_oracle.contract.hyperparameters import Hyperparameters
 
     decays = expected.conventions.weight_decay is not WeightDecay.NONE
     return expected.config(Hyperparameters(weight_decay=Fraction(1, 100) if decays else Fraction(0)))

@@ -88,7 +88,7 @@ def _implementation(args: argparse.Namespace) -> Any:
     if args.cmd and args.option:
         raise InvalidArgumentError("option", args.option[0], "only with an import-path optimizer TARGET, not with --cmd")
     if args.cmd:
-        from adamw_oracle.adapters.subprocess_adapter import SubprocessImplementation
+        from adamw_oracle.adapters.subprocess_adapter import SubprocessImplementation  # loaded only when used
 
         try:
             argv = shlex.split(args.cmd)
@@ -100,8 +100,8 @@ def _implementation(args: argparse.Namespace) -> Any:
     if not args.target:
         raise InvalidArgumentError("target", None, "a built-in name, module:attribute, or --cmd COMMAND")
     if args.option:
-        from adamw_oracle.adapters.registry import resolve_target
-        from adamw_oracle.adapters.signature import parse_options
+        from adamw_oracle.adapters.registry import resolve_target  # loaded only when used
+        from adamw_oracle.adapters.signature import parse_options  # loaded only when used
 
         return resolve_target(args.target, options=parse_options(args.option))
     return args.target
@@ -113,7 +113,7 @@ def _expected(args: argparse.Namespace) -> Any:
         return args.expect
     base: dict[str, Any] = {}
     if args.expect:
-        from adamw_oracle.check.expected import expected_convention
+        from adamw_oracle.check.expected import expected_convention  # loaded only when used
 
         exp = expected_convention(args.expect)
         base = exp.conventions.as_dict()
@@ -125,7 +125,7 @@ def _expected(args: argparse.Namespace) -> Any:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from adamw_oracle.check.runner import check_target
+    from adamw_oracle.check.runner import check_target  # loaded only when used (keeps import and --help fast)
 
     engine = engine_from_arguments(args)  # usage errors in --workers/--scheduler before any work
     int_option("--examples", args.examples, 1)
@@ -167,7 +167,7 @@ def _case_progress(bar: Any) -> Any:
 
 
 def _run_vectors(args: argparse.Namespace) -> int:
-    from adamw_oracle.check.vectors import replay_vectors
+    from adamw_oracle.check.vectors import replay_vectors  # loaded only when used (keeps import and --help fast)
 
     preset = args.vectors or args.expect or None
     progress = None if (args.quiet or args.json) else (lambda line: print(line, file=sys.stderr, flush=True))  # one line per vector group
@@ -178,7 +178,7 @@ def _run_vectors(args: argparse.Namespace) -> int:
 
 
 def run_identify(args: argparse.Namespace) -> int:
-    from adamw_oracle.check.identify import identify
+    from adamw_oracle.check.identify import identify  # loaded only when used (keeps import and --help fast)
 
     result = identify(_implementation(args), dtype=args.dtype)
     print(dumps(result.as_dict()) if args.json else result.describe())

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     int_option("--examples", examples, 1, MAX_EXAMPLES)
     int_option("--seed", args.seed, 0)
     from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
-    from adamw_oracle.verify.fuzz import FuzzSummary, fuzz_campaign
+    from adamw_oracle.verify.fuzz import FuzzSummary, fuzz_campaign  # loaded only when used
 
     with engine_from_arguments(args) as engine:
         with ProgressReporter("fuzz", examples, mode=choose_mode(quiet=args.quiet)) as bar:
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(summary.describe(), flush=True)
         ok = summary.passed
         if args.mutations:
-            from adamw_oracle.verify.meta import hunt_all
+            from adamw_oracle.verify.meta import hunt_all  # loaded only when used (keeps import and --help fast)
 
             for hunt in hunt_all(max_examples=max(examples, 300), seed=args.seed, engine=engine):
                 print(hunt.describe())

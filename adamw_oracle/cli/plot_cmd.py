@@ -16,7 +16,7 @@ EXAMPLES = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from adamw_oracle.plots import FIGURES, FORMATS
+    from adamw_oracle.plots import FIGURES, FORMATS  # loaded only when used (keeps import and --help fast)
 
     parser = subparsers.add_parser(
         "plot", help="draw a figure (PNG/SVG): mechanism, trace, check-report, or all",
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from adamw_oracle.plots import DEFAULT_FILE_NAMES, FIGURES, write_figure
+    from adamw_oracle.plots import DEFAULT_FILE_NAMES, FIGURES, write_figure  # loaded only when used
 
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     if args.output is not None and len(names) > 1:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -32,10 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from adamw_oracle.atomic import write_atomically
-    from adamw_oracle.errors import InvalidArgumentError
-    from adamw_oracle.symbolic import prove_all
-    from adamw_oracle.symbolic.render import FILE_NAMES, docs_dir_or_refuse, render, stale_documents
+    from adamw_oracle.atomic import write_atomically  # loaded only when used (keeps import and --help fast)
+    from adamw_oracle.errors import InvalidArgumentError  # loaded only when used (keeps import and --help fast)
+    from adamw_oracle.symbolic import prove_all  # loaded only when used (keeps import and --help fast)
+    from adamw_oracle.symbolic.render import (  # loaded only when used
+        FILE_NAMES,
+        docs_dir_or_refuse,
+        render,
+        stale_documents,
+    )
 
     if args.output is not None and args.format == "text":
         raise InvalidArgumentError("--output", args.output, "used only with --format markdown or --format latex")
@@ -84,9 +90,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _require_writable(path: Path) -> None:
     """Refuse, before the proofs run, a path whose folder cannot take the atomic writer's temporary file."""
-    import os
 
-    from adamw_oracle.errors import InvalidArgumentError
+    from adamw_oracle.errors import InvalidArgumentError  # loaded only when used (keeps import and --help fast)
 
     folder = path.parent
     while not folder.exists() and folder != folder.parent:

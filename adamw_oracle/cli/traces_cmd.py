@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_traces(args: argparse.Namespace) -> int:
     """Compare (or write) every golden file; 0 when all match or were written, 1 on a difference."""
-    from adamw_oracle.traces import compare_all, default_traces_dir, write_all
+    from adamw_oracle.traces import compare_all, default_traces_dir, write_all  # loaded only when used
 
     directory = args.dir if args.dir is not None else default_traces_dir()
     if args.dir is not None and not Path(args.dir).is_dir():
@@ -141,10 +141,15 @@ def build_run(args: argparse.Namespace) -> Run:
 
 def run_trace(args: argparse.Namespace) -> int:
     """Certify the run of the arguments and print it as a Markdown table or as JSON."""
-    from adamw_oracle.traces.catalogue import SGD_COLUMNS, STATE_COLUMNS, LabelledRun, TraceSpec
-    from adamw_oracle.traces.generate import certify_trace, trace_document
-    from adamw_oracle.traces.jsonlines import dumps
-    from adamw_oracle.traces.markdown import trace_markdown
+    from adamw_oracle.traces.catalogue import (  # loaded only when used
+        SGD_COLUMNS,
+        STATE_COLUMNS,
+        LabelledRun,
+        TraceSpec,
+    )
+    from adamw_oracle.traces.generate import certify_trace, trace_document  # loaded only when used
+    from adamw_oracle.traces.jsonlines import dumps  # loaded only when used (keeps import and --help fast)
+    from adamw_oracle.traces.markdown import trace_markdown  # loaded only when used (keeps import and --help fast)
 
     if not 1 <= args.digits <= MAX_DIGITS:
         raise InvalidArgumentError("--digits", args.digits, f"an int in [1, {MAX_DIGITS}]")

@@ -34,7 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_vectors(args: argparse.Namespace) -> int:
-    from adamw_oracle.vectors import compare_suite, default_vectors_dir, suite_files, write_suite
+    from adamw_oracle.vectors import (  # loaded only when used
+        compare_suite,
+        default_vectors_dir,
+        suite_files,
+        write_suite,
+    )
 
     if args.jobs is not None and args.jobs < 1:
         raise InvalidArgumentError("--jobs", args.jobs, "an int >= 1")

@@ -9,6 +9,7 @@ Hyperparameters a framework requires (optax's lr, TF-Addons' weight_decay) have 
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +125,6 @@ def get_preset(name: str) -> Preset:
     folded = {key.lower(): key for key in PRESETS}
     if isinstance(name, str) and name.lower() in folded:
         return PRESETS[folded[name.lower()]]
-    import difflib
 
     close = difflib.get_close_matches(str(name).lower(), list(folded), n=1)
     raise InvalidArgumentError("preset", name, "one of " + ", ".join(PRESETS),

@@ -20,15 +20,15 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in ("compile_all_ptx", "compile_ptx"):
-        from adamw_oracle.gpu import nvrtc
+        from adamw_oracle.gpu import nvrtc  # loaded only when used (keeps import and --help fast)
 
         return getattr(nvrtc, name)
     if name == "HostBuildImplementation":
-        from adamw_oracle.gpu.host_impl import HostBuildImplementation
+        from adamw_oracle.gpu.host_impl import HostBuildImplementation  # loaded only when used
 
         return HostBuildImplementation
     if name in ("FusedAdam", "FusedAdamW", "FusedOptimizer", "FusedSGD"):
-        from adamw_oracle.gpu import optim
+        from adamw_oracle.gpu import optim  # loaded only when used (keeps import and --help fast)
 
         return getattr(optim, name)
     raise AttributeError(f"module 'adamw_oracle.gpu' has no attribute {name!r}")

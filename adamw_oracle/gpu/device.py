@@ -35,7 +35,7 @@ class CudaUnavailableError(AdamwOracleError, RuntimeError):
 def cupy_module() -> Any:
     """``cupy``, or a clear error saying what is missing."""
     try:
-        import cupy
+        import cupy  # optional dependency (cupy), imported only when used
     except ImportError as exc:
         raise CudaUnavailableError(
             "running the GPU kernels needs CuPy and a CUDA device: pip install 'adamw-oracle[gpu]' "

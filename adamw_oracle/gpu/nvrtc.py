@@ -30,7 +30,7 @@ class NvrtcCompileError(AdamwOracleError, RuntimeError):
 
 def _nvrtc() -> Any:
     try:
-        from cupy.cuda import nvrtc
+        from cupy.cuda import nvrtc  # optional dependency (cupy), imported only when used
 
         nvrtc.getVersion()
     except Exception as exc:  # ImportError, or the shared library missing

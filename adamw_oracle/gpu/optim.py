@@ -100,7 +100,7 @@ class FusedOptimizer:
         """Zero state in the compute dtype, on the parameters' device (or host memory)."""
         if not self.on_device:
             return [np.zeros(p.shape, dtype=self.kind.compute) for p in self.params]
-        from adamw_oracle.gpu.device import cupy_module
+        from adamw_oracle.gpu.device import cupy_module  # heavy or optional
 
         cupy = cupy_module()
         with cupy.cuda.Device(self.device):
@@ -136,7 +136,7 @@ class FusedOptimizer:
         self.steps_taken += 1
 
     def _launch_host(self, scalars: np.ndarray, grads: Sequence[np.ndarray]) -> None:
-        from adamw_oracle.gpu.host import host_multi_tensor_step
+        from adamw_oracle.gpu.host import host_multi_tensor_step  # heavy or optional
 
         # half-width arrays (float16, ml_dtypes bfloat16) are handed over as uint16 views of the same memory
         params = [p.view(self.kind.storage) for p in self.params]
@@ -144,7 +144,7 @@ class FusedOptimizer:
         host_multi_tensor_step(self.kind.dtype, self.flags, scalars, params, grads_view, self.m, self.v, self.vmax)
 
     def _launch_device(self, scalars: np.ndarray, grads: Sequence[Any]) -> None:
-        from adamw_oracle.gpu import device
+        from adamw_oracle.gpu import device  # heavy or optional (sympy, a compiler, a framework): loaded only when used
 
         cupy = device.cupy_module()
         with cupy.cuda.Device(self.device):

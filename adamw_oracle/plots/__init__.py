@@ -19,19 +19,19 @@ from adamw_oracle.plots._matplotlib import FORMATS, MissingExtraError, check_out
 
 
 def _mechanism(**options: Any) -> Any:
-    from adamw_oracle.plots.mechanism import mechanism_figure
+    from adamw_oracle.plots.mechanism import mechanism_figure  # loaded only when used (keeps import and --help fast)
 
     return mechanism_figure()
 
 
 def _trace(steps: int = 1000, **options: Any) -> Any:
-    from adamw_oracle.plots.trace import trace_figure
+    from adamw_oracle.plots.trace import trace_figure  # loaded only when used (keeps import and --help fast)
 
     return trace_figure(steps)
 
 
 def _check_report(target: str = "torch.AdamW", examples: int = 30, seed: int = 0, **options: Any) -> Any:
-    from adamw_oracle.plots.check_report import check_report_figure
+    from adamw_oracle.plots.check_report import check_report_figure  # loaded only when used
 
     return check_report_figure(target, examples=examples, seed=seed)
 

@@ -18,13 +18,13 @@ FORMATS = ("png", "svg")
 def pyplot() -> Any:
     """``matplotlib.pyplot`` with the Agg backend, or :class:`MissingExtraError`."""
     try:
-        import matplotlib
+        import matplotlib  # optional dependency (matplotlib), imported only when used
     except ImportError as exc:
         raise MissingExtraError(
             "plotting needs matplotlib, which is not installed: pip install 'adamw-oracle[plot]'"
         ) from exc
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional dependency (matplotlib), imported only when used
 
     return plt
 

@@ -24,8 +24,16 @@ from typing import Any
 
 import numpy as np
 
+from adamw_oracle.adapters.registry import builtin_preset, resolve_target
+from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.contract.presets import get_preset
+from adamw_oracle.contract.run import Run
 from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.verify.error_model import bounded_trajectory
+from adamw_oracle.verify.judge import SLACK, judge
+from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
 
 DTYPES = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
 
@@ -52,10 +60,6 @@ def _dtype_values(rng: np.random.Generator, shape: tuple[int, ...], scale: float
 
 def make_cases(target: str, dtype: Dtype, examples: int, seed: int, *, size: int = 8, steps: int = 16) -> list[Any]:
     """Seeded cases for ``target``'s preset (its default hyperparameters; optax's required lr = 1e-3)."""
-    from adamw_oracle.adapters.registry import builtin_preset
-    from adamw_oracle.contract.case import Case
-    from adamw_oracle.contract.presets import get_preset
-    from adamw_oracle.contract.run import Run
 
     preset_name = builtin_preset(target)
     if preset_name is None:
@@ -76,11 +80,6 @@ def make_cases(target: str, dtype: Dtype, examples: int, seed: int, *, size: int
 def collect_errors(target: str, *, examples: int = 30, seed: int = 0, dtypes: tuple[Dtype, ...] = DTYPES,
                    size: int = 8, steps: int = 16) -> dict[Dtype, DtypeErrors]:
     """Run ``target`` on seeded cases of every dtype and measure each element's error (see module doc)."""
-    from adamw_oracle.adapters.registry import resolve_target
-    from adamw_oracle.contract.precision import PrecisionModel
-    from adamw_oracle.verify.error_model import bounded_trajectory
-    from adamw_oracle.verify.judge import SLACK, judge
-    from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
 
     if not isinstance(examples, int) or isinstance(examples, bool) or not 1 <= examples <= 10_000:
         raise InvalidArgumentError("examples", examples, "an int in [1, 10000]")
@@ -119,7 +118,7 @@ def collect_errors(target: str, *, examples: int = 30, seed: int = 0, dtypes: tu
 
 def check_report_figure(target: str = "torch.AdamW", *, examples: int = 30, seed: int = 0) -> Any:
     """Draw figure 3 for ``target`` and return the matplotlib Figure."""
-    from adamw_oracle.plots._matplotlib import pyplot
+    from adamw_oracle.plots._matplotlib import pyplot  # heavy or optional
 
     plt = pyplot()
     data = collect_errors(target, examples=examples, seed=seed)

@@ -67,7 +67,7 @@ def default_v0_grid() -> list[Fraction]:
 
 def mechanism_figure() -> Any:
     """Draw figure 1 and return the matplotlib Figure."""
-    from adamw_oracle.plots._matplotlib import pyplot
+    from adamw_oracle.plots._matplotlib import pyplot  # heavy or optional
 
     plt = pyplot()
     curves = decay_curves(default_v0_grid())

@@ -57,7 +57,7 @@ def trace_curves(steps: int = 1000) -> TraceCurves:
 
 def trace_figure(steps: int = 1000) -> Any:
     """Draw figure 2 and return the matplotlib Figure."""
-    from adamw_oracle.plots._matplotlib import pyplot
+    from adamw_oracle.plots._matplotlib import pyplot  # heavy or optional
 
     plt = pyplot()
     curves = trace_curves(steps)

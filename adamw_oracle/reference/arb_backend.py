@@ -23,7 +23,7 @@ from adamw_oracle.reference.backends import _check_prec
 def flint_module() -> Any:
     """The ``flint`` module, or :class:`MissingExtraError` naming the extra that installs it."""
     try:
-        import flint
+        import flint  # optional dependency (python-flint), imported only when used
     except ImportError as exc:
         raise MissingExtraError("the arb backend needs python-flint: pip install 'adamw-oracle[bench]'") from exc
     return flint

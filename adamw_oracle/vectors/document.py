@@ -65,7 +65,7 @@ def _quantity(items: list[Expected], dtype: Dtype) -> dict[str, list[Any]]:
 
 
 def _width(dtype: Dtype) -> int:
-    from adamw_oracle.vectors.bits import WIDTH
+    from adamw_oracle.vectors.bits import WIDTH  # heavy or optional
 
     return WIDTH[dtype] // 4
 

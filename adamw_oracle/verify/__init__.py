@@ -11,6 +11,7 @@ The hypothesis-based parts (:func:`three_way_fuzz`, the strategies) import hypot
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from adamw_oracle.contract.precision import PrecisionModel
@@ -30,7 +31,6 @@ _LAZY = {"three_way_fuzz": "adamw_oracle.verify.fuzz", "FuzzSummary": "adamw_ora
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'adamw_oracle.verify' has no attribute {name!r}")

@@ -32,6 +32,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from adamw_oracle.contract.precision import FormatCost
 from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.tracked import DIVISOR_THRESHOLD, ILL, NONFINITE, OVERFLOW, POWER_ULPS, Tracked
@@ -111,7 +113,6 @@ class ArrayBackend:
 
     def __init__(self, arithmetic: FormatCost, *, double_double: bool, xp: Any = None) -> None:
         if xp is None:
-            import numpy as np
 
             xp = np
         self.xp = xp

@@ -171,7 +171,7 @@ class Engine:
 
     def _connect(self, stack: contextlib.ExitStack) -> Any:
         # dask is imported here, not at module level: serial campaigns never need it
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster  # optional dependency (distributed), imported only when used
 
         if self.scheduler is None:
             cluster = stack.enter_context(LocalCluster(
@@ -225,7 +225,7 @@ class Engine:
 
     def _run_distributed(self, function: Callable[[T], R], items: Sequence[T], stop: Callable[[R], bool] | None,
                          on_result: Callable[[T, R], None] | None) -> list[R]:
-        from distributed import as_completed
+        from distributed import as_completed  # optional dependency (distributed), imported only when used
 
         client = self._client
         futures = [client.submit(function, item, pure=False) for item in items]
@@ -283,8 +283,8 @@ def draws_independent_of_imports() -> Iterator[None]:
     the engine-identity tests (tests/test_distributed.py) say so.
     """
     try:
-        from hypothesis.internal.conjecture import providers
-        from hypothesis.internal.constants_ast import Constants
+        from hypothesis.internal.conjecture import providers  # hypothesis loads only when cases are drawn
+        from hypothesis.internal.constants_ast import Constants  # hypothesis loads only when cases are drawn
     except ImportError:
         yield
         return

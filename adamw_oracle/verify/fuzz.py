@@ -93,7 +93,7 @@ def default_implementations(summary: FuzzSummary) -> list[Implementation]:
         summary.failure_details.append(f"gpu-host-build: {type(exc).__name__}: {exc}")
         return impls + correct_implementations()
     if reason is None:
-        from adamw_oracle.gpu import HostBuildImplementation
+        from adamw_oracle.gpu import HostBuildImplementation  # heavy or optional
 
         impls.append(HostBuildImplementation())
     else:  # reported, never silently passed nor counted as a failure of every case
@@ -107,7 +107,7 @@ def host_build_unavailable() -> str | None:
     the cache) and loaded once, so a missing compiler or missing kernel sources is known before any
     case is drawn. A failing build is raised (it is a failure, not a skip)."""
     try:
-        from adamw_oracle.gpu.hostbuild import MissingSourcesError, NoCompilerError, load_library
+        from adamw_oracle.gpu.hostbuild import MissingSourcesError, NoCompilerError, load_library  # heavy or optional
     except Exception as exc:  # noqa: BLE001 - the layer itself cannot be imported
         return f"{type(exc).__name__}: {exc}"
     try:
@@ -121,7 +121,7 @@ def host_build_unavailable() -> str | None:
 
 def _symbolic_factory(summary: FuzzSummary) -> Any:
     try:
-        from adamw_oracle.symbolic import interval_step
+        from adamw_oracle.symbolic import interval_step  # heavy or optional
 
         return interval_step
     except Exception as exc:
@@ -169,10 +169,10 @@ def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implem
         raise InvalidArgumentError("examples", examples, "an int >= 1")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise InvalidArgumentError("seed", seed, "an int >= 0")
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
+    from hypothesis import HealthCheck, Phase, given, settings  # hypothesis loads only when cases are drawn
+    from hypothesis import seed as hypothesis_seed  # hypothesis loads only when cases are drawn
 
-    from adamw_oracle.verify.strategies import cases
+    from adamw_oracle.verify.strategies import cases  # heavy or optional
 
     summary = FuzzSummary()
     impls = list(implementations) if implementations is not None else default_implementations(summary)

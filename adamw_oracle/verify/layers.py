@@ -16,7 +16,9 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
-from adamw_oracle.contract.case import Case, Implementation
+import numpy as np
+
+from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.state import OptimizerState
@@ -120,9 +122,7 @@ def implementations_under_bound(case: Case, implementations: Sequence[Implementa
         try:
             observation = impl.run(case)
         except Exception as exc:  # an implementation that raises is a finding, not a crash of the fuzz
-            import numpy as np
 
-            from adamw_oracle.contract.case import Observation
 
             observation = Observation(np.empty((0, case.run.size)), error=f"{type(exc).__name__}: {exc}")
         out.append((impl, judge(case, observation, bounds=cache[model])))

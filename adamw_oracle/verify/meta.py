@@ -44,10 +44,10 @@ def hunt(mutation: Mutation, *, max_examples: int = 300, seed: int = 0) -> Hunt:
     """Draw up to ``max_examples`` applicable cases until the judge rejects the mutation.
 
     The draws depend only on ``seed`` (never on which modules are imported), as on the engine's shards."""
-    from hypothesis import HealthCheck, Phase, find, settings
-    from hypothesis.errors import NoSuchExample
+    from hypothesis import HealthCheck, Phase, find, settings  # hypothesis loads only when cases are drawn
+    from hypothesis.errors import NoSuchExample  # hypothesis loads only when cases are drawn
 
-    from adamw_oracle.verify.strategies import cases
+    from adamw_oracle.verify.strategies import cases  # heavy or optional
 
     conventions = [c for c in all_conventions() if mutation.applies(c)]
     counter = [0]

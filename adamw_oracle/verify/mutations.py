@@ -22,6 +22,7 @@ from adamw_oracle.contract.conventions import (
     Family,
     WeightDecay,
 )
+from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.numpy_impl import NumpyImplementation, RunScalars
 
 
@@ -279,7 +280,6 @@ MUTATIONS: tuple[Mutation, ...] = (
 
 def mutation(name: str) -> Mutation:
     """The mutation called ``name``."""
-    from adamw_oracle.errors import InvalidArgumentError
 
     for m in MUTATIONS:
         if m.name == name:

@@ -34,6 +34,7 @@ from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.hyperparameters import Hyperparameters, exact_str
 from adamw_oracle.contract.run import Run
 from adamw_oracle.contract.state import OptimizerState
+from adamw_oracle.errors import InvalidArgumentError
 
 LEARNING_RATES = (0.0, 1e-10, 2.0**-30, 1e-6, 3e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0)
 BETA1S = (0.0, 0.5, 0.9, 0.99)
@@ -112,7 +113,6 @@ def convention_choices(conventions: Iterable[Conventions] | None = None) -> st.S
     """
     pool = list(conventions) if conventions is not None else all_conventions()
     if not pool:
-        from adamw_oracle.errors import InvalidArgumentError
 
         raise InvalidArgumentError("conventions", pool, "at least one Conventions value")
     adam = [c for c in pool if c.family is Family.ADAM]
