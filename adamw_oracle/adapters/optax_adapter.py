@@ -43,20 +43,11 @@ def jax_dtype(dtype: Dtype):
             Dtype.FLOAT16: jnp.float16, Dtype.BFLOAT16: jnp.bfloat16}[dtype]
 
 
-class OptaxImplementation:
-    """``optax.adam`` or ``optax.adamw`` (and their AMSGrad compositions), eager, on the JAX CPU."""
+class _EagerOptax:
+    """What every optax target shares: versions, the capability guard, and float64 cases run under
+    ``jax.enable_x64`` (scoped to the case, so the caller's JAX settings are left as they were)."""
 
-    #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
-    flushes_subnormals = TARGETS_BY_NAME["optax.adamw"].flushes_subnormals
-
-    def __init__(self, optimizer: str = "adamw") -> None:
-        if optimizer not in OPTAX_OPTIMIZERS:
-            raise InvalidArgumentError("optimizer", optimizer, "one of " + ", ".join(OPTAX_OPTIMIZERS))
-        self.optimizer = optimizer
-        self.name = f"optax.{optimizer}"
-        info = TARGETS_BY_NAME[self.name]
-        self.capabilities = info.capabilities
-        self.dtypes = info.dtypes
+    capabilities: Any
 
     def versions(self) -> dict[str, str]:
         import jax  # optional dependency (jax), imported only when used
@@ -72,6 +63,25 @@ class OptaxImplementation:
 
         with jax.enable_x64(case.dtype is Dtype.FLOAT64):
             return guarded_run(case, self._run)
+
+    def _run(self, case: Case) -> Observation:
+        raise NotImplementedError
+
+
+class OptaxImplementation(_EagerOptax):
+    """``optax.adam`` or ``optax.adamw`` (and their AMSGrad compositions), eager, on the JAX CPU."""
+
+    #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
+    flushes_subnormals = TARGETS_BY_NAME["optax.adamw"].flushes_subnormals
+
+    def __init__(self, optimizer: str = "adamw") -> None:
+        if optimizer not in OPTAX_OPTIMIZERS:
+            raise InvalidArgumentError("optimizer", optimizer, "one of " + ", ".join(OPTAX_OPTIMIZERS))
+        self.optimizer = optimizer
+        self.name = f"optax.{optimizer}"
+        info = TARGETS_BY_NAME[self.name]
+        self.capabilities = info.capabilities
+        self.dtypes = info.dtypes
 
     def _transformation(self, opts: CaseOptions):
         import optax  # optional dependency (optax), imported only when used
@@ -126,7 +136,7 @@ def _moments(state: Any) -> Any:
     return None
 
 
-class OptaxFactoryImplementation:
+class OptaxFactoryImplementation(_EagerOptax):
     """Any optax ``GradientTransformation`` factory named by import path (``optax:adamw``, ``optax:nadam``).
 
     The factory is called with the case's hyperparameters as its signature spells them
@@ -147,21 +157,6 @@ class OptaxFactoryImplementation:
         self.capabilities = self._map.capabilities
         self.options = dict(self._map.fixed)
         self.name = name or self._map.target
-
-    def versions(self) -> dict[str, str]:
-        import jax  # optional dependency (jax), imported only when used
-        import optax  # optional dependency (optax), imported only when used
-
-        return {"optax": optax.__version__, "jax": jax.__version__}
-
-    def run(self, case: Case) -> Observation:
-        reason = unsupported_reason(case, self.capabilities)
-        if reason:
-            return Observation(empty_params(case), error=f"unsupported case: {reason}")
-        import jax  # optional dependency (jax), imported only when used
-
-        with jax.enable_x64(case.dtype is Dtype.FLOAT64):
-            return guarded_run(case, self._run)
 
     def _run(self, case: Case) -> Observation:
         import jax.numpy as jnp  # optional dependency (jax), imported only when used
