@@ -123,3 +123,21 @@ def test_family_mismatch_is_an_argument_error() -> None:
 def test_identify_refuses_sgd_target_clearly() -> None:
     with pytest.raises(InvalidArgumentError, match="identify probes Adam-family conventions"):
         identify("torch.SGD")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_fused_half_sgd_skips_its_vector_blocks(dtype):
+    """A real torch bug, found by judging a tensor-sized case (check draws at most 8 elements):
+    torch.optim.SGD(fused=True) on the CPU in float16/bfloat16 leaves the parameters of each full
+    16-element vector block unchanged and updates only the scalar tail. Reference: p = 1, g = 1,
+    lr = 1/8 gives exactly 7/8 in every element. float32 and blocks shorter than 16 are right. If a
+    torch release fixes it, this test fails: then drop it (and nothing needs declaring)."""
+    run = Run(preset("torch.SGD", lr="0.125"), ("1",) * 20, (("1",) * 20,))
+    report = check_target("torch.SGD[fused]", dtype=dtype, cases=[Case(run, dtype)], known=())
+    assert not report.passed
+    assert report.counts == {"within": 4, "outside": 16, "ill_conditioned": 0}
+    assert report.counterexample is not None and report.counterexample.observed[0][:16] == [1.0] * 16
+    short = Run(preset("torch.SGD", lr="0.125"), ("1",) * 15, (("1",) * 15,))
+    assert check_target("torch.SGD[fused]", dtype=dtype, cases=[Case(short, dtype)], known=()).passed
+    wide = check_target("torch.SGD[fused]", dtype="float32", cases=[Case(run, "float32")], known=())
+    assert wide.passed

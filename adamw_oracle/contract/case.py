@@ -20,6 +20,7 @@ import numpy as np
 
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.run import Run
+from adamw_oracle.errors import InvalidArgumentError
 
 MAX_SECONDS = 1_000_000.0
 """Longest duration a case timeout or a time budget may be given (about 11.6 days); "no limit" is
@@ -32,6 +33,11 @@ class Case:
 
     run: Run
     dtype: Dtype
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.run, Run):
+            raise InvalidArgumentError("run", type(self.run).__name__, "a Run")
+        object.__setattr__(self, "dtype", Dtype.parse(self.dtype, "dtype"))  # "float16" is Dtype.FLOAT16
 
     def initial_params(self) -> np.ndarray:
         """Initial parameters as float64 (exact: they are values of ``dtype``)."""
