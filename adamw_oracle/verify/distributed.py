@@ -176,7 +176,9 @@ class Engine:
         if self.scheduler is None:
             cluster = stack.enter_context(LocalCluster(
                 n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.ERROR, scheduler_port=0))
+                # CRITICAL: a worker whose scheduler closes first (Ctrl-C) logs heartbeat tracebacks at
+                # ERROR; a shard's own exception still comes back through its future (ShardError)
+                silence_logs=logging.CRITICAL, scheduler_port=0))
             return stack.enter_context(Client(cluster, timeout=self.connect_timeout))
         try:
             return stack.enter_context(Client(self.scheduler, timeout=self.connect_timeout))
