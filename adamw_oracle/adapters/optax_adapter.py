@@ -99,21 +99,8 @@ class OptaxImplementation(_EagerOptax):
         )
 
     def _run(self, case: Case) -> Observation:
-        import jax.numpy as jnp  # optional dependency (jax), imported only when used
-        import optax  # optional dependency (optax), imported only when used
-
-        dt = jax_dtype(case.dtype)
         opts = CaseOptions.of(case)
-        tx = self._transformation(opts)
-        params = jnp.asarray(case.initial_params()).astype(dt)
-        state = tx.init(params)
-        grads = case.gradients()
-        rows = []
-        for k in range(case.run.steps):
-            g = jnp.asarray(grads[k]).astype(dt)
-            updates, state = tx.update(g, state, params)
-            params = optax.apply_updates(params, updates)
-            rows.append(np.asarray(params.astype(jnp.float64) if case.dtype is Dtype.FLOAT64 else params.astype(jnp.float32), dtype=np.float64))
+        rows, state = apply_eagerly(self._transformation(opts), case)
         moments = state[0]
         exposed = {"m": moments.mu, "v": moments.nu}
         if opts.amsgrad:
@@ -159,24 +146,11 @@ class OptaxFactoryImplementation(_EagerOptax):
         self.name = name or self._map.target
 
     def _run(self, case: Case) -> Observation:
-        import jax.numpy as jnp  # optional dependency (jax), imported only when used
-        import optax  # optional dependency (optax), imported only when used
-
-        dt = jax_dtype(case.dtype)
         opts = CaseOptions.of(case)
         tx = self.factory(**self._map.kwargs(opts))
         if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
             raise TypeError(f"{self.name} returned a {type(tx).__name__}, not an optax GradientTransformation")
-        params = jnp.asarray(case.initial_params()).astype(dt)
-        state = tx.init(params)
-        grads = case.gradients()
-        rows = []
-        for k in range(case.run.steps):
-            g = jnp.asarray(grads[k]).astype(dt)
-            updates, state = tx.update(g, state, params)
-            params = optax.apply_updates(params, updates)
-            rows.append(np.asarray(params.astype(jnp.float64 if case.dtype is Dtype.FLOAT64 else jnp.float32),
-                                   dtype=np.float64))
+        rows, state = apply_eagerly(tx, case)
         moments = _moments(state)
         exposed = {}
         if moments is not None:
@@ -186,3 +160,22 @@ class OptaxFactoryImplementation(_EagerOptax):
         held = {k: np.asarray(v).astype(np.float64).reshape(-1) for k, v in exposed.items()}
         return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size),
                            {k: v for k, v in held.items() if v.shape == (case.run.size,)})
+
+
+def apply_eagerly(tx: Any, case: Case) -> tuple[list[np.ndarray], Any]:
+    """Run the transformation ``tx`` over the case's gradients, step by step in the case's dtype:
+    the parameters after every step (as float64 rows) and the final state."""
+    import jax.numpy as jnp  # optional dependency (jax), imported only when used
+    import optax  # optional dependency (optax), imported only when used
+
+    dt = jax_dtype(case.dtype)
+    params = jnp.asarray(case.initial_params()).astype(dt)
+    state = tx.init(params)
+    grads = case.gradients()
+    rows = []
+    wide = jnp.float64 if case.dtype is Dtype.FLOAT64 else jnp.float32  # every dtype's values fit exactly
+    for k in range(case.run.steps):
+        updates, state = tx.update(jnp.asarray(grads[k]).astype(dt), state, params)
+        params = optax.apply_updates(params, updates)
+        rows.append(np.asarray(params.astype(wide), dtype=np.float64))
+    return rows, state

@@ -77,13 +77,9 @@ class TorchImplementation:
             self._path_flags: dict[str, bool] = PATH_FLAGS[self.path]
             default = f"torch.{optimizer}"
         else:
-            self._map = constructor_map(optimizer_class, options, name=name)
-            if self._map.family is not Family.ADAM:
-                raise InvalidArgumentError("optimizer_class", self._map.target, "an Adam-family torch optimizer "
-                                           "(SGD-family classes: TorchSGDImplementation)")
+            self._map, self._path_flags = user_class(optimizer_class, Family.ADAM, path, options, name)
             self.capabilities = self._map.capabilities
             self.options = dict(self._map.fixed)
-            self._path_flags = path_flags_for(optimizer_class, path, options)
             default = optimizer_class.__qualname__
         self.device = check_device(device)
         self.name = name or default + path_suffix(path or "foreach", self.device)
@@ -134,6 +130,22 @@ class TorchImplementation:
             rows, {k: to_numpy(v).reshape(-1) for k, v in state.items()},
             findings=findings,
         )
+
+
+def user_class(optimizer_class: type, family: Family, path: str | None, options: Mapping[str, Any] | None,
+               name: str | None) -> tuple[ConstructorMap, dict[str, bool]]:
+    """A user's torch optimizer class read by its constructor (:mod:`adamw_oracle.adapters.signature`):
+    its argument map and the flags of ``path``.
+
+    Raises:
+        InvalidArgumentError: the class is not of ``family``, lacks the path's flag, or an option is unknown.
+    """
+    mapping = constructor_map(optimizer_class, options, name=name, allow_sgd=family is Family.SGD)
+    if mapping.family is not family:
+        other = "TorchSGDImplementation" if family is Family.ADAM else "TorchImplementation"
+        raise InvalidArgumentError("optimizer_class", mapping.target, f"an {family.value.upper()}-family torch "
+                                   f"optimizer ({mapping.family.value.upper()}-family classes: {other})")
+    return mapping, path_flags_for(optimizer_class, path, options)
 
 
 def path_flags_for(optimizer_class: type, path: str | None, options: Mapping[str, Any] | None) -> dict[str, bool]:

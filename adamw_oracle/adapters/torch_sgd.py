@@ -32,16 +32,16 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.adapters.base import empty_params, guarded_run, unsupported_reason
-from adamw_oracle.adapters.signature import ConstructorMap, constructor_map
+from adamw_oracle.adapters.signature import ConstructorMap
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME, TORCH_PATHS
 from adamw_oracle.adapters.torch import (
     PATH_FLAGS,
     check_device,
     drive_steps,
-    path_flags_for,
     path_suffix,
     to_numpy,
     torch_dtype,
+    user_class,
 )
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
@@ -79,13 +79,9 @@ class TorchSGDImplementation:
             self._path_flags: dict[str, bool] = PATH_FLAGS[self.path]
             default = "torch.SGD"
         else:
-            self._map = constructor_map(optimizer_class, options, name=name, allow_sgd=True)
-            if self._map.family is not Family.SGD:
-                raise InvalidArgumentError("optimizer_class", self._map.target, "an SGD-family torch optimizer "
-                                           "(Adam-family classes: TorchImplementation)")
+            self._map, self._path_flags = user_class(optimizer_class, Family.SGD, path, options, name)
             self.capabilities = self._map.capabilities
             self.options = dict(self._map.fixed)
-            self._path_flags = path_flags_for(optimizer_class, path, options)
             default = optimizer_class.__qualname__
         self.device = check_device(device)
         self.name = name or default + path_suffix(path or "foreach", self.device)

@@ -104,14 +104,10 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
     steps, n = case.run.steps, case.run.size
     counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
     reasons: dict[str, int] = {}
-    if observation.error is not None:
-        counts["outside"] = steps * n
-        return Judgement(False, counts, None, math.inf, precision, slack, observation.error)
+    broken = unjudgeable(case, observation, precision, slack)
+    if broken is not None:
+        return broken
     observed = np.asarray(observation.params, dtype=np.float64)
-    if observed.shape != (steps, n):
-        counts["outside"] = steps * n
-        return Judgement(False, counts, None, math.inf, precision, slack,
-                         f"params has shape {observed.shape}, expected {(steps, n)}")
     fmt = precision.param.format
     first: Failure | None = None
     worst = 0.0
@@ -163,3 +159,15 @@ def diff_exact_within(diff: float, allowed: float, observed: float, exact: Any) 
     if diff < allowed * (1 - 2.0**-18):
         return True
     return abs(Fraction(observed) - exact) <= Fraction(allowed)
+
+
+def unjudgeable(case: Case, observation: Observation, precision: PrecisionModel, slack: float) -> Judgement | None:
+    """The verdict on an observation that cannot be compared element by element (the implementation
+    raised, or returned parameters of the wrong shape): every element-step outside; else None."""
+    steps, n = case.run.steps, case.run.size
+    params = np.asarray(observation.params, dtype=np.float64)
+    if observation.error is None and params.shape == (steps, n):
+        return None
+    detail = observation.error or f"params has shape {params.shape}, expected {(steps, n)}"
+    counts = {"within": 0, "outside": steps * n, "ill_conditioned": 0}
+    return Judgement(False, counts, None, math.inf, precision, slack, detail)

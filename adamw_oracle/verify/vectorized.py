@@ -44,7 +44,7 @@ from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import tracked_constants
-from adamw_oracle.verify.judge import SLACK, Failure, Judgement
+from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
 from adamw_oracle.verify.tracked import ILL, NONFINITE, RunningErrorBackend, Tracked
 
 SCALAR_PREC = 200
@@ -200,16 +200,11 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
     if xp is None:
         xp = np
     precision = precision or PrecisionModel.conservative(case.dtype)
-    steps, n = case.run.steps, case.run.size
     counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
-    if observation.error is not None:
-        counts["outside"] = steps * n
-        return Judgement(False, counts, None, math.inf, precision, slack, observation.error)
+    broken = unjudgeable(case, observation, precision, slack)
+    if broken is not None:
+        return broken
     observed_all = np.asarray(observation.params, dtype=np.float64)
-    if observed_all.shape != (steps, n):
-        counts["outside"] = steps * n
-        return Judgement(False, counts, None, math.inf, precision, slack,
-                         f"params has shape {observed_all.shape}, expected {(steps, n)}")
     fmt = precision.param.format
     first: Failure | None = None
     worst = 0.0
