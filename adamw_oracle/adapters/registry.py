@@ -47,7 +47,10 @@ class BuiltinTarget:
         return self.info.preset
 
     def build(self) -> Implementation:
-        return _BUILDERS[self.info.name](self.path)
+        """The adapter, tagged with this name (``builtin_target``) so that its known findings follow it."""
+        impl = _BUILDERS[self.info.name](self.path)
+        impl.builtin_target = self.name  # type: ignore[attr-defined]
+        return impl
 
 
 # Each builder imports its adapter module late, with its framework: importing the registry (and so
@@ -107,8 +110,10 @@ def builtin_preset(target: str) -> str | None:
 
 
 def known_findings(target: Any, dtype: Dtype) -> tuple[KnownFinding, ...]:
-    """The known findings declared for built-in ``target`` (a name) in ``dtype``; empty for other targets."""
-    t = BUILTIN_TARGETS.get(target) if isinstance(target, str) else None
+    """The known findings declared for built-in ``target`` in ``dtype``: ``target`` is a built-in name or
+    an adapter built from one (it carries the name as ``builtin_target``); empty for other targets."""
+    name = target if isinstance(target, str) else getattr(target, "builtin_target", None)
+    t = BUILTIN_TARGETS.get(name) if isinstance(name, str) else None
     return t.info.known_for(t.path, dtype) if t else ()
 
 
