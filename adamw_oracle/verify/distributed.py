@@ -178,7 +178,10 @@ class Engine:
                 n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
                 # CRITICAL: a worker whose scheduler closes first (Ctrl-C) logs heartbeat tracebacks at
                 # ERROR; a shard's own exception still comes back through its future (ShardError)
-                silence_logs=logging.CRITICAL, scheduler_port=0))
+                silence_logs=logging.CRITICAL, scheduler_port=0,
+                # the scheduler's HTTP server (health and metrics routes) starts even without a dashboard,
+                # on port 8787 by default: a free port instead, so two clusters never contend for it
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}))
             return stack.enter_context(Client(cluster, timeout=self.connect_timeout))
         try:
             return stack.enter_context(Client(self.scheduler, timeout=self.connect_timeout))
