@@ -69,6 +69,9 @@ def unsupported_reason(case: Case, capabilities: frozenset[Capability], family: 
         Capability.MAXIMIZE: opts.maximize,
         Capability.EPS_ROOT: opts.eps_root != 0,
     }
+    if case.run.schedule is not None:
+        return ("the target takes one learning rate per run; the case has a per-step schedule "
+                "(training loops with schedules are checked by adamw_oracle.check.loops)")
     missing = [cap.value for cap, on in wanted.items() if on and cap not in capabilities]
     if missing:
         return "the target has no option for " + ", ".join(missing)

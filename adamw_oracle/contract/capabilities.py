@@ -8,6 +8,17 @@ are never drawn for it (``check``), never probed (``identify``) and refused (ada
 * ``MAXIMIZE``: a maximize switch (g -> -g);
 * ``EPS_ROOT``: an epsilon added inside the square root (optax's ``eps_root``).
 
+Training loops (:mod:`adamw_oracle.contract.loop`) need more than switches; what a loop target can do is
+one :class:`LoopCapability` each, declared by the loop adapter (``loop_capabilities``), and ``check``'s
+loop mode never draws a loop that needs one the target lacks:
+
+* ``SEVERAL_TENSORS``: several parameter tensors of different sizes in one optimizer;
+* ``PARAM_GROUPS``: parameter groups with their own hyperparameters (torch ``param_groups``);
+* ``SCHEDULE``: a learning rate changed between steps (a per-step multiplier of each group's lr);
+* ``MISSING_GRADS``: a tensor without a gradient at some steps is left untouched, its step counter
+  not advanced (torch ``p.grad = None``);
+* ``RESUME``: the state saved mid-run, loaded into a fresh optimizer, and the run continued.
+
 User-written targets may declare ``capabilities`` as strings (``{"weight_decay"}``);
 :func:`parse_capabilities` turns either form into members and rejects unknown names.
 """
@@ -27,6 +38,16 @@ class Capability(enum.Enum):
     AMSGRAD = "amsgrad"
     MAXIMIZE = "maximize"
     EPS_ROOT = "eps_root"
+
+
+class LoopCapability(enum.Enum):
+    """One feature of a training loop a loop target may support (see the module docstring)."""
+
+    SEVERAL_TENSORS = "several_tensors"
+    PARAM_GROUPS = "param_groups"
+    SCHEDULE = "schedule"
+    MISSING_GRADS = "missing_grads"
+    RESUME = "resume"
 
 
 #: Every capability: what a target that declares nothing is assumed to offer.
@@ -62,6 +83,27 @@ def capabilities_of(impl: Any) -> frozenset[Capability]:
     return parse_capabilities(getattr(impl, "capabilities", None))
 
 
-def capability_names(capabilities: Iterable[Capability]) -> list[str]:
+def parse_loop_capabilities(value: Iterable[LoopCapability | str] | None,
+                            argument: str = "loop_capabilities") -> frozenset[LoopCapability]:
+    """Loop capabilities from members or their names; ``None`` means all of them.
+
+    Raises:
+        InvalidArgumentError: a name that is not a loop capability, or a value that is not a collection.
+    """
+    if value is None:
+        return frozenset(LoopCapability)
+    allowed = "a subset of " + ", ".join(c.value for c in LoopCapability)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InvalidArgumentError(argument, value, allowed)
+    out = set()
+    for item in value:
+        try:
+            out.add(item if isinstance(item, LoopCapability) else LoopCapability(item))
+        except ValueError:
+            raise InvalidArgumentError(argument, item, allowed) from None
+    return frozenset(out)
+
+
+def capability_names(capabilities: Iterable[Capability | LoopCapability]) -> list[str]:
     """Sorted names, for reports and JSON."""
     return sorted(c.value for c in capabilities)

@@ -52,9 +52,10 @@ class Case:
         n = self.run.size
         return np.array([[float(g) for g in row] for row in self.run.gradients], dtype=np.float64).reshape(self.run.steps, n)
 
-    def hyper_floats(self) -> dict[str, Any]:
-        """Hyperparameters as Python floats (float64 roundings) and bools, as frameworks take them."""
-        h = self.run.config.hyper
+    def hyper_floats(self, k: int | None = None) -> dict[str, Any]:
+        """Hyperparameters as Python floats (float64 roundings) and bools, as frameworks take them; with
+        ``k``, those of step index k (``schedule_multiplier`` is then that step's eta_t, ``Run.config_at``)."""
+        h = (self.run.config if k is None else self.run.config_at(k)).hyper
         return {
             "lr": float(h.lr), "beta1": float(h.beta1), "beta2": float(h.beta2), "eps": float(h.eps),
             "eps_root": float(h.eps_root), "weight_decay": float(h.weight_decay), "momentum": float(h.momentum),

@@ -8,6 +8,13 @@ A tensor-sized run (say 10**6 elements) would take minutes and gigabytes as tupl
 instead (:meth:`Run.from_arrays`). Their values are taken as the exact binary numbers they hold (as for
 any float input); the arrays are copied and made read-only. The vectorized judge and the adapters read
 them as arrays.
+
+A learning-rate schedule is a per-step multiplier: ``schedule[k]`` is the factor of step k+1, so the
+step's effective multiplier is eta_t = ``config.hyper.schedule_multiplier * schedule[k]`` and its
+configuration is :meth:`Run.config_at` ``(k)``; with ``schedule=None`` (the default) every step uses
+``config`` itself (eta_t = ``schedule_multiplier``). Every layer that computes a step takes its
+configuration from :meth:`Run.config_at`, so a framework's ``group['lr'] = base_lr * schedule[k]``
+set between steps is checked as the contract's lr_t = lr * eta_t.
 """
 from __future__ import annotations
 
@@ -43,6 +50,7 @@ class Run:
     initial_state: OptimizerState[tuple[Fraction, ...]] | None = None
     name: str = ""
     description: str = ""
+    schedule: tuple[Fraction, ...] | None = None
 
     def __init__(
         self,
@@ -52,8 +60,12 @@ class Run:
         initial_state: OptimizerState[tuple[Fraction, ...]] | None = None,
         name: str = "",
         description: str = "",
+        schedule: Sequence[ExactInput] | None = None,
     ) -> None:
-        """Make every value exact (``"0.001"`` is 1/1000, a float its binary value) and validate."""
+        """Make every value exact (``"0.001"`` is 1/1000, a float its binary value) and validate.
+
+        ``schedule``: one multiplier >= 0 per step (see the module docstring), or None for none.
+        """
         object.__setattr__(self, "config", config)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "description", description)
@@ -68,6 +80,7 @@ class Run:
         if not 1 <= len(gradients) <= MAX_STEPS:
             raise InvalidArgumentError("gradients", f"{len(gradients)} rows",
                                        f"1 to {MAX_STEPS} rows (one gradient vector per step)")
+        self._init_schedule(schedule, len(gradients))
         if isinstance(initial_params, np.ndarray) or isinstance(gradients, np.ndarray):
             self._init_arrays(initial_params, gradients)
             return
@@ -85,6 +98,40 @@ class Run:
             object.__setattr__(self, "initial_state", zero_state(len(params)))
         elif len(self.initial_state.m) != len(params):
             raise InvalidArgumentError("initial_state", f"{len(self.initial_state.m)} elements", f"{len(params)} elements")
+
+    def _init_schedule(self, schedule: Sequence[ExactInput] | None, steps: int) -> None:
+        """Validate the per-step multipliers and build the configuration of each distinct one."""
+        configs: dict[Fraction, OptimizerConfig] = {}
+        if schedule is None:
+            object.__setattr__(self, "schedule", None)
+            object.__setattr__(self, "_configs", configs)
+            return
+        if isinstance(schedule, (str, bytes)) or not hasattr(schedule, "__len__"):
+            raise InvalidArgumentError("schedule", schedule, f"a sequence of {steps} multipliers (one per step) or None")
+        if len(schedule) != steps:
+            raise InvalidArgumentError("schedule", f"{len(schedule)} multipliers", f"{steps} (one per step)")
+        values = tuple(to_exact(x, "schedule") for x in schedule)
+        for k, value in enumerate(values):
+            if value < 0:
+                raise InvalidArgumentError(f"schedule[{k}]", exact_str(value), "a multiplier >= 0")
+        hyper = self.config.hyper
+        for value in set(values):
+            changed = hyper.replace(schedule_multiplier=hyper.schedule_multiplier * value)
+            configs[value] = OptimizerConfig(self.config.conventions, changed, self.config.name)
+        object.__setattr__(self, "schedule", values)
+        object.__setattr__(self, "_configs", configs)
+
+    def config_at(self, k: int) -> OptimizerConfig:
+        """The configuration of step index ``k`` (0-based): ``config`` with eta_t =
+        ``schedule_multiplier * schedule[k]`` (``config`` itself without a schedule)."""
+        if self.schedule is None:
+            return self.config
+        configs: dict[Fraction, OptimizerConfig] = self.__dict__["_configs"]
+        return configs[self.schedule[k]]
+
+    def multiplier_at(self, k: int) -> Fraction:
+        """eta_t of step index ``k``: ``schedule_multiplier * schedule[k]`` (or ``schedule_multiplier``)."""
+        return self.config_at(k).hyper.schedule_multiplier
 
     def _init_arrays(self, initial_params: Any, gradients: Any) -> None:
         """Array mode (see the module docstring): validate shapes and finiteness, freeze copies."""
@@ -132,7 +179,7 @@ class Run:
         """JSON-ready description with exact strings (used by the subprocess protocol and traces)."""
         state = self.initial_state
         assert state is not None
-        return {
+        out = {
             "name": self.name,
             "config": self.config.as_dict(),
             "initial_params": [_value_str(x) for x in self.initial_params],
@@ -144,13 +191,17 @@ class Run:
                 "vmax": [exact_str(x) for x in state.vmax],
             },
         }
+        if self.schedule is not None:  # absent without a schedule: documents written before it stay valid
+            out["schedule"] = [exact_str(x) for x in self.schedule]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:
         st = data.get("initial_state")
         state = exact_state(st["step"], st["m"], st["v"], st.get("vmax")) if st else None
         return cls(OptimizerConfig.from_dict(data["config"]), tuple(data["initial_params"]),
-                   tuple(tuple(r) for r in data["gradients"]), state, data.get("name", ""))
+                   tuple(tuple(r) for r in data["gradients"]), state, data.get("name", ""),
+                   schedule=data.get("schedule"))
 
 
 def _value_str(value: ExactOrNonFinite) -> str:

@@ -16,7 +16,7 @@ from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.gpu.codes import SCALAR_COUNT, flags_for
 from adamw_oracle.gpu.host import host_batched_cases
-from adamw_oracle.gpu.scalars import scalar_table
+from adamw_oracle.gpu.scalars import scalar_table, step_scalars
 from adamw_oracle.gpu.storage import kind_of
 
 
@@ -70,7 +70,10 @@ def _run_group(cases: list[Case], dtype: str, steps: int) -> list[Observation]:
         lo, hi = offsets[c], offsets[c + 1]
         state = case.run.initial_state
         assert state is not None
-        case_scalars[c] = scalar_table(case.run.config, state.step + 1, steps)
+        if case.run.schedule is None:
+            case_scalars[c] = scalar_table(case.run.config, state.step + 1, steps)
+        else:  # a per-step schedule: each step's scalars from its own configuration
+            case_scalars[c] = np.stack([step_scalars(case.run.config_at(k), state.step + 1 + k) for k in range(steps)])
         p0[lo:hi] = kind.to_storage(case.initial_params())
         grads[:, lo:hi] = kind.to_storage(case.gradients())
         m[lo:hi] = kind.state_values(state.m)

@@ -72,11 +72,14 @@ def certify_run_arb(run: Run, digits: int = 50, *, max_prec: int = 1 << 14) -> A
     """Every step's parameters of ``run`` as arb balls with ``digits`` digits of relative accuracy.
 
     Raises:
-        InvalidArgumentError: bad ``digits``/``max_prec``, or a non-finite gradient.
+        InvalidArgumentError: bad ``digits``/``max_prec``, a non-finite gradient, or a run with a per-step
+            schedule (this formulation folds fixed hyperparameters into its loop; use ``certify_run``).
         CertificationError: some p could not be certified at ``max_prec`` bits (e.g. an exact zero
             computed inexactly), naming the step index and element.
         MissingExtraError: python-flint is not installed.
     """
+    if run.schedule is not None:
+        raise InvalidArgumentError("run.schedule", "a per-step schedule", "None for certify_run_arb (certify_run takes schedules)")
     if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 10000:
         raise InvalidArgumentError("digits", digits, "an int in [1, 10000]")
     if not isinstance(max_prec, int) or isinstance(max_prec, bool) or not 64 <= max_prec <= MAX_PREC:

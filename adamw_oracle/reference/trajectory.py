@@ -75,7 +75,8 @@ def step_elements(
 
 
 def run_trajectory(run: Run, backend: Backend | None = None) -> Trajectory:
-    """Every step of ``run`` in ``backend`` (default: :class:`PointBackend` at 256 bits)."""
+    """Every step of ``run`` in ``backend`` (default: :class:`PointBackend` at 256 bits); step k uses
+    ``run.config_at(k)`` (the run's per-step schedule, when it has one)."""
     backend = backend or PointBackend()
     c = backend.const
     params = [c(x) for x in run.initial_params]
@@ -84,8 +85,8 @@ def run_trajectory(run: Run, backend: Backend | None = None) -> Trajectory:
     state = OptimizerState(st.step, [c(x) for x in st.m], [c(x) for x in st.v], [c(x) for x in st.vmax])
     zero = c(Fraction(0))
     rows = []
-    for grads in run.gradients:
-        row = step_elements(backend, run.config, params, [c(g) for g in grads], state)
+    for k, grads in enumerate(run.gradients):
+        row = step_elements(backend, run.config_at(k), params, [c(g) for g in grads], state)
         rows.append(row)
         params = [e.p_new for e in row]
         state = OptimizerState(

@@ -209,7 +209,7 @@ def tracked_rows(case: Case) -> list[dict[str, list[Tracked]]]:
     rows: list[dict[str, list[Tracked]]] = []
     for k, grads in enumerate(run.gradients):
         t = st.step + k + 1
-        consts = tracked_constants(scalars, run.config, t)
+        consts = tracked_constants(scalars, run.config_at(k), t)
         g = [backend.exact(x) for x in grads]
         if conv.family is Family.ADAM:
             steps = [adam_element_step(backend, consts, conv, *args) for args in zip(params, g, m, v, vmax)]

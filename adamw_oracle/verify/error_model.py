@@ -13,7 +13,7 @@ per-step constants mirror what frameworks do with Python-float hyperparameters::
     tensor element rounds to the coarser of the scalar and arithmetic formats)
     bc1 = 1 - b1'**t, bc2 = 1 - b2'**t             computed (pow then one subtraction; 1 unless the
                                                    contract's bias_corrected says so)
-    lr_t = lr' * s' (lr' when s = 1);  c = lr_t * wd' | s' * wd' | wd' | 0  (contract.scalars.decay_coefficient)
+    lr_t = lr' * s' (lr' when s = 1; s is step k's eta_t, Run.config_at(k), under a schedule);  c = lr_t * wd' | s' * wd' | wd' | 0  (contract.scalars.decay_coefficient)
 
 After each step the parameter is rounded to the parameter format and m, v, vmax to the state format
 when those differ from the arithmetic format. Errors carried in the state feed the next step, so the
@@ -110,7 +110,7 @@ def bounded_trajectory(case: Case, precision: PrecisionModel | None = None, *, p
     rows: list[tuple[BoundedValue, ...]] = []
     for k, grads in enumerate(run.gradients):
         t = st.step + k + 1
-        consts = tracked_constants(scalar_backend, run.config, t)
+        consts = tracked_constants(scalar_backend, run.config_at(k), t)
         g = [backend.exact(x) for x in grads]
         if conv.family is Family.ADAM:
             steps = [adam_element_step(backend, consts, conv, *args) for args in zip(params, g, m, v, vmax)]

@@ -135,7 +135,7 @@ def check_case(case: Case, implementations: Sequence[Implementation], summary: F
     summary.per_dtype[case.dtype.value] = summary.per_dtype.get(case.dtype.value, 0) + 1
     if symbolic is not None:
         try:
-            found = symbolic_disagreements(case, symbolic(case.run.config))
+            found = symbolic_disagreements(case, symbolic(case.run.config), step_for=symbolic)
             summary.symbolic_checks += 1
         except Exception as exc:
             summary.failure_details.append(f"symbolic layer raised {type(exc).__name__}: {exc}\n{case!r}")

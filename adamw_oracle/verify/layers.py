@@ -22,6 +22,7 @@ from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.state import OptimizerState
+from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference.backends import IntervalBackend, PointBackend, interval_ends, mpf_to_fraction
 from adamw_oracle.reference.records import ADAM_FIELDS, SGD_FIELDS
 from adamw_oracle.reference.trajectory import run_trajectory, step_elements
@@ -60,16 +61,22 @@ def checked_steps(steps: int, limit: int = 3) -> list[int]:
     return chosen[:limit]
 
 
-def symbolic_disagreements(case: Case, step_function: Callable[..., Any], *, max_elements: int = 4) -> list[Disagreement]:
+def symbolic_disagreements(case: Case, step_function: Callable[..., Any], *, max_elements: int = 4,
+                           step_for: Callable[[Any], Callable[..., Any]] | None = None) -> list[Disagreement]:
     """Quantities where the reference and symbolic enclosures are disjoint (see the module docstring).
 
-    ``step_function`` is ``symbolic.interval_step(config)``. The inputs of step k are the exact
+    ``step_function`` is ``symbolic.interval_step(config)``. A run with a per-step schedule needs
+    ``step_for`` (``symbolic.interval_step`` itself): step k is then compared with
+    ``step_for(run.config_at(k))``, the symbolic step of that step's multiplier. The inputs of step k are the exact
     rationals of the 256-bit reference trajectory's state before step k (both layers get the same).
     """
     run = case.run
     if run.size == 0 or any(not isinstance(g, Fraction) for row in run.gradients for g in row):
         return []
     config = run.config
+    if run.schedule is not None and step_for is None:
+        raise InvalidArgumentError("step_for", None, "symbolic.interval_step (the run has a per-step schedule)")
+    steps_by_config: dict[Any, Callable[..., Any]] = {config: step_function}
     fields = ADAM_FIELDS if config.conventions.family is Family.ADAM else SGD_FIELDS
     point_backend, iv = _backends(SYMBOLIC_PREC)
     point = run_trajectory(run, point_backend)
@@ -92,9 +99,13 @@ def symbolic_disagreements(case: Case, step_function: Callable[..., Any], *, max
         grads = run.gradients[k][:n]
         t = st.step + k + 1
         state = OptimizerState(t - 1, [iv.const(x) for x in m], [iv.const(x) for x in v], [iv.const(x) for x in vmax])
-        ref = step_elements(iv, config, [iv.const(x) for x in p], [iv.const(g) for g in grads], state)
+        step_config = run.config_at(k)
+        if step_config not in steps_by_config:
+            assert step_for is not None
+            steps_by_config[step_config] = step_for(step_config)
+        ref = step_elements(iv, step_config, [iv.const(x) for x in p], [iv.const(g) for g in grads], state)
         for i in range(n):
-            sym = step_function(p[i], grads[i], m[i], v[i], vmax[i], t, prec=SYMBOLIC_PREC)
+            sym = steps_by_config[step_config](p[i], grads[i], m[i], v[i], vmax[i], t, prec=SYMBOLIC_PREC)
             for name in fields:
                 r_lo, r_hi = interval_ends(getattr(ref[i], name))
                 s_lo, s_hi = interval_ends(sym[name])

@@ -146,6 +146,8 @@ class NumpyImplementation:
         with np.errstate(all="ignore"):
             for k in range(run.steps):
                 t = st.step + k + 1
+                if run.schedule is not None:
+                    ctx.h = case.hyper_floats(k)  # this step's eta_t
                 g = grads[k].astype(arith)
                 if run.config.conventions.family is Family.ADAM:
                     p, m, v, vmax = self.adam_step(ctx, run.config.conventions, p, g, m, v, vmax, t)

@@ -117,7 +117,7 @@ def step_constants(case: Case, precision: PrecisionModel, backend: ArrayBackend)
 
     for k in range(run.steps):
         t = st.step + k + 1
-        tracked = tracked_constants(scalar_backend, run.config, t)
+        tracked = tracked_constants(scalar_backend, run.config_at(k), t)  # the run's schedule, if any
         out.append(StepConstants(t=t, **{f.name: convert(getattr(tracked, f.name))
                                          for f in fields(StepConstants) if f.name != "t"}))
     return out

@@ -1,0 +1,206 @@
+"""``check_loops``: drive an optimizer through generated training loops and judge every tensor.
+
+Each drawn :class:`~adamw_oracle.contract.loop.Loop` (:func:`adamw_oracle.verify.loop_strategies.loops`:
+several tensors, parameter groups, a schedule, missing gradients, resume points -- only the features the
+target declares in ``loop_capabilities``) runs through the target's loop adapter
+(:class:`~adamw_oracle.adapters.torch_loop.TorchLoopImplementation` for torch's built-in targets; any
+:class:`~adamw_oracle.contract.loop.LoopImplementation`), and each tensor is judged against its own exact
+Run by the vectorized judge (:func:`adamw_oracle.verify.loop_judge.judge_loop`). The first failure is
+shrunk by hypothesis and reported with the tensor, group and loop step where it happened and the loop
+as JSON (:meth:`Loop.as_dict`) for a reproduction. A failure that a declared known finding of the
+target explains (``known``, e.g. torch's fused SGD on late first gradients) is reported as known.
+
+From the command line: ``adamw-oracle check torch.AdamW --loops`` (``--max-tensors``, ``--max-groups``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as hypothesis_seed
+
+from adamw_oracle.adapters.registry import BUILTIN_TARGETS
+from adamw_oracle.check.cases import fit_to_target, target_conventions
+from adamw_oracle.check.expected import expected_convention
+from adamw_oracle.contract.capabilities import LoopCapability, capabilities_of, capability_names
+from adamw_oracle.contract.case import Case
+from adamw_oracle.contract.config import OptimizerConfig
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.loop import Loop, LoopCase, LoopImplementation
+from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.contract.run import Run
+from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.verify.loop_judge import LoopFailure, judge_loop
+from adamw_oracle.verify.loop_strategies import loops
+
+
+def loop_target(target: Any) -> LoopImplementation:
+    """A loop implementation from a built-in torch target name (``torch.AdamW``, ``torch.Adam[fused]``,
+    ``torch.SGD[forloop]``, ...) or a :class:`LoopImplementation` object.
+
+    Raises:
+        InvalidArgumentError: another name, or an object without ``run_loop``.
+    """
+    if isinstance(target, LoopImplementation):
+        return target
+    builtin = BUILTIN_TARGETS.get(target) if isinstance(target, str) else None
+    if builtin is not None and builtin.info.framework == "torch":
+        from adamw_oracle.adapters.torch_loop import TorchLoopImplementation  # optional dependency (torch)
+
+        return TorchLoopImplementation(builtin.info.name.split(".", 1)[1], builtin.path)
+    if builtin is not None and builtin.info.framework == "optax":
+        from adamw_oracle.adapters.optax_loop import OptaxLoopImplementation  # optional dependency (optax)
+
+        return OptaxLoopImplementation(builtin.info.name)
+    names = [n for n, t in BUILTIN_TARGETS.items() if t.info.framework in ("torch", "optax")]
+    raise InvalidArgumentError("target", target, "a loop target: " + ", ".join(names) + " or an object with "
+                               "run_loop(LoopCase) and loop_capabilities")
+
+
+@dataclass
+class LoopReport:
+    """The outcome of :func:`check_loops`."""
+
+    target: str
+    dtype: Dtype
+    seed: int
+    expected: str
+    capabilities: list[str]
+    missing: list[str]
+    precision: str
+    loops: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {"within": 0, "outside": 0, "ill_conditioned": 0,
+                                                            "untouched": 0})
+    failure: LoopFailure | None = None
+    error: str | None = None
+    counterexample: dict[str, Any] | None = None
+    known: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None and self.error is None
+
+    def describe(self) -> str:
+        lines = [f"check --loops {self.target} in {self.dtype.value}, seed {self.seed}, expected {self.expected}",
+                 f"  loop features drawn: {', '.join(self.capabilities) or 'none'}"
+                 + (f"; declared missing: {', '.join(self.missing)}" if self.missing else ""),
+                 f"  precision: {self.precision}",
+                 f"  {self.loops} loops; element-steps within {self.counts['within']}, outside {self.counts['outside']}, "
+                 f"ill-conditioned {self.counts['ill_conditioned']}; untouched (no gradient) {self.counts['untouched']}"]
+        for name, count in sorted(self.known.items()):
+            lines.append(f"  known finding {name}: {count} loops")
+        if self.failure is not None:
+            lines.append("  FAIL " + self.failure.describe())
+        elif self.error is not None:
+            lines.append("  FAIL " + self.error)
+        else:
+            lines.append("  PASS")
+        if self.counterexample is not None:
+            lines.append(f"  minimal loop: Loop.from_dict({self.counterexample!r})")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target, "dtype": self.dtype.value, "seed": self.seed, "expected": self.expected,
+            "loop_capabilities": self.capabilities, "missing_loop_capabilities": self.missing,
+            "precision": self.precision, "loops": self.loops, "counts": self.counts, "passed": self.passed,
+            "failure": None if self.failure is None else {
+                "tensor": self.failure.tensor, "group": self.failure.group, "step": self.failure.step,
+                "element": self.failure.element, "message": self.failure.message},
+            "error": self.error, "counterexample": self.counterexample, "known": self.known,
+        }
+
+
+class _LoopFailed(Exception):
+    """Raised inside the property so that hypothesis shrinks the failing loop."""
+
+
+class _ShrinkSpent(BaseException):
+    """Stops hypothesis once the shrink budget is spent (BaseException: not a failure to shrink)."""
+
+
+def _fitter(capabilities: Any, dtype: Dtype) -> Any:
+    def fit(config: OptimizerConfig) -> OptimizerConfig:
+        return fit_to_target(Case(Run(config, (0,), ((0,),)), dtype), capabilities).run.config
+
+    return fit
+
+
+def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float32", examples: int = 30, seed: int = 0,
+                max_steps: int = 8, max_size: int = 17, max_tensors: int = 3, max_groups: int = 2,
+                precision: PrecisionModel | None = None,
+                loop_capabilities: frozenset[LoopCapability] | None = None, shrink_runs: int = 100) -> LoopReport:
+    """Check ``target``'s training loops (see the module docstring).
+
+    Args:
+        target: a built-in torch name or a :class:`LoopImplementation`.
+        expect: the convention of every group (a preset name; default: a built-in target's own preset).
+        loop_capabilities: draw only these loop features (default: all the target declares).
+        shrink_runs: loops run while shrinking the first failure at most (0: report it unshrunk).
+
+    Raises:
+        InvalidArgumentError: an unknown target, no expected convention for a non-built-in target, or a
+            bad count.
+    """
+    impl = loop_target(target)
+    dt = Dtype.parse(dtype, "dtype")
+    for name, value, low in (("examples", examples, 1), ("max_steps", max_steps, 1), ("max_size", max_size, 0),
+                             ("max_tensors", max_tensors, 1), ("max_groups", max_groups, 1), ("seed", seed, 0),
+                             ("shrink_runs", shrink_runs, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise InvalidArgumentError(name, value, f"an int >= {low}")
+    if expect is None:
+        builtin = BUILTIN_TARGETS.get(target) if isinstance(target, str) else None
+        if builtin is None:
+            raise InvalidArgumentError("expect", None, "a preset name (the target is not built in)")
+        expect = builtin.info.preset
+    expected = expected_convention(expect)
+    declared = frozenset(getattr(impl, "loop_capabilities", frozenset()))
+    drawn = declared if loop_capabilities is None else declared & frozenset(loop_capabilities)
+    caps = capabilities_of(impl)  # the switches (weight decay, AMSGrad, ...) of every group
+    if precision is None:
+        builtin = BUILTIN_TARGETS.get(target) if isinstance(target, str) else None
+        precision = builtin.info.precision_for(dt) if builtin is not None else None
+    known = tuple(getattr(impl, "known", ()))
+    report = LoopReport(impl.name, dt, seed, expected.label, capability_names(drawn),
+                        capability_names(frozenset(LoopCapability) - declared),
+                        (precision or PrecisionModel.conservative(dt)).describe())
+    conventions = target_conventions(expected, caps)
+    strategy = loops(conventions, dt, drawn, max_tensors=max_tensors, max_groups=max_groups, max_size=max_size,
+                     max_steps=max_steps, fit=_fitter(caps, dt))
+    last: dict[str, Any] = {}
+
+    @hypothesis_seed(seed)
+    @settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck),
+              derandomize=False, print_blob=False)
+    @given(strategy)
+    def prop(loop: Loop) -> None:
+        if "failure" in last:
+            last["shrinks"] = last.get("shrinks", 0) + 1
+            if last["shrinks"] > shrink_runs:
+                raise _ShrinkSpent
+        case = LoopCase(loop, dt)
+        observation = impl.run_loop(case)
+        verdict = judge_loop(case, observation, precision)
+        last["loops"] = last.get("loops", 0) + 1
+        if verdict.passed:
+            for name, count in verdict.counts.items():
+                report.counts[name] += count
+            return
+        for finding in known:
+            if finding.occurs(case):
+                report.known[finding.id] = report.known.get(finding.id, 0) + 1
+                return
+        last["failure"] = (loop, verdict)
+        raise _LoopFailed(verdict.failure.describe() if verdict.failure else verdict.error)
+
+    try:
+        prop()
+    except (_LoopFailed, _ShrinkSpent):
+        loop, verdict = last["failure"]
+        report.failure = verdict.failure
+        report.error = None if verdict.failure is not None else verdict.error
+        report.counterexample = loop.as_dict()
+    report.loops = last.get("loops", 0)  # shrinking runs included
+    return report
