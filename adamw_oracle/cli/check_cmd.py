@@ -70,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--vectors", nargs="?", const="", default=None, metavar="PRESET",
                        help="replay the committed test vectors of PRESET (default: the target's own preset) instead "
                        "of generated cases; every dtype unless --dtype is given")
+    check.add_argument("--loops", action="store_true", help="check training loops instead of single runs: several "
+                       "tensors, parameter groups, a learning-rate schedule, missing gradients and state_dict resumes "
+                       "(built-in torch and optax targets; see docs/checking.md)")
+    check.add_argument("--max-tensors", type=int, default=3, help="with --loops: most tensors per loop (default 3)")
+    check.add_argument("--max-groups", type=int, default=2, help="with --loops: most parameter groups (default 2)")
     check.set_defaults(func=run_check)
 
     ident = subparsers.add_parser(
@@ -134,6 +139,8 @@ def run_check(args: argparse.Namespace) -> int:
     seconds_option("--time-budget", args.time_budget)
     if args.vectors is not None:
         return _run_vectors(args)
+    if args.loops:
+        return _run_loops(args)
     from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
 
     target = _implementation(args)
@@ -164,6 +171,23 @@ def _case_progress(bar: Any) -> Any:
             bar.update(bar.done, f"shrinking: run {done} of at most {total}")
 
     return on_case
+
+
+def _run_loops(args: argparse.Namespace) -> int:
+    from adamw_oracle.check.loops import check_loops  # loaded only when used (keeps import and --help fast)
+
+    int_option("--max-tensors", args.max_tensors, 1)
+    int_option("--max-groups", args.max_groups, 1)
+    if args.cmd or args.option:
+        raise InvalidArgumentError("--loops", "--cmd" if args.cmd else "--option", "a built-in torch or optax target name "
+                                   "(loop adapters drive the framework's own optimizer)")
+    if not args.target:
+        raise InvalidArgumentError("target", None, "a built-in torch or optax target name with --loops")
+    report = check_loops(args.target, expect=args.expect, dtype=args.dtype or "float32", examples=args.examples,
+                         seed=args.seed, max_steps=args.max_steps, max_tensors=args.max_tensors,
+                         max_groups=args.max_groups)
+    print(dumps(report.as_dict()) if args.json else report.describe())
+    return 0 if report.passed else 1
 
 
 def _run_vectors(args: argparse.Namespace) -> int:
