@@ -269,3 +269,30 @@ def test_check_loops_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "torch.AdamW", "--loops", "--examples", "3", "--json"]) == 0
     assert '"passed": true' in capsys.readouterr().out
     assert main(["check", "torch.AdamW", "--loops", "--max-groups", "0"]) == 2
+
+
+# -- optax: several leaves, multi_transform groups, injected schedule, resume; no missing gradients ------------
+
+@pytest.mark.parametrize("target, dtype", [("optax.adamw", "float32"), ("optax.adam", "bfloat16")])
+def test_check_loops_passes_optax(target: str, dtype: str) -> None:
+    pytest.importorskip("optax")
+    from adamw_oracle.check.loops import check_loops
+
+    report = check_loops(target, dtype=dtype, examples=4, shrink_runs=0)
+    assert report.passed, report.describe()
+    assert report.missing == ["missing_grads"] and "missing_grads" not in report.capabilities
+
+
+def test_optax_declares_missing_gradients_missing() -> None:
+    pytest.importorskip("optax")
+    from adamw_oracle.adapters.optax_loop import OptaxLoopImplementation
+
+    obs = OptaxLoopImplementation("optax.adamw").run_loop(LoopCase(small_loop("optax.adamw"), "float32"))
+    assert obs.error is not None and "missing_grads" in obs.error
+
+
+def test_keras_has_no_loop_adapter() -> None:
+    from adamw_oracle.check.loops import loop_target
+
+    with pytest.raises(InvalidArgumentError, match="loop target"):
+        loop_target("keras.AdamW")
