@@ -22,7 +22,7 @@ A user's class (``optimizer_class``) is called with the arguments its signature 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ import numpy as np
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
 from adamw_oracle.adapters.signature import ConstructorMap, accepted_parameters, constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME, TORCH_PATHS
-from adamw_oracle.contract.case import Case, Observation
+from adamw_oracle.contract.case import Case, Observation, stack_step_states
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
@@ -119,17 +119,43 @@ class TorchImplementation:
         else:
             assert self.optimizer_class is not None
             opt = self.optimizer_class([p], **self._map.kwargs(opts), **self._path_flags)
-        rows, findings = drive_steps(opt, p, case, grads)
-        st = opt.state.get(p, {})
         keys = {"m": "exp_avg", "v": "exp_avg_sq"}
         if opts.amsgrad:
             keys["vmax"] = "max_exp_avg_sq"
+        # the state after every step, for the per-step judge (tiled runs of N elements are not recorded)
+        recorder = StateRecorder(opt, p, {**keys, "step": "step"}) if params is None else None
+        rows, findings = drive_steps(opt, p, case, grads, after_step=recorder)
+        st = opt.state.get(p, {})
         state = {k: st[key] for k, key in keys.items()
                  if isinstance(st.get(key), torch.Tensor) and st[key].numel() == p.numel()}
         return Observation(
             rows, {k: to_numpy(v).reshape(-1) for k, v in state.items()},
             findings=findings,
+            step_states=recorder.stacked(case) if recorder is not None else {},
         )
+
+
+class StateRecorder:
+    """Called after every ``step()``: copies ``opt.state[p][key]`` for each ``name: key`` of ``keys``
+    (tensors of p's size, or the step counter: a tensor or number) into per-step rows."""
+
+    def __init__(self, opt: Any, p: Any, keys: Mapping[str, str]) -> None:
+        self.opt, self.p, self.keys = opt, p, dict(keys)
+        self.rows: dict[str, list[Any]] = {name: [] for name in keys}
+
+    def __call__(self) -> None:
+        import torch  # optional dependency (torch), imported only when used
+
+        st = self.opt.state.get(self.p, {})
+        for name, key in self.keys.items():
+            value = st.get(key)
+            if isinstance(value, torch.Tensor):
+                self.rows[name].append(to_numpy(value).reshape(-1))
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.rows[name].append(np.array([float(value)]))
+
+    def stacked(self, case: Case) -> dict[str, np.ndarray]:
+        return stack_step_states(self.rows, case.run.steps, case.run.size)
 
 
 def user_class(optimizer_class: type, family: Family, path: str | None, options: Mapping[str, Any] | None,
@@ -196,9 +222,11 @@ def to_numpy(tensor) -> np.ndarray:  # a float64 numpy copy of a tensor on any d
     return tensor.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
 
 
-def drive_steps(opt, p, case: Case, grads: np.ndarray | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+def drive_steps(opt, p, case: Case, grads: np.ndarray | None = None, *,
+                after_step: Callable[[], None] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Feed ``case``'s gradients (or ``grads``, shape ``(steps, p.numel())``) to ``opt`` (one parameter
-    tensor ``p``, on any device), one ``step()`` each.
+    tensor ``p``, on any device), one ``step()`` each; ``after_step()`` is called after each (e.g. a
+    :class:`StateRecorder`).
 
     Returns the parameters after every step as float64 (shape ``(steps, n)``) and the findings: a step
     whose optimizer changed the gradient tensor it was handed (a fresh copy each step) is reported.
@@ -216,6 +244,8 @@ def drive_steps(opt, p, case: Case, grads: np.ndarray | None = None) -> tuple[np
         if not _same_bits(p.grad, given):
             findings.append(f"step {k + 1}: the optimizer modified the gradient tensor in place")
         rows.append(to_numpy(p))
+        if after_step is not None:
+            after_step()
     params = np.array(rows, dtype=np.float64).reshape(case.run.steps, int(p.numel()))
     return params, tuple(findings)
 

@@ -36,6 +36,7 @@ from adamw_oracle.adapters.signature import ConstructorMap
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME, TORCH_PATHS
 from adamw_oracle.adapters.torch import (
     PATH_FLAGS,
+    StateRecorder,
     check_device,
     drive_steps,
     path_suffix,
@@ -121,7 +122,9 @@ class TorchSGDImplementation:
         else:
             assert self.optimizer_class is not None
             opt = self.optimizer_class([p], **self._map.sgd_kwargs(h, maximize), **self._path_flags)
-        rows, findings = drive_steps(opt, p, case, grads)
+        recorder = StateRecorder(opt, p, {"m": "momentum_buffer"}) if params is None and h["momentum"] != 0 else None
+        rows, findings = drive_steps(opt, p, case, grads, after_step=recorder)
         buf = opt.state[p].get("momentum_buffer") if p in opt.state else None
         state = {"m": to_numpy(buf)} if buf is not None else {}
-        return Observation(rows, state, findings=findings)
+        return Observation(rows, state, findings=findings,
+                           step_states=recorder.stacked(case) if recorder is not None else {})

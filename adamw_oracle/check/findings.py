@@ -63,7 +63,9 @@ def classify(observation: Observation, judgement: Any | None) -> list[Finding]:
         failure = judgement.first_failure
         if failure is not None:
             kind = "nonfinite" if not math.isfinite(failure.observed) else "outside_bound"
-            msg = (f"implementation {failure.observed!r}, exact {float(failure.exact)!r}, bound ±{failure.bound:.3g}, "
+            quantity = getattr(failure, "quantity", "param")
+            what = "" if quantity == "param" else f"stored state {quantity}: "
+            msg = (f"{what}implementation {failure.observed!r}, exact {float(failure.exact)!r}, bound ±{failure.bound:.3g}, "
                    f"error {failure.ulps:.4g} ulp ({failure.fraction_of_bound:.3g}x the bound)")
             out.append(Finding(kind, msg, failure.step, failure.element))
     return out

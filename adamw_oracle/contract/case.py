@@ -8,7 +8,7 @@ that rounding.
 
 An implementation returns an :class:`Observation`: the parameters after every step (shape
 ``(steps, n)``, held in float64 arrays whose values are values of the case's dtype), optionally its
-state, or an error.
+state (after the last step, and per step when the implementation exposes it), or an error.
 """
 from __future__ import annotations
 
@@ -71,6 +71,15 @@ class Observation:
     ``vmax`` (shape ``(n,)``, after the last step) when the implementation exposes them. ``error`` is set
     (and ``params`` may be partial or empty) when the implementation raised, hung or returned garbage.
     ``findings`` lists misbehaviour an adapter detected while the run otherwise completed.
+
+    ``step_states`` is the implementation's own state after *every* step, when it exposes it (see
+    :data:`STEP_STATE_KEYS`): ``m``, ``v``, ``vmax`` of shape ``(steps, n)`` (``step_states["m"][k, i]``
+    is element i's first moment -- SGD's momentum buffer -- after step k+1) and ``step`` of shape
+    ``(steps,)``, the step counter as the implementation holds it after each step (torch keeps it as a
+    float32 tensor, optax as an int32, Keras as an int64 variable). The values are float64 arrays
+    holding the exact numbers the implementation stored, in whatever format it stores them (float32
+    state for bfloat16 parameters is fine). With them the judge re-syncs every step from the
+    implementation's own state (:mod:`adamw_oracle.verify.resync`). Empty: not exposed.
     """
 
     params: np.ndarray
@@ -79,6 +88,30 @@ class Observation:
     #: Misbehaviour the adapter saw itself while running the case (e.g. "gradient of step 3 modified
     #: in place"); the checker reports each as a finding. Empty for a well-behaved implementation.
     findings: tuple[str, ...] = ()
+    step_states: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+STEP_STATE_KEYS = ("m", "v", "vmax", "step")
+"""The names :attr:`Observation.step_states` may hold: per-element ``(steps, n)`` moments and the
+``(steps,)`` step counter."""
+
+
+def stack_step_states(rows: Mapping[str, list[Any]], steps: int, n: int) -> dict[str, np.ndarray]:
+    """Per-step state rows collected by an adapter (``{"m": [row after step 1, ...], "step": [...]}``)
+    as :attr:`Observation.step_states` arrays; a name with a row of the wrong size or a missing row is
+    dropped (the judge then judges the whole trajectory)."""
+    out: dict[str, np.ndarray] = {}
+    for key, values in rows.items():
+        if len(values) != steps:
+            continue
+        shape = (steps,) if key == "step" else (steps, n)
+        try:
+            array = np.array([np.asarray(v, dtype=np.float64).reshape(-1) for v in values], dtype=np.float64)
+        except ValueError:  # ragged rows
+            continue
+        if array.size == int(np.prod(shape)):
+            out[key] = array.reshape(shape)
+    return out
 
 
 @runtime_checkable

@@ -43,9 +43,13 @@ class Failure:
     bound: float  # slackened bound
     ulps: float
     fraction_of_bound: float
+    #: what was wrong: ``"param"`` (the parameter after the step), or, for the per-step judge
+    #: (:mod:`adamw_oracle.verify.resync`), the stored state ``"m"``, ``"v"``, ``"vmax"`` or the step counter ``"step"``
+    quantity: str = "param"
 
     def describe(self) -> str:
-        return (f"out[step={self.step}, element={self.element}]={self.observed!r}, but should be "
+        name = "out" if self.quantity == "param" else f"state {self.quantity}"
+        return (f"{name}[step={self.step}, element={self.element}]={self.observed!r}, but should be "
                 f"{float(self.exact)!r} ± {self.bound:.3g} (error {self.ulps:.3g} ulp, "
                 f"{self.fraction_of_bound:.3g}x the bound)")
 
@@ -62,12 +66,23 @@ class Judgement:
     slack: float
     error: str | None = None
     ill_reasons: dict[str, int] = field(default_factory=dict)
+    #: ``"trajectory"``: each step's parameters against the exact run from the initial state (bounds
+    #: accumulate over the run); ``"per-step"``: each step re-synced from the implementation's own
+    #: state before it (:mod:`adamw_oracle.verify.resync`; one-step bounds)
+    mode: str = "trajectory"
+    #: per-step mode: verdicts on the stored state after each step (m, v, vmax elements and the step
+    #: counter), counted apart from ``counts`` (which are the parameters' element-steps)
+    state_counts: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> str:
         c = self.counts
         head = (f"{'PASS' if self.passed else 'FAIL'}: {c['within']} within bound, {c['outside']} outside, "
                 f"{c['ill_conditioned']} ill-conditioned (set aside) under {self.precision.describe()}, "
                 f"slack {self.slack:g}; max error {self.max_fraction_of_bound:.3g} of the bound")
+        if self.mode != "trajectory":
+            s = self.state_counts
+            head += (f"; judged {self.mode} from the implementation's own state (state: {s.get('within', 0)} within, "
+                     f"{s.get('outside', 0)} outside, {s.get('ill_conditioned', 0)} set aside)")
         if self.ill_reasons:
             head += " [set aside: " + ", ".join(f"{k} {v}" for k, v in sorted(self.ill_reasons.items())) + "]"
         if self.error:

@@ -1,0 +1,372 @@
+"""The per-step judge: every step re-synced from the implementation's own state before it.
+
+The trajectory judge (:func:`~adamw_oracle.verify.vectorized.judge_vectorized`) runs the exact
+reference from the case's initial state and bounds the distance a correct implementation may drift
+from it over the whole run; in float16/bfloat16 that bound grows with the run (an error in v decays
+only by beta2 per step), until most elements of a long run are set aside as ill-conditioned. When the
+implementation exposes its state after every step (:attr:`~adamw_oracle.contract.case.Observation.step_states`:
+torch ``optimizer.state``, optax's ``ScaleByAdamState``, Keras's optimizer variables, a callable or a
+program that returns it), :func:`judge_resynced` instead judges step k from the implementation's own
+parameters and state before it:
+
+* The observed values before step k (its parameters after step k-1, its m, v, vmax after step k-1; the
+  case's initial values before step 1) are exact binary numbers; the reference takes them as given,
+  whatever format the implementation stored them in (float32 state for bfloat16 parameters is simply a
+  set of exact numbers). Their bound is 0, so the bound after step k is a *one-step* bound: rounding
+  does not accumulate and the first divergent step is the one named (PyTorch's own optimizer tests
+  re-sync state each step for the same reason).
+* The step counter is never taken from the implementation: step k is step ``initial.step + k`` of the
+  contract, and an exposed counter (``step_states["step"]``) is judged exactly against it (a counter
+  must hold the count exactly; one held in bfloat16 stalls at 256, and that is the bug named).
+* The stored state is judged too: the observed m, v, vmax after step k against the one-step reference
+  of m, v, vmax stored in the precision model's state format, with their own bounds. An implementation
+  whose parameters are right but whose stored state is wrong (a corrupted or mis-scaled moment, a
+  maximum not stored) is caught at the step it stores the wrong value, not only later through the
+  parameters. Verdicts on the state are counted in ``Judgement.state_counts``; ``counts`` stays the
+  parameters' element-steps, so both judges' counts mean the same thing.
+* The verdict kinds are the trajectory judge's: within / outside / ill-conditioned (with reasons), the
+  largest fraction of the bound, and the first failure (earliest step; within a step the parameter
+  first, then m, v, vmax, the counter) with its ULPs in the format of the quantity.
+
+Every step is independent, so all ``steps * n`` element-steps are judged together, in chunks, as one
+one-step batch: the per-step scalars (bias corrections, a schedule's lr) are gathered per element from
+:func:`~adamw_oracle.verify.vectorized.step_constants`; SGD's first step (which initialises the
+momentum buffer) is a batch of its own.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from adamw_oracle.contract.case import Case, Observation
+from adamw_oracle.contract.conventions import AmsGrad, Family
+from adamw_oracle.contract.precision import FormatCost, PrecisionModel
+from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.reference.adam import adam_element_step
+from adamw_oracle.reference.constants import StepConstants
+from adamw_oracle.reference.sgd import sgd_element_step
+from adamw_oracle.verify import double_double as dd
+from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
+from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
+from adamw_oracle.verify.tracked import ILL, NONFINITE
+from adamw_oracle.verify.vectorized import CHUNK, reference_backend, step_constants
+
+STATE_ORDER = ("m", "v", "vmax")
+"""The per-element state judged after each step, in the order failures within one step are reported."""
+
+
+def required_state(case: Case) -> tuple[str, ...]:
+    """The per-step state the one-step reference of ``case`` starts from: Adam's ``m``, ``v`` (and
+    ``vmax`` under AMSGrad), SGD's momentum buffer ``m`` (none without momentum)."""
+    conv, hyper = case.run.config.conventions, case.run.config.hyper
+    if conv.family is Family.ADAM:
+        return ("m", "v", "vmax") if conv.amsgrad is not AmsGrad.OFF else ("m", "v")
+    return ("m",) if hyper.momentum != 0 else ()
+
+
+def can_resync(case: Case, observation: Observation) -> bool:
+    """Whether ``observation`` carries the per-step state :func:`judge_resynced` needs for ``case``
+    (every name of :func:`required_state` with shape ``(steps, n)``, and at least one name)."""
+    states = observation.step_states
+    if not states:
+        return False
+    shape = (case.run.steps, case.run.size)
+    return all(key in states and np.shape(states[key]) == shape for key in required_state(case))
+
+
+@dataclass
+class _Tally:
+    """Verdict counts and the first failure of one quantity."""
+
+    within: int = 0
+    outside: int = 0
+    ill: int = 0
+    worst: float = 0.0
+    first: Failure | None = None
+
+
+def judge_resynced(case: Case, observation: Observation, precision: PrecisionModel | None = None, *,
+                   slack: float = SLACK, xp: Any = None, judge_state: bool = True,
+                   chunk: int | None = None) -> Judgement:
+    """Judge every step of ``observation`` from the implementation's own state before it (see the
+    module docstring); the verdicts of :func:`~adamw_oracle.verify.vectorized.judge_vectorized`,
+    ``mode="per-step"``.
+
+    Args:
+        precision: formats a correct implementation may use (default: the conservative model).
+        slack: factor applied to the one-step bound (default :data:`~adamw_oracle.verify.judge.SLACK`).
+        xp: the array namespace (default numpy; ``cupy`` on a CUDA device).
+        judge_state: also judge the stored state after each step (default True).
+        chunk: element-steps judged together (default :data:`~adamw_oracle.verify.vectorized.CHUNK`).
+
+    Raises:
+        InvalidArgumentError: ``slack`` below 1, or the observation lacks the per-step state the case
+            needs (:func:`required_state`; a black box is judged by the trajectory judge).
+    """
+    if not isinstance(slack, (int, float)) or isinstance(slack, bool) or not slack >= 1:
+        raise InvalidArgumentError("slack", slack, "a number >= 1 (1: the running bound itself)")
+    precision = precision or PrecisionModel.conservative(case.dtype)
+    broken = unjudgeable(case, observation, precision, slack)
+    if broken is not None:
+        return dataclasses.replace(broken, mode="per-step")
+    run = case.run
+    steps, n = run.steps, run.size
+    needed = required_state(case)
+    states = observation.step_states
+    missing = [k for k in needed if k not in states or np.shape(states[k]) != (steps, n)]
+    if missing:
+        have = ", ".join(f"{k} {np.shape(v)}" for k, v in states.items()) or "none"
+        raise InvalidArgumentError("observation", f"per-step state: {have}",
+                                   f"step_states {', '.join(needed)} of shape {(steps, n)} for the per-step judge",
+                                   hint="judge it by its trajectory (judge_mode='trajectory')")
+    backend = reference_backend(precision, xp)
+    xp = backend.xp
+    state_fmt, param_fmt = FormatCost.of(precision.state), FormatCost.of(precision.param)
+    consts = step_constants(case, precision, backend)
+    st = run.initial_state
+    assert st is not None
+    observed_p = np.asarray(observation.params, dtype=np.float64)
+    starts = _starts(case, observed_p, states, backend.double_double)
+    grads = _exact_rows(run.gradients, steps, n, backend.double_double)
+    conv, hyper = run.config.conventions, run.config.hyper
+    # an exposed state is judged when the family has it; one the convention leaves unused (vmax without
+    # AMSGrad) is carried unchanged by the reference, so it is judged as stored
+    family_state = STATE_ORDER if conv.family is Family.ADAM else ("m",)
+    judged_keys = [k for k in family_state if judge_state and k in states and np.shape(states[k]) == (steps, n)]
+    tallies = {"param": _Tally(), **{k: _Tally() for k in judged_keys}}
+    reasons: dict[str, int] = {}
+    groups = [list(range(steps))]
+    if conv.family is Family.SGD:  # the first step initialises the momentum buffer: a batch of its own
+        groups = [[k for k in range(steps) if consts[k].t == 1], [k for k in range(steps) if consts[k].t != 1]]
+    chunk = chunk or (CHUNK if xp is np else max(steps * n, 1))
+    per_step = _stacked_constants(consts, xp)
+    for group in groups:
+        if not group or n == 0:
+            continue
+        index = (np.asarray(group, dtype=np.int64)[:, None] * n + np.arange(n)[None, :]).reshape(-1)
+        for begin in range(0, index.size, max(chunk, 1)):
+            flat = index[begin:begin + chunk]
+            ks = flat // n
+            with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
+                backend.start(int(flat.size))
+                c = _gathered(per_step, consts[group[0]], xp.asarray(ks), backend)
+                p, m, v, vmax = (starts[key].number(backend, flat) for key in ("p", "m", "v", "vmax"))
+                g = grads.number(backend, flat)
+                if conv.family is Family.ADAM:
+                    step = adam_element_step(backend, c, conv, p, g, m, v, vmax)
+                    assert step.v is not None and step.vmax is not None
+                    out = {"v": backend.store(step.v, state_fmt), "vmax": backend.store(step.vmax, state_fmt)}
+                else:
+                    step = sgd_element_step(backend, c, conv, p, g, m, first_step=c.t == 1, nesterov=hyper.nesterov,
+                                            has_momentum=hyper.momentum != 0)
+                    out = {}
+                out["m"] = backend.store(step.m, state_fmt)
+                out["param"] = backend.store(step.p_new, param_fmt)
+                sticky = backend.element_flags()
+                for key, tally in tallies.items():
+                    bounded = out[key]
+                    observed = observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)
+                    fmt = param_fmt if key == "param" else state_fmt
+                    _compare(xp, tally, key, bounded, bounded.flags | sticky, observed.reshape(-1)[flat], flat, n,
+                             slack, fmt, reasons if key == "param" else None)
+    counter = _judge_counter(tallies, states, st.step, steps) if judge_state else None
+    state_tallies = [t for k, t in tallies.items() if k != "param"] + ([counter] if counter else [])
+    param = tallies["param"]
+    counts = {"within": param.within, "outside": param.outside, "ill_conditioned": param.ill}
+    state_counts = {"within": sum(t.within for t in state_tallies), "outside": sum(t.outside for t in state_tallies),
+                    "ill_conditioned": sum(t.ill for t in state_tallies)}
+    order = ["param", *STATE_ORDER, "step"]
+    failures = [t.first for t in [param, *state_tallies] if t.first is not None]
+    first = min(failures, key=lambda f: (f.step, order.index(f.quantity), f.element), default=None)
+    worst = max([t.worst for t in [param, *state_tallies]], default=0.0)
+    passed = counts["outside"] == 0 and state_counts["outside"] == 0
+    return Judgement(passed, counts, first, worst, precision, slack, None, reasons, "per-step", state_counts)
+
+
+# -- inputs -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Flat:
+    """Exact inputs of every element-step, flattened ``(steps * n,)``: ``hi`` (+ ``lo``) within ``r``."""
+
+    hi: np.ndarray
+    lo: np.ndarray | None = None
+    r: np.ndarray | None = None
+
+    def number(self, backend: ArrayBackend, flat: np.ndarray) -> ArrayNumber:
+        xp = backend.xp
+
+        def part(x: np.ndarray | None) -> Any:
+            return None if x is None else xp.asarray(x[flat])
+
+        return backend.array(xp.asarray(self.hi[flat]), part(self.lo), part(self.r))
+
+
+def _exact_values(values: Any, double_double: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """A float64 array (exact as given) or a sequence of exact Fractions / non-finite floats, as
+    ``hi`` (+ ``lo`` in double-double mode) within ``r`` (None where every value is a float64)."""
+    if isinstance(values, np.ndarray):
+        return np.asarray(values, dtype=np.float64).reshape(-1), None, None
+    hi = np.array([float(x) for x in values], dtype=np.float64)
+    inexact = [i for i, x in enumerate(values) if isinstance(x, Fraction) and Fraction(float(x)) != x]
+    if not inexact:
+        return hi, None, None
+    lo, r = np.zeros(hi.size), np.zeros(hi.size)
+    for i in inexact:
+        x = values[i]
+        head = Fraction(float(x))
+        lo[i] = float(x - head) if double_double else 0.0
+        r[i] = float(abs(x - head - Fraction(lo[i]))) * UP2
+    return hi, (lo if double_double else None), r
+
+
+def _exact_rows(rows: Any, steps: int, n: int, double_double: bool) -> _Flat:
+    """``steps`` rows of ``n`` exact values as one flattened :class:`_Flat`."""
+    if isinstance(rows, np.ndarray):
+        return _Flat(np.asarray(rows, dtype=np.float64).reshape(steps * n))
+    parts = [_exact_values(row, double_double) for row in rows]
+    hi = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
+    if all(p[2] is None for p in parts):
+        return _Flat(hi)
+    zeros = np.zeros(n)
+    lo = np.concatenate([p[1] if p[1] is not None else zeros for p in parts]) if double_double else None
+    r = np.concatenate([p[2] if p[2] is not None else zeros for p in parts])
+    return _Flat(hi, lo, r)
+
+
+def _starts(case: Case, observed_p: np.ndarray, states: Mapping[str, np.ndarray],
+            double_double: bool) -> dict[str, _Flat]:
+    """The parameters and state before every step: the case's initial values before step 1, the
+    implementation's own values after step k before step k+1 (zeros for a state it does not use)."""
+    run = case.run
+    steps, n = run.steps, run.size
+    st = run.initial_state
+    assert st is not None
+    out = {}
+    for key, initial, observed in (("p", run.initial_params, observed_p), ("m", st.m, states.get("m")),
+                                   ("v", st.v, states.get("v")), ("vmax", st.vmax, states.get("vmax"))):
+        hi0, lo0, r0 = _exact_values(initial, double_double)
+        rest = np.zeros((steps - 1, n)) if observed is None or np.shape(observed) != (steps, n) else \
+            np.asarray(observed, dtype=np.float64)[:-1]
+        hi = np.concatenate([hi0, rest.reshape(-1)])
+        zeros = np.zeros(rest.size)
+        lo = None if lo0 is None else np.concatenate([lo0, zeros])
+        r = None if r0 is None else np.concatenate([r0, zeros])
+        out[key] = _Flat(hi, lo, r)
+    return out
+
+
+# -- per-step scalars gathered per element ------------------------------------------------------------
+def _stacked_constants(consts: list[StepConstants], xp: Any) -> dict[str, Any]:
+    """For each scalar that differs between steps: its parts stacked over the steps (shape ``(steps,)``);
+    a scalar that is the same number at every step (step_constants shares it) stays one 0-d number."""
+    out: dict[str, Any] = {}
+    for f in fields(StepConstants):
+        if f.name == "t":
+            continue
+        values = [getattr(c, f.name) for c in consts]
+        if all(v is values[0] for v in values):
+            out[f.name] = values[0]
+            continue
+
+        def stack(attr: str, values: list[ArrayNumber] = values) -> Any:
+            parts = [getattr(v, attr) for v in values]
+            if parts[0] is None:
+                return None
+            return xp.stack([xp.asarray(x) for x in parts])
+
+        out[f.name] = (values[0], {attr: stack(attr) for attr in ("hi", "lo", "r", "e", "flags")})
+    return out
+
+
+def _gathered(per_step: dict[str, Any], template: StepConstants, ks: Any, backend: ArrayBackend) -> StepConstants:
+    """The step constants of the element-steps whose step indices are ``ks`` (per-element arrays)."""
+    values: dict[str, Any] = {}
+    for name, value in per_step.items():
+        if isinstance(value, ArrayNumber):
+            values[name] = value
+            continue
+        first, parts = value
+        gathered = {attr: (None if part is None else part[ks]) for attr, part in parts.items()}
+        values[name] = ArrayNumber(gathered["hi"], gathered["lo"], gathered["r"], gathered["e"], gathered["flags"],
+                                   first.fmt, backend)
+    return StepConstants(t=template.t, **values)
+
+
+# -- comparison ---------------------------------------------------------------------------------------
+def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any, observed_host: np.ndarray,
+             flat: np.ndarray, n: int, slack: float, fmt: FormatCost, reasons: dict[str, int] | None) -> None:
+    """The trajectory judge's rule (``|observed - y| + r <= slack * e``, see
+    :mod:`adamw_oracle.verify.vectorized`) for one chunk of one quantity, added to ``tally``."""
+    size = int(flat.size)
+    observed = xp.asarray(observed_host)
+    flagged = xp.broadcast_to(flags != 0, (size,))
+    judged = ~flagged
+    allowed = slack * xp.broadcast_to(bounded.e, (size,))
+    hi = xp.broadcast_to(bounded.hi, (size,))
+    finite = xp.isfinite(observed)
+    if bounded.lo is None:
+        distance = xp.abs(observed - hi)
+    else:
+        dh, _dl = dd.dd_add(observed, xp.zeros_like(observed), -hi, -xp.broadcast_to(bounded.lo, (size,)))
+        distance = xp.abs(dh)
+    upper = distance * UP2 + bounded.r
+    within = judged & finite & (upper <= allowed)
+    outside = judged & ~within
+    positive = allowed > 0
+    fraction = xp.where(positive, distance / xp.where(positive, allowed, 1.0), xp.where(distance == 0, 0.0, xp.inf))
+    fraction = xp.where(finite, fraction, xp.inf)
+    n_within, n_outside = int(xp.count_nonzero(within)), int(xp.count_nonzero(outside))
+    tally.within += n_within
+    tally.outside += n_outside
+    tally.ill += size - n_within - n_outside
+    if n_within + n_outside:
+        tally.worst = max(tally.worst, float(xp.max(xp.where(judged, fraction, 0.0))))
+    if reasons is not None and size - n_within - n_outside:
+        for name, count in _reasons(xp, xp.broadcast_to(flags, (size,))).items():
+            reasons[name] = reasons.get(name, 0) + count
+    if n_outside:
+        i = int(xp.argmax(outside))  # flat is in step-major order: the first outside is the earliest step
+        k, element = divmod(int(flat[i]), n)
+        if tally.first is None or (k + 1, element) < (tally.first.step, tally.first.element):
+            lo = 0.0 if bounded.lo is None else float(xp.broadcast_to(bounded.lo, (size,))[i])
+            exact = Fraction(float(hi[i])) + Fraction(lo)
+            obs = float(observed_host[i])
+            ulps = float(abs(Fraction(obs) - exact) / fmt.fmt.ulp(exact)) if math.isfinite(obs) else math.inf
+            tally.first = Failure(k + 1, element, obs, exact, float(allowed[i]), ulps, float(fraction[i]), key)
+
+
+def _reasons(xp: Any, flags: Any) -> dict[str, int]:
+    nonfinite = (flags & NONFINITE) != 0
+    ill = ((flags & ILL) != 0) & ~nonfinite
+    overflow = (flags != 0) & ~nonfinite & ~ill
+    out = {}
+    for name, mask in (("non-finite input", nonfinite), ("ill-conditioned divisor", ill), ("possible overflow", overflow)):
+        count = int(xp.count_nonzero(mask))
+        if count:
+            out[name] = count
+    return out
+
+
+def _judge_counter(tallies: dict[str, _Tally], states: Mapping[str, np.ndarray], initial_step: int,
+                   steps: int) -> _Tally | None:
+    """The exposed step counter after each step against the contract's count (exactly: bound 0)."""
+    counter = states.get("step")
+    if counter is None or np.shape(counter) != (steps,):
+        return None
+    tally = _Tally()
+    observed = np.asarray(counter, dtype=np.float64)
+    expected = initial_step + np.arange(1, steps + 1, dtype=np.float64)
+    wrong = ~(observed == expected)
+    tally.outside = int(np.count_nonzero(wrong))
+    tally.within = steps - tally.outside
+    if tally.outside:
+        k = int(np.argmax(wrong))
+        tally.worst = math.inf
+        tally.first = Failure(k + 1, 0, float(observed[k]), Fraction(int(expected[k])), 0.0, math.inf, math.inf, "step")
+    return tally
