@@ -4,8 +4,8 @@
 (:mod:`adamw_oracle.verify.distributed`) and stops after the first shard with a finding; the shard
 reports arrive here in shard order, so the merged report is the same on every engine:
 
-* counts (cases, shrink runs, per-element verdicts, findings per kind, known findings, cases set aside)
-  add up;
+* counts (cases, shrink runs, per-element verdicts, findings per kind, known findings, cases set aside,
+  set-aside reasons, stored-state verdicts, cases per judge mode) add up;
 * ``max_fraction_of_bound`` is the largest over the shards; a time budget reached in any shard counts;
 * findings and the counterexample are those of the failing shard (the last one, when there is one),
   whose failure was shrunk in the process that ran it;
@@ -31,7 +31,8 @@ def merge_reports(parts: Sequence[CheckReport], *, examples: int, seed: int, ver
         first, versions=dict(versions), seed=seed, examples=examples, cases_run=0, shrink_runs=0,
         counts={k: 0 for k in first.counts}, finding_counts={k: 0 for k in first.finding_counts}, findings=[],
         counterexample=None, max_fraction_of_bound=0.0, seconds=seconds, stopped_by_budget=False,
-        cases_set_aside=0, set_aside_reasons=[], known_counts={}, shards=len(parts))
+        cases_set_aside=0, set_aside_reasons=[], known_counts={}, shards=len(parts), ill_reasons={},
+        state_counts={k: 0 for k in first.state_counts}, judge_modes={})
     differing: list[str] = []
     for index, part in enumerate(parts):
         merged.cases_run += part.cases_run
@@ -47,6 +48,10 @@ def merge_reports(parts: Sequence[CheckReport], *, examples: int, seed: int, ver
         merged.stopped_by_budget = merged.stopped_by_budget or part.stopped_by_budget
         for kid, count in part.known_counts.items():
             merged.known_counts[kid] = merged.known_counts.get(kid, 0) + count
+        for into, counts in ((merged.ill_reasons, part.ill_reasons), (merged.state_counts, part.state_counts),
+                             (merged.judge_modes, part.judge_modes)):
+            for key, count in counts.items():
+                into[key] = into.get(key, 0) + count
         merged.cases_set_aside += part.cases_set_aside
         merged.set_aside_reasons.extend(part.set_aside_reasons)
         other = {k: v for k, v in part.versions.items() if versions.get(k) != v}

@@ -52,6 +52,13 @@ class Counterexample:
                 "observed": self.observed, "reproduction": self.reproduction}
 
 
+WEAK_SHARE = 0.10
+"""A pass that set aside more than this share of its element-steps as ill-conditioned is marked weak
+("weak PASS: 41% set aside"): most of what it claims was not judged. Judging each step from the
+target's own state (``judge_mode="per-step"``) keeps torch.AdamW's float16/bfloat16 long runs below 5%
+(benchmarks/results.md, docs/error-model.md)."""
+
+
 @dataclass
 class CheckReport:
     """The result of :func:`check_target`.
@@ -87,10 +94,48 @@ class CheckReport:
     known: tuple[KnownFinding, ...] = ()
     known_counts: dict[str, int] = field(default_factory=dict)
     shards: int = 1
+    #: element-steps set aside, per reason (summed over the judged cases; the parameters'
+    #: ``counts["ill_conditioned"]`` split by why: non-finite input, ill-conditioned divisor, possible overflow)
+    ill_reasons: dict[str, int] = field(default_factory=dict)
+    #: per-step judging: verdicts on the stored state (m, v, vmax elements and the step counter) after each step
+    state_counts: dict[str, int] = field(default_factory=lambda: {"within": 0, "outside": 0, "ill_conditioned": 0})
+    #: cases judged per mode (``per-step``: re-synced from the target's own state; ``trajectory``)
+    judge_modes: dict[str, int] = field(default_factory=dict)
+
+    def add_judgement(self, judgement: Any) -> None:
+        """Add one judged case's reasons, state verdicts and mode (its ``counts`` are added by the caller)."""
+        for reason, count in getattr(judgement, "ill_reasons", {}).items():
+            self.ill_reasons[reason] = self.ill_reasons.get(reason, 0) + count
+        for key, count in getattr(judgement, "state_counts", {}).items():
+            self.state_counts[key] = self.state_counts.get(key, 0) + count
+        mode = getattr(judgement, "mode", "trajectory")
+        self.judge_modes[mode] = self.judge_modes.get(mode, 0) + 1
+
+    @property
+    def set_aside_share(self) -> float:
+        """The share of the parameters' element-steps set aside as ill-conditioned (0 when none ran)."""
+        total = sum(self.counts.values())
+        return self.counts["ill_conditioned"] / total if total else 0.0
+
+    @property
+    def weak(self) -> bool:
+        """A PASS (or KNOWN) that says little: more than :data:`WEAK_SHARE` of the element-steps were set
+        aside unjudged (see :meth:`strength`)."""
+        return self.passed and self.set_aside_share > WEAK_SHARE
+
+    def strength(self) -> dict[str, Any]:
+        """How strong the verdict is: element-steps judged, set aside (with the reasons), the share set
+        aside and whether that makes a pass weak, the state verdicts and the cases per judge mode."""
+        judged = self.counts["within"] + self.counts["outside"]
+        return {"elements_judged": judged, "set_aside": self.counts["ill_conditioned"],
+                "set_aside_share": self.set_aside_share, "set_aside_reasons": dict(sorted(self.ill_reasons.items())),
+                "weak": self.weak, "weak_threshold": WEAK_SHARE, "state": dict(self.state_counts),
+                "judge_modes": dict(sorted(self.judge_modes.items()))}
 
     @property
     def verdict(self) -> str:
-        """``PASS``, ``KNOWN`` (passed, but declared known findings were seen), ``FAIL`` or ``INCONCLUSIVE``."""
+        """``PASS``, ``KNOWN`` (passed, but declared known findings were seen), ``FAIL`` or ``INCONCLUSIVE``
+        (a weak pass is still ``PASS``; :attr:`weak` and the rendered report mark it)."""
         if self.passed:
             return "KNOWN" if self.known_counts else "PASS"
         return "INCONCLUSIVE" if self.inconclusive and not self.findings else "FAIL"

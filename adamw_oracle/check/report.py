@@ -29,8 +29,9 @@ def report_header(r: CheckReport) -> str:
 
 def _table(rows: list[tuple[str, str]]) -> str:
     width = max(len(k) for k, _ in rows)
-    line = "+" + "-" * (width + 2) + "+" + "-" * 32 + "+"
-    body = [f"| {k.ljust(width)} | {v.ljust(30)} |" for k, v in rows]
+    values = max([30, *(len(v) for _, v in rows)])
+    line = "+" + "-" * (width + 2) + "+" + "-" * (values + 2) + "+"
+    body = [f"| {k.ljust(width)} | {v.ljust(values)} |" for k, v in rows]
     return "\n".join([line, *body, line])
 
 
@@ -38,14 +39,21 @@ def render_report(r: CheckReport) -> str:
     """The full human-readable report: header, result table, findings, counterexample."""
     verdict = {"KNOWN": "KNOWN (declared findings only)",
                "INCONCLUSIVE": "INCONCLUSIVE (nothing could be judged)"}.get(r.verdict, r.verdict)
+    if r.weak:
+        verdict = f"weak {verdict}: {r.set_aside_share:.0%} set aside"
     rows = [
         ("result", verdict),
         ("cases run", f"{r.cases_run}" + (" (time budget reached)" if r.stopped_by_budget else "")),
+        ("judged", ", ".join(f"{n} {mode}" for mode, n in sorted(r.judge_modes.items())) or "-"),
         ("elements within bound", str(r.counts["within"])),
         ("elements outside bound", str(r.counts["outside"])),
-        ("ill-conditioned (set aside)", str(r.counts["ill_conditioned"])),
+        ("ill-conditioned (set aside)", f"{r.counts['ill_conditioned']} ({r.set_aside_share:.1%})"),
+        *[(f"  {reason}", str(n)) for reason, n in sorted(r.ill_reasons.items())],
         ("max error / bound", "inf" if math.isinf(r.max_fraction_of_bound) else f"{r.max_fraction_of_bound:.3g}"),
     ]
+    if sum(r.state_counts.values()):
+        s = r.state_counts
+        rows.append(("stored state (per-step)", f"{s['within']} within, {s['outside']} outside, {s['ill_conditioned']} set aside"))
     if r.cases_set_aside:
         rows.append(("cases set aside (flush-to-zero)", str(r.cases_set_aside)))
     rows += [(f"cases with {k}", str(n)) for k, n in r.finding_counts.items() if n]
@@ -79,4 +87,5 @@ def report_dict(r: CheckReport) -> dict[str, Any]:
         "counterexample": r.counterexample.as_dict() if r.counterexample else None,
         "seconds": r.seconds, "stopped_by_budget": r.stopped_by_budget,
         "cases_set_aside": r.cases_set_aside, "set_aside_reasons": list(r.set_aside_reasons), "shards": r.shards,
+        "strength": r.strength(),
     }

@@ -57,6 +57,11 @@ CaseProgress = Callable[[str, int, int, CaseResult], None]
 ``examples`` cases) or ``"shrink"`` (``done`` of at most ``shrink_runs`` extra runs)."""
 
 JUDGE_ENGINES = ("vectorized", "mpmath")
+JUDGE_MODES = ("auto", "per-step", "trajectory")
+"""How each case is judged: ``per-step`` re-syncs every step from the implementation's own state
+(:mod:`adamw_oracle.verify.resync`; one-step bounds, the stored state judged too), ``trajectory`` judges
+the parameters against the exact run from the initial state (black boxes), ``auto`` (the default)
+per-step when the observation carries the per-step state the case needs, else trajectory."""
 
 
 class _Failed(Exception):
@@ -125,8 +130,16 @@ def declared_precision(impl: Any, dtype: Dtype) -> Any:
     return declare(dtype) if callable(declare) else None
 
 
-def judge_case(case: Case, obs: Observation, precision: Any = None, engine: str = "vectorized") -> Any:
-    """The verdict on ``obs`` by the chosen judge (both return a :class:`~adamw_oracle.verify.Judgement`)."""
+def judge_case(case: Case, obs: Observation, precision: Any = None, engine: str = "vectorized",
+               mode: str = "auto") -> Any:
+    """The verdict on ``obs`` by the chosen judge and mode (see :data:`JUDGE_MODES`; every judge returns
+    a :class:`~adamw_oracle.verify.Judgement`). The per-step judge is vectorized; with
+    ``engine="mpmath"`` ``auto`` means trajectory."""
+    if mode == "per-step" or (mode == "auto" and engine == "vectorized" and obs.error is None and obs.step_states):
+        from adamw_oracle.verify.resync import can_resync, judge_resynced  # heavy or optional
+
+        if mode == "per-step" or can_resync(case, obs):
+            return judge_resynced(case, obs, precision)
     if engine == "mpmath":
         from adamw_oracle.verify import judge  # heavy or optional
 
@@ -137,7 +150,8 @@ def judge_case(case: Case, obs: Observation, precision: Any = None, engine: str 
 
 
 def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, precision: Any = None,
-             known: Sequence[KnownFinding] = (), judge_engine: str = "vectorized") -> CaseResult:
+             known: Sequence[KnownFinding] = (), judge_engine: str = "vectorized",
+             judge_mode: str = "auto") -> CaseResult:
     """Run one case and judge it (never raises because of ``impl``); findings that one of ``known``
     explains are moved to ``CaseResult.known``."""
     start = time.perf_counter()
@@ -145,7 +159,7 @@ def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, 
     verdict = None
     if obs.error is None:
         try:
-            verdict = judge_case(case, obs, precision, judge_engine)
+            verdict = judge_case(case, obs, precision, judge_engine, judge_mode)
         except Exception as exc:  # noqa: BLE001 - reported as the checker's own problem, not the target's
             return CaseResult(case, obs, None, (Finding("checker_error", f"the judge failed: {type(exc).__name__}: {exc}"),),
                               time.perf_counter() - start)
@@ -179,6 +193,7 @@ def check_target(
     known: Sequence[KnownFinding] | None = None,
     cases: Sequence[Case] | None = None,
     judge_engine: str = "vectorized",
+    judge_mode: str = "auto",
     options: Mapping[str, Any] | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
@@ -215,6 +230,10 @@ def check_target(
             and a failing one is reported without shrinking. ``examples`` is then ``len(cases)``.
         judge_engine: ``"vectorized"`` (default, arrays) or ``"mpmath"`` (the judge of record, for
             cross-checking; far slower on large cases).
+        judge_mode: ``"auto"`` (default: each step re-synced from the implementation's own state when
+            the target exposes it per step, else the whole trajectory), ``"per-step"`` (require it; a
+            case whose observation lacks it is a ``checker_error``) or ``"trajectory"``; see
+            :data:`JUDGE_MODES`. ``per-step`` needs the vectorized engine.
         workers: run the shards on a local Dask cluster of this many worker processes (None or 1:
             serially, in this process). The target must pickle unless it is given by name.
         scheduler: run the shards on the workers of the Dask scheduler at this address instead.
@@ -237,6 +256,11 @@ def check_target(
     _require_int("shrink_runs", shrink_runs, 0)
     if judge_engine not in JUDGE_ENGINES:
         raise InvalidArgumentError("judge_engine", judge_engine, "one of " + ", ".join(JUDGE_ENGINES))
+    if judge_mode not in JUDGE_MODES:
+        raise InvalidArgumentError("judge_mode", judge_mode, "one of " + ", ".join(JUDGE_MODES))
+    if judge_mode == "per-step" and judge_engine != "vectorized":
+        raise InvalidArgumentError("judge_mode", judge_mode, "'auto' or 'trajectory' with judge_engine='mpmath' "
+                                   "(the per-step judge is vectorized)")
     if cases is not None:
         cases = list(cases)
         if not cases or not all(isinstance(c, Case) for c in cases):
@@ -281,11 +305,11 @@ def check_target(
         report.capabilities = tuple(capability_names(caps))
         return _check_cases(report, impl, target, cases, thread_timeout=_thread_timeout(impl, case_timeout),
                             precision=precision, known=known, judge_engine=judge_engine, time_budget=time_budget,
-                            progress=progress)
+                            progress=progress, judge_mode=judge_mode)
     plan = plan_shards(examples, seed, shard_size)
     spec = ShardSpec(target, impl, expected, dt, precision, caps, known, max_size, max_steps, case_timeout, shrink_runs,
                      shrink_seconds, None if time_budget is None else time.time() + time_budget, judge_engine,
-                     dict(options or {}))
+                     dict(options or {}), judge_mode)
     versions = _versions(impl)
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -339,6 +363,7 @@ class ShardSpec:
     deadline: float | None  # time.time() after which no case is started (None: no time budget)
     judge_engine: str = "vectorized"
     options: dict[str, Any] = dataclasses.field(default_factory=dict)  # fixed constructor arguments
+    judge_mode: str = "auto"
 
 
 def _has_findings(report: CheckReport) -> bool:
@@ -387,7 +412,7 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
                               or time.perf_counter() - failed_at[0] > shrink_seconds):
             raise _Abort()
         result = evaluate(impl, case, timeout=thread_timeout, precision=precision, known=known,
-                          judge_engine=judge_engine)
+                          judge_engine=judge_engine, judge_mode=spec.judge_mode)
         if searching:
             _tally(report, result, None if on_case is not None else progress)
             if on_case is not None:
@@ -440,6 +465,7 @@ def _tally(report: CheckReport, result: CaseResult, progress: Progress | None) -
         for key in report.counts:
             report.counts[key] += result.judgement.counts.get(key, 0)
         report.max_fraction_of_bound = max(report.max_fraction_of_bound, result.judgement.max_fraction_of_bound)
+        report.add_judgement(result.judgement)
     for f in result.findings:
         report.finding_counts[f.kind] += 1
     for kid in result.known:
@@ -457,7 +483,7 @@ REPRODUCTION_LIMIT = 4096
 
 def _check_cases(report: CheckReport, impl: Implementation, target: Any, cases: list[Case], *,
                  thread_timeout: float | None, precision: Any, known: Sequence[KnownFinding], judge_engine: str,
-                 time_budget: float | None, progress: Progress | None) -> CheckReport:
+                 time_budget: float | None, progress: Progress | None, judge_mode: str = "auto") -> CheckReport:
     """``check_target`` on explicit cases: judge each as given; the first failing one is reported."""
     start = time.perf_counter()
     for case in cases:
@@ -465,7 +491,7 @@ def _check_cases(report: CheckReport, impl: Implementation, target: Any, cases: 
             report.stopped_by_budget = True
             break
         result = evaluate(impl, case, timeout=thread_timeout, precision=precision, known=known,
-                          judge_engine=judge_engine)
+                          judge_engine=judge_engine, judge_mode=judge_mode)
         _tally(report, result, progress)
         if result.failed:
             report.findings = list(result.findings)

@@ -63,6 +63,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                        help="start no new case after this (default: no limit)")
     check.add_argument("--max-steps", type=int, default=6, help="longest generated run (default 6)")
+    check.add_argument("--judge-mode", choices=("auto", "per-step", "trajectory"), default="auto",
+                       help="per-step: judge each step from the target's own state after the previous one (one-step "
+                       "bounds; its stored state is judged too); trajectory: judge the parameters against the exact "
+                       "run from the start (black boxes); auto (default): per-step when the target exposes its state "
+                       "after every step (the torch, optax and Keras targets do), else trajectory")
     check.add_argument("--quiet", action="store_true", help="no progress on stderr")
     check.add_argument("--strict", action="store_true", help="hold the target's declared known findings against it "
                        "too (default: report them as known; see adamw_oracle/adapters/targets.py)")
@@ -148,7 +153,7 @@ def run_check(args: argparse.Namespace) -> int:
         report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
                               seed=args.seed, time_budget=args.time_budget, case_timeout=args.case_timeout,
                               max_steps=args.max_steps, progress=bar.note, on_case=_case_progress(bar), engine=engine,
-                              known=() if args.strict else None)
+                              known=() if args.strict else None, judge_mode=args.judge_mode)
     if args.json:
         print(dumps(report.as_dict()))
     else:
