@@ -1,6 +1,8 @@
 """A tiny optimizer program checked through the subprocess protocol (see docs/checking.md).
 
-It reads one JSON case on stdin and writes the parameter trajectory as JSON on stdout. The algorithm is
+It reads one JSON case on stdin and writes the parameter trajectory, and its state after every step
+(m, v, vmax and the step counter, so that each step is judged from its own state), as JSON on stdout.
+The algorithm is
 torch.optim.AdamW's (decoupled decay p *= 1 - lr*wd before the step, eps after sqrt(v)/sqrt(bc2),
 AMSGrad over raw v), computed in the case's dtype with numpy (bfloat16 via ml_dtypes)::
 
@@ -27,6 +29,7 @@ def main() -> None:
     c1, c2 = dtype.type(1.0 - h["beta1"]), dtype.type(1.0 - h["beta2"])
     lr_wd = dtype.type(1.0 - h["lr"] * h["weight_decay"])
     out = []
+    states: dict = {"m": [], "v": [], "vmax": [], "step": []}
     for t, row in enumerate(case["gradients"], start=1):
         g = np.array(row, dtype=np.float64).astype(dtype)
         if h["maximize"]:
@@ -40,7 +43,12 @@ def main() -> None:
         denom = np.sqrt(vmax if h["amsgrad"] else v) / dtype.type(np.sqrt(bc2)) + eps
         p = p - dtype.type(h["lr"] / bc1) * m / denom
         out.append([float(x) for x in p])
-    json.dump({"params": out, "state": {"m": [float(x) for x in m], "v": [float(x) for x in v]}}, sys.stdout)
+        for name, value in (("m", m), ("v", v), ("vmax", vmax)):
+            states[name].append([float(x) for x in value])
+        states["step"].append(t)
+    if not h["amsgrad"]:
+        del states["vmax"]
+    json.dump({"params": out, "state": states}, sys.stdout)
 
 
 if __name__ == "__main__":

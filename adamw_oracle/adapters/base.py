@@ -136,17 +136,51 @@ def as_trajectory(case: Case, value: Any, what: str = "trajectory") -> np.ndarra
 
 
 def as_state(case: Case, state: Any) -> dict[str, np.ndarray]:
-    """Validate an optional exposed state mapping ``{"m"|"v"|"vmax": (n,) array}``."""
+    """Validate an optional exposed state mapping ``{"m"|"v"|"vmax": (n,) array}`` (the state after the
+    last step; per-step arrays are accepted too, see :func:`as_states`)."""
+    return as_states(case, state)[0]
+
+
+def as_states(case: Case, state: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Validate an optional exposed state mapping: ``(state after the last step, per-step state)``.
+
+    Each of ``m``, ``v``, ``vmax`` is either an ``(n,)`` array (after the last step) or a
+    ``(steps, n)`` array (after every step: row k after step k+1; its last row is also the final
+    state); ``step`` is optional, the step counter after every step (``(steps,)``) or after the last
+    (a number). Values are taken as the exact numbers given, in whatever format the optimizer holds its
+    state (see :attr:`~adamw_oracle.contract.case.Observation.step_states`).
+
+    Raises:
+        BadOutput: not a dict, an unknown name, non-numbers, or an array of another shape.
+    """
     if state is None:
-        return {}
+        return {}, {}
     if not isinstance(state, dict):
-        raise BadOutput(f"state is a {type(state).__name__}, expected a dict of arrays named m, v, vmax")
-    out = {}
+        raise BadOutput(f"state is a {type(state).__name__}, expected a dict of arrays named m, v, vmax (and step)")
+    steps, n = case.run.steps, case.run.size
+    final: dict[str, np.ndarray] = {}
+    per_step: dict[str, np.ndarray] = {}
     for key, val in state.items():
-        if key not in ("m", "v", "vmax"):
-            raise BadOutput(f"state key {key!r} is not one of m, v, vmax")
-        arr = np.asarray(val, dtype=np.float64).reshape(-1)
-        if arr.shape != (case.run.size,):
-            raise BadOutput(f"state[{key!r}] has {arr.size} values, expected {case.run.size}")
-        out[key] = arr
-    return out
+        if key not in ("m", "v", "vmax", "step"):
+            raise BadOutput(f"state key {key!r} is not one of m, v, vmax, step")
+        try:
+            arr = np.asarray(val, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise BadOutput(f"state[{key!r}] is not numeric ({type(val).__name__}: {exc})") from None
+        if key == "step":
+            if arr.shape == (steps,):
+                per_step[key] = arr
+            elif arr.size != 1:
+                raise BadOutput(f"state['step'] has shape {arr.shape}, expected a number or ({steps},) (one per step)")
+            continue
+        if arr.ndim == 2:
+            if arr.shape != (steps, n):
+                raise BadOutput(f"state[{key!r}] has shape {arr.shape}, expected ({n},) or {(steps, n)} (one row per step)")
+            per_step[key] = arr
+            final[key] = arr[-1].copy()
+            continue
+        arr = arr.reshape(-1)
+        if arr.shape != (n,):
+            raise BadOutput(f"state[{key!r}] has {arr.size} values, expected {n}")
+        final[key] = arr
+    return final, per_step

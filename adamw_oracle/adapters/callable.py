@@ -10,6 +10,8 @@ The user protocol (at most a few lines of glue)::
         ...
         return trajectory            # (steps, n): parameters after every step, same dtype
         # or: return trajectory, {"m": m, "v": v}   (state after the last step, if exposed)
+        # or: return trajectory, {"m": ms, "v": vs, "step": counts}   (state after every step:
+        #     (steps, n) arrays and the (steps,) step counter; each step is then judged from it)
 
     impl = from_callable(my_optimizer, name="mine")
 
@@ -30,7 +32,7 @@ import numpy as np
 from adamw_oracle.adapters.base import (
     BadOutput,
     CaseOptions,
-    as_state,
+    as_states,
     as_trajectory,
     empty_params,
     guarded_run,
@@ -80,10 +82,10 @@ class CallableImplementation:
         trajectory, state = (result if isinstance(result, tuple) and len(result) == 2 else (result, None))
         try:
             params_out = as_trajectory(case, trajectory)
-            state_out = as_state(case, state)
+            state_out, step_states = as_states(case, state)
         except BadOutput as exc:
             return Observation(empty_params(case), error=f"bad output: {exc}", findings=tuple(findings))
-        return Observation(params_out, state_out, findings=tuple(findings))
+        return Observation(params_out, state_out, findings=tuple(findings), step_states=step_states)
 
 
 def from_callable(fn: OptimizerFunction, name: str | None = None,

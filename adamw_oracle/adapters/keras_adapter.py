@@ -31,7 +31,7 @@ import numpy as np
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
 from adamw_oracle.adapters.signature import constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME
-from adamw_oracle.contract.case import Case, Observation
+from adamw_oracle.contract.case import Case, Observation, stack_step_states
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
@@ -111,16 +111,43 @@ class KerasImplementation:
         opt = self._make(keras, opts)
         grads = case.gradients()
         rows = []
+        recorder = VariableRecorder(keras, opt, opts.amsgrad)
         for k in range(case.run.steps):
             g = keras.ops.cast(grads[k], dtype)
             opt.apply_gradients([(g, var)])
             rows.append(np.asarray(keras.ops.convert_to_numpy(var.value)).astype(np.float64))
+            recorder()
         state: dict[str, np.ndarray] = {}
         for name, key in (("m", "momentums"), ("v", "velocities"), ("vmax", "velocity_hats")):
             held = getattr(opt, f"_{key}", None)
             if held:
                 state[name] = np.asarray(keras.ops.convert_to_numpy(held[0].value)).astype(np.float64)
-        return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size), state)
+        return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size), state,
+                           step_states=recorder.stacked(case))
+
+
+class VariableRecorder:
+    """Called after every ``apply_gradients``: keeps the optimizer's variables for the one weight
+    (``_momentums``, ``_velocities``, ``_velocity_hats`` under AMSGrad, and ``iterations``) as per-step
+    rows ``m``, ``v``, ``vmax``, ``step``."""
+
+    def __init__(self, keras: Any, opt: Any, amsgrad: bool) -> None:
+        self.keras, self.opt = keras, opt
+        self.keys = {"m": "_momentums", "v": "_velocities", **({"vmax": "_velocity_hats"} if amsgrad else {})}
+        self.rows: dict[str, list[Any]] = {name: [] for name in [*self.keys, "step"]}
+
+    def __call__(self) -> None:
+        convert = self.keras.ops.convert_to_numpy
+        for name, attr in self.keys.items():
+            held = getattr(self.opt, attr, None)
+            if held:
+                self.rows[name].append(np.asarray(convert(held[0].value)).astype(np.float64))
+        iterations = getattr(self.opt, "iterations", None)
+        if iterations is not None:
+            self.rows["step"].append(np.asarray(convert(iterations.value)).astype(np.float64))
+
+    def stacked(self, case: Case) -> dict[str, np.ndarray]:
+        return stack_step_states(self.rows, case.run.steps, case.run.size)
 
 
 def choose_keras_backend() -> None:
@@ -202,9 +229,11 @@ class KerasClassImplementation:
         opt = self.optimizer_class(**self._map.kwargs(opts))
         grads = case.gradients()
         rows = []
+        recorder = VariableRecorder(keras, opt, opts.amsgrad)
         for k in range(case.run.steps):
             opt.apply_gradients([(keras.ops.cast(grads[k], dtype), var)])
             rows.append(np.asarray(keras.ops.convert_to_numpy(var.value)).astype(np.float64))
+            recorder()
         state: dict[str, np.ndarray] = {}
         for key, attr in (("m", "momentums"), ("v", "velocities"), ("vmax", "velocity_hats")):
             held = getattr(opt, f"_{attr}", None)
@@ -212,4 +241,5 @@ class KerasClassImplementation:
                 value = np.asarray(keras.ops.convert_to_numpy(held[0].value)).astype(np.float64).reshape(-1)
                 if value.shape == (case.run.size,):
                     state[key] = value
-        return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size), state)
+        return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size), state,
+                           step_states=recorder.stacked(case))

@@ -28,7 +28,7 @@ import numpy as np
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
 from adamw_oracle.adapters.signature import constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME
-from adamw_oracle.contract.case import Case, Observation
+from adamw_oracle.contract.case import Case, Observation, stack_step_states
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
@@ -100,7 +100,8 @@ class OptaxImplementation(_EagerOptax):
 
     def _run(self, case: Case) -> Observation:
         opts = CaseOptions.of(case)
-        rows, state = apply_eagerly(self._transformation(opts), case)
+        recorder = MomentRecorder(opts.amsgrad)
+        rows, state = apply_eagerly(self._transformation(opts), case, after_step=recorder)
         moments = state[0]
         exposed = {"m": moments.mu, "v": moments.nu}
         if opts.amsgrad:
@@ -108,7 +109,31 @@ class OptaxImplementation(_EagerOptax):
         return Observation(
             np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size),
             {k: np.asarray(np.asarray(v).astype(np.float64)) for k, v in exposed.items()},
+            step_states=recorder.stacked(case),
         )
+
+
+class MomentRecorder:
+    """Called with the optax state after every update: keeps the Adam moments node's ``mu``, ``nu``
+    (``nu_max`` under AMSGrad) and ``count`` as per-step rows (``m``, ``v``, ``vmax``, ``step``)."""
+
+    def __init__(self, amsgrad: bool) -> None:
+        self.amsgrad = amsgrad
+        self.rows: dict[str, list[Any]] = {"m": [], "v": [], "step": []}
+        if amsgrad:
+            self.rows["vmax"] = []
+
+    def __call__(self, state: Any) -> None:
+        moments = _moments(state)
+        if moments is None:
+            return
+        for key, attr in (("m", "mu"), ("v", "nu"), ("vmax", "nu_max"), ("step", "count")):
+            value = getattr(moments, attr, None)
+            if key in self.rows and value is not None:
+                self.rows[key].append(np.asarray(value).astype(np.float64))
+
+    def stacked(self, case: Case) -> dict[str, np.ndarray]:
+        return stack_step_states(self.rows, case.run.steps, case.run.size)
 
 
 def _moments(state: Any) -> Any:
@@ -150,7 +175,8 @@ class OptaxFactoryImplementation(_EagerOptax):
         tx = self.factory(**self._map.kwargs(opts))
         if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
             raise TypeError(f"{self.name} returned a {type(tx).__name__}, not an optax GradientTransformation")
-        rows, state = apply_eagerly(tx, case)
+        recorder = MomentRecorder(opts.amsgrad)
+        rows, state = apply_eagerly(tx, case, after_step=recorder)
         moments = _moments(state)
         exposed = {}
         if moments is not None:
@@ -159,12 +185,15 @@ class OptaxFactoryImplementation(_EagerOptax):
                 exposed["vmax"] = moments.nu_max
         held = {k: np.asarray(v).astype(np.float64).reshape(-1) for k, v in exposed.items()}
         return Observation(np.array(rows, dtype=np.float64).reshape(case.run.steps, case.run.size),
-                           {k: v for k, v in held.items() if v.shape == (case.run.size,)})
+                           {k: v for k, v in held.items() if v.shape == (case.run.size,)},
+                           step_states=recorder.stacked(case))
 
 
-def apply_eagerly(tx: Any, case: Case) -> tuple[list[np.ndarray], Any]:
+def apply_eagerly(tx: Any, case: Case, *, after_step: Callable[[Any], None] | None = None
+                  ) -> tuple[list[np.ndarray], Any]:
     """Run the transformation ``tx`` over the case's gradients, step by step in the case's dtype:
-    the parameters after every step (as float64 rows) and the final state."""
+    the parameters after every step (as float64 rows) and the final state; ``after_step(state)`` is
+    called with the state after each step (e.g. a :class:`MomentRecorder`)."""
     import jax.numpy as jnp  # optional dependency (jax), imported only when used
     import optax  # optional dependency (optax), imported only when used
 
@@ -178,4 +207,6 @@ def apply_eagerly(tx: Any, case: Case) -> tuple[list[np.ndarray], Any]:
         updates, state = tx.update(jnp.asarray(grads[k]).astype(dt), state, params)
         params = optax.apply_updates(params, updates)
         rows.append(np.asarray(params.astype(wide), dtype=np.float64))
+        if after_step is not None:
+            after_step(state)
     return rows, state

@@ -10,6 +10,8 @@ Protocol (one process per case)::
             "run": {...}}                              # the exact run (decimal / p/q strings)
     stdout {"params": [[p_00, ...], ...],              # parameters after every step
             "state": {"m": [...], "v": [...]}}         # optional, after the last step
+    # or, state after every step (each step is then judged from the program's own state):
+    #       "state": {"m": [[...], ...], "v": [[...], ...], "vmax": [[...], ...], "step": [1, 2, ...]}
 
 Numbers are JSON numbers written with Python's ``repr`` (float64 round-trips exactly); non-finite
 gradients appear as the tokens ``NaN``, ``Infinity``, ``-Infinity`` (Python's json reads and writes
@@ -42,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from adamw_oracle.adapters.base import (
     BadOutput,
     CaseOptions,
-    as_state,
+    as_states,
     as_trajectory,
     empty_params,
     unsupported_reason,
@@ -133,11 +135,11 @@ class SubprocessImplementation:
             if not isinstance(doc, dict) or "params" not in doc:
                 raise BadOutput('stdout is not a JSON object with a "params" key')
             params = as_trajectory(case, doc["params"], "params")
-            state = as_state(case, doc.get("state"))
+            state, step_states = as_states(case, doc.get("state"))
         except (ValueError, BadOutput) as exc:
             began = out[:80].decode("utf-8", "replace")
             return Observation(empty_params(case), error=f"bad output: {exc}; stdout began {began!r}")
-        return Observation(params, state)
+        return Observation(params, state, step_states=step_states)
 
 
 class _Exchange:
@@ -260,8 +262,9 @@ def _reading(sel: selectors.BaseSelector, stream: object) -> bool:
 
 def stdout_limit(case: Case) -> int:
     """Bytes of stdout a correct answer to ``case`` can need, generously: 1 MiB plus 256 bytes per
-    number of the trajectory and state (a float64 ``repr`` takes at most 24 characters)."""
-    return 2**20 + 256 * case.run.size * (case.run.steps + 3)
+    number of the trajectory and state, per-step state included (m, v, vmax after every step and the
+    step counter; a float64 ``repr`` takes at most 24 characters)."""
+    return 2**20 + 256 * (case.run.size * (4 * case.run.steps + 3) + case.run.steps)
 
 
 def _too_large(stream: str, limit: int) -> str:

@@ -19,24 +19,32 @@ from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.verify import judge
 
 
-def explains(known: KnownFinding, case: Case, observation: Observation, finding: Finding) -> bool:
-    """Whether ``known`` accounts for ``finding`` of ``case`` (see :class:`KnownFinding`)."""
+def explains(known: KnownFinding, case: Case, observation: Observation, finding: Finding,
+             mode: str = "trajectory") -> bool:
+    """Whether ``known`` accounts for ``finding`` of ``case`` (see :class:`KnownFinding`). ``mode`` is
+    how the finding's verdict was reached (``"per-step"``: re-synced from the target's own state, see
+    :mod:`adamw_oracle.verify.resync`); the explaining precision model is tried the same way."""
     if finding.kind not in known.kinds or case.dtype not in known.dtypes or not known.occurs(case):
         return False
     if known.explained_by is None or finding.kind not in VALUE_FINDINGS:
         return True
+    if mode == "per-step":
+        from adamw_oracle.verify.resync import judge_resynced  # heavy or optional
+
+        return bool(judge_resynced(case, observation, known.explained_by(case.dtype)).passed)
     return bool(judge(case, observation, precision=known.explained_by(case.dtype)).passed)
 
 
 def split_known(case: Case, observation: Observation, findings: Sequence[Finding],
-                known: Sequence[KnownFinding]) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
-    """``(findings no known finding explains, ids of the known findings that explain the others)``."""
+                known: Sequence[KnownFinding], mode: str = "trajectory") -> tuple[tuple[Finding, ...], tuple[str, ...]]:
+    """``(findings no known finding explains, ids of the known findings that explain the others)``;
+    ``mode`` as for :func:`explains`."""
     if not known or not findings:
         return tuple(findings), ()
     remaining: list[Finding] = []
     ids: dict[str, None] = {}
     for f in findings:
-        match = next((k for k in known if explains(k, case, observation, f)), None)
+        match = next((k for k in known if explains(k, case, observation, f, mode)), None)
         if match is None:
             remaining.append(f)
         else:

@@ -26,15 +26,18 @@ def target_expression(target: Any, impl: Implementation) -> tuple[str, str]:
     return "", f"...  # the implementation object you checked ({impl.name})"
 
 
-def reproduction(case: Case, target: Any, impl: Implementation) -> str:
-    """A runnable program that replays ``case`` on the implementation and prints the verdict."""
+def reproduction(case: Case, target: Any, impl: Implementation, mode: str = "trajectory") -> str:
+    """A runnable program that replays ``case`` on the implementation and prints the verdict (judged
+    per step from the implementation's own state when ``mode`` is ``"per-step"``)."""
     imports, expr = target_expression(target, impl)
     doc = json.dumps(case.run.as_dict(), indent=None)
+    judge_import = ("from adamw_oracle.verify.resync import judge_resynced as judge" if mode == "per-step"
+                    else "from adamw_oracle.verify import judge")
     lines = [
         "import json",
         "from adamw_oracle import Run, Dtype",
         "from adamw_oracle.adapters import Case",
-        "from adamw_oracle.verify import judge",
+        judge_import,
     ]
     if imports:
         lines.append(imports)

@@ -163,7 +163,7 @@ def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, 
         except Exception as exc:  # noqa: BLE001 - reported as the checker's own problem, not the target's
             return CaseResult(case, obs, None, (Finding("checker_error", f"the judge failed: {type(exc).__name__}: {exc}"),),
                               time.perf_counter() - start)
-    findings, known_ids = split_known(case, obs, classify(obs, verdict), known)
+    findings, known_ids = split_known(case, obs, classify(obs, verdict), known, getattr(verdict, "mode", "trajectory"))
     set_aside = None
     if findings and getattr(impl, "flushes_subnormals", False) and all(f.kind in _FLUSHABLE for f in findings):
 
@@ -445,10 +445,15 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
         report.findings = list(first_kinds.values())
         verdict = minimal.judgement.describe() if minimal.judgement is not None else (minimal.observation.error or "")
         report.counterexample = Counterexample(
-            minimal.case, minimal.findings, verdict, reproduction(minimal.case, target, impl),
+            minimal.case, minimal.findings, verdict, reproduction(minimal.case, target, impl, _mode(minimal)),
             minimal.observation.params.tolist())
     report.passed = not report.findings and not report.inconclusive
     return report
+
+
+def _mode(result: CaseResult) -> str:
+    """How ``result`` was judged (``per-step`` or ``trajectory``)."""
+    return getattr(result.judgement, "mode", "trajectory") if result.judgement is not None else "trajectory"
 
 
 def _thread_timeout(impl: Implementation, case_timeout: float | None) -> float | None:
@@ -498,7 +503,7 @@ def _check_cases(report: CheckReport, impl: Implementation, target: Any, cases: 
             verdict = result.judgement.describe() if result.judgement is not None else (result.observation.error or "")
             run = case.run
             small = run.size * run.steps <= REPRODUCTION_LIMIT
-            text = reproduction(case, target, impl) if small else \
+            text = reproduction(case, target, impl, _mode(result)) if small else \
                 f"# a {run.size}-element x {run.steps}-step case: rebuild it as it was built, then call check_target(..., cases=[case])"
             observed = result.observation.params.tolist() if small else []
             report.counterexample = Counterexample(case, result.findings, verdict, text, observed)
