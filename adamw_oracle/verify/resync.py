@@ -25,8 +25,9 @@ parameters and state before it:
   parameters. Verdicts on the state are counted in ``Judgement.state_counts``; ``counts`` stays the
   parameters' element-steps, so both judges' counts mean the same thing.
 * The verdict kinds are the trajectory judge's: within / outside / ill-conditioned (with reasons), the
-  largest fraction of the bound, and the first failure (earliest step; within a step the parameter
-  first, then m, v, vmax, the counter) with its ULPs in the format of the quantity.
+  largest fraction of the bound, and the first failure (earliest step; within a step a wrong counter
+  first, since it is the cause of the rest, then the parameter, m, v, vmax) with its ULPs in the
+  format of the quantity.
 
 Every step is independent, so all ``steps * n`` element-steps are judged together, in chunks, as one
 one-step batch: the per-step scalars (bias corrections, a schedule's lr) are gathered per element from
@@ -181,7 +182,7 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
     counts = {"within": param.within, "outside": param.outside, "ill_conditioned": param.ill}
     state_counts = {"within": sum(t.within for t in state_tallies), "outside": sum(t.outside for t in state_tallies),
                     "ill_conditioned": sum(t.ill for t in state_tallies)}
-    order = ["param", *STATE_ORDER, "step"]
+    order = ["step", "param", *STATE_ORDER]  # a wrong counter first: it is the cause of the rest of its step
     failures = [t.first for t in [param, *state_tallies] if t.first is not None]
     first = min(failures, key=lambda f: (f.step, order.index(f.quantity), f.element), default=None)
     worst = max([t.worst for t in [param, *state_tallies]], default=0.0)
