@@ -38,6 +38,7 @@ BENCHMARKS = {
     8: "benchmarks.bench_check_tensor",
     9: "benchmarks.bench_check_cases",
     10: "benchmarks.bench_scale",
+    11: "benchmarks.bench_resync",
 }
 SIZES = ("full", "tiny")
 DEFAULT_OUT = Path(__file__).resolve().parent

@@ -170,12 +170,13 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                 out["m"] = backend.store(step.m, state_fmt)
                 out["param"] = backend.store(step.p_new, param_fmt)
                 sticky = backend.element_flags()
+                inherited = xp.asarray(~np.all([np.isfinite(starts[key].hi[flat]) for key in starts], axis=0))
                 for key, tally in tallies.items():
                     bounded = out[key]
                     observed = observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)
                     fmt = param_fmt if key == "param" else state_fmt
                     _compare(xp, tally, key, bounded, bounded.flags | sticky, observed.reshape(-1)[flat], flat, n,
-                             slack, fmt, reasons if key == "param" else None)
+                             slack, fmt, reasons if key == "param" else None, inherited)
     counter = _judge_counter(tallies, states, st.step, steps) if judge_state else None
     state_tallies = [t for k, t in tallies.items() if k != "param"] + ([counter] if counter else [])
     param = tallies["param"]
@@ -301,7 +302,8 @@ def _gathered(per_step: dict[str, Any], template: StepConstants, ks: Any, backen
 
 # -- comparison ---------------------------------------------------------------------------------------
 def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any, observed_host: np.ndarray,
-             flat: np.ndarray, n: int, slack: float, fmt: FormatCost, reasons: dict[str, int] | None) -> None:
+             flat: np.ndarray, n: int, slack: float, fmt: FormatCost, reasons: dict[str, int] | None,
+             inherited: Any) -> None:
     """The trajectory judge's rule (``|observed - y| + r <= slack * e``, see
     :mod:`adamw_oracle.verify.vectorized`) for one chunk of one quantity, added to ``tally``."""
     size = int(flat.size)
@@ -329,7 +331,7 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
     if n_within + n_outside:
         tally.worst = max(tally.worst, float(xp.max(xp.where(judged, fraction, 0.0))))
     if reasons is not None and size - n_within - n_outside:
-        for name, count in _reasons(xp, xp.broadcast_to(flags, (size,))).items():
+        for name, count in _reasons(xp, xp.broadcast_to(flags, (size,)), inherited).items():
             reasons[name] = reasons.get(name, 0) + count
     if n_outside:
         i = int(xp.argmax(outside))  # flat is in step-major order: the first outside is the earliest step
@@ -342,12 +344,21 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
             tally.first = Failure(k + 1, element, obs, exact, float(allowed[i]), ulps, float(fraction[i]), key)
 
 
-def _reasons(xp: Any, flags: Any) -> dict[str, int]:
+INHERITED = "non-finite parameter or state from the step before"
+"""The per-step judge's own reason: the target's parameter or stored state before the step is not finite
+(its earlier step was set aside, e.g. a 0/0 in float16, or was already reported)."""
+
+
+def _reasons(xp: Any, flags: Any, inherited: Any) -> dict[str, int]:
+    """Set-aside counts per reason, the root cause first (as in the trajectory judge), with a
+    non-finite start split into the target's own (:data:`INHERITED`) and a non-finite gradient."""
     nonfinite = (flags & NONFINITE) != 0
+    from_state = nonfinite & inherited
     ill = ((flags & ILL) != 0) & ~nonfinite
     overflow = (flags != 0) & ~nonfinite & ~ill
     out = {}
-    for name, mask in (("non-finite input", nonfinite), ("ill-conditioned divisor", ill), ("possible overflow", overflow)):
+    for name, mask in ((INHERITED, from_state), ("non-finite input", nonfinite & ~from_state),
+                       ("ill-conditioned divisor", ill), ("possible overflow", overflow)):
         count = int(xp.count_nonzero(mask))
         if count:
             out[name] = count
