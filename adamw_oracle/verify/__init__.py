@@ -2,6 +2,8 @@
 
 * :func:`judge` -- per element and step: within bound / outside bound / ill-conditioned (set aside).
 * :func:`judge_vectorized` -- the same verdicts on whole arrays (numpy or CuPy), for tensor-sized cases.
+* :func:`judge_resynced` -- every step judged from the implementation's own state before it (one-step
+  bounds; its stored state judged too), for targets that expose their state per step.
 * :func:`bounded_trajectory` -- exact parameters with rigorous running error bounds per dtype.
 * :class:`NumpyImplementation` -- plain numpy, every convention, several legitimate operation orders.
 * :func:`three_way_fuzz` -- reference vs symbolic, and GPU host build + numpy vs the error model.
@@ -18,12 +20,13 @@ from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.verify.error_model import BoundedTrajectory, BoundedValue, bounded_trajectory
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, judge
 from adamw_oracle.verify.numpy_impl import CORRECT_VARIANTS, NumpyImplementation, NumpyVariant, correct_implementations
+from adamw_oracle.verify.resync import judge_resynced
 from adamw_oracle.verify.vectorized import judge_vectorized
 
 __all__ = [
     "BoundedTrajectory", "BoundedValue", "CORRECT_VARIANTS", "Failure", "FuzzSummary", "Judgement",
     "NumpyImplementation", "NumpyVariant", "PrecisionModel", "SLACK", "bounded_trajectory",
-    "correct_implementations", "judge", "judge_vectorized", "three_way_fuzz",
+    "correct_implementations", "judge", "judge_resynced", "judge_vectorized", "three_way_fuzz",
 ]
 
 _LAZY = {"three_way_fuzz": "adamw_oracle.verify.fuzz", "FuzzSummary": "adamw_oracle.verify.fuzz"}
