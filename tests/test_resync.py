@@ -308,3 +308,20 @@ def test_subprocess_example_reports_state_per_step() -> None:
     obs = SubprocessImplementation([sys.executable, str(example)]).run(case)
     assert obs.error is None and set(obs.step_states) == {"m", "v", "vmax", "step"}
     assert judge_resynced(case, obs).passed
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_seeded_state_that_is_no_float64_starts_step_one_as_the_trajectory_judge_does(dtype: str) -> None:
+    """Step 1 starts from the case's own state, exact rationals included (m = 1/10 is no float64)."""
+    from adamw_oracle.contract.state import exact_state
+    from adamw_oracle.verify import NumpyImplementation
+
+    cfg = preset("torch.Adam", lr="0.001", amsgrad=True)
+    run = Run(cfg, ("0.5", "-0.25"), (("0.125", "-1"),), exact_state(1000, ["0.1", "-0.3"], ["0.01", "1"], ["0.02", "1"]))
+    case = Case(run, dtype)
+    obs = NumpyImplementation().run(case)
+    one = replace(obs, step_states={k: np.asarray(v)[None, :] for k, v in obs.state.items()})
+    per_step, trajectory = judge_resynced(case, one), judge_vectorized(case, obs)
+    assert per_step.passed and per_step.counts == trajectory.counts and per_step.state_counts["within"] == 6
+    params_only = judge_resynced(case, one, judge_state=False)
+    assert params_only.max_fraction_of_bound == trajectory.max_fraction_of_bound

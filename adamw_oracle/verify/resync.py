@@ -142,23 +142,22 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
     judged_keys = [k for k in family_state if judge_state and k in states and np.shape(states[k]) == (steps, n)]
     tallies = {"param": _Tally(), **{k: _Tally() for k in judged_keys}}
     reasons: dict[str, int] = {}
-    groups = [list(range(steps))]
-    if conv.family is Family.SGD:  # the first step initialises the momentum buffer: a batch of its own
-        groups = [[k for k in range(steps) if consts[k].t == 1], [k for k in range(steps) if consts[k].t != 1]]
+    groups = [(0, steps)]  # ranges of steps judged together
+    if conv.family is Family.SGD and st.step == 0:  # the first step initialises the momentum buffer
+        groups = [(0, 1), (1, steps)]
     chunk = chunk or (CHUNK if xp is np else max(steps * n, 1))
     per_step = _stacked_constants(consts, xp)
-    for group in groups:
-        if not group or n == 0:
+    for first_step, stop_step in groups:
+        if first_step >= stop_step or n == 0:
             continue
-        index = (np.asarray(group, dtype=np.int64)[:, None] * n + np.arange(n)[None, :]).reshape(-1)
-        for begin in range(0, index.size, max(chunk, 1)):
-            flat = index[begin:begin + chunk]
-            ks = flat // n
+        for a in range(first_step * n, stop_step * n, max(chunk, 1)):
+            b = min(a + chunk, stop_step * n)
+            flat = np.arange(a, b)
             with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
-                backend.start(int(flat.size))
-                c = _gathered(per_step, consts[group[0]], xp.asarray(ks), backend)
-                p, m, v, vmax = (starts[key].number(backend, flat) for key in ("p", "m", "v", "vmax"))
-                g = grads.number(backend, flat)
+                backend.start(b - a)
+                c = _gathered(per_step, consts[first_step], xp.asarray(flat // n), backend)
+                p, m, v, vmax = (starts[key].number(backend, a, b) for key in ("p", "m", "v", "vmax"))
+                g = grads.number(backend, a, b)
                 if conv.family is Family.ADAM:
                     step = adam_element_step(backend, c, conv, p, g, m, v, vmax)
                     assert step.v is not None and step.vmax is not None
@@ -170,12 +169,12 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                 out["m"] = backend.store(step.m, state_fmt)
                 out["param"] = backend.store(step.p_new, param_fmt)
                 sticky = backend.element_flags()
-                inherited = xp.asarray(~np.all([np.isfinite(starts[key].hi[flat]) for key in starts], axis=0))
+                inherited = xp.asarray(~np.all([np.isfinite(starts[key].hi(a, b)) for key in starts], axis=0))
                 for key, tally in tallies.items():
                     bounded = out[key]
                     observed = observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)
                     fmt = param_fmt if key == "param" else state_fmt
-                    _compare(xp, tally, key, bounded, bounded.flags | sticky, observed.reshape(-1)[flat], flat, n,
+                    _compare(xp, tally, key, bounded, bounded.flags | sticky, observed.reshape(-1)[a:b], flat, n,
                              slack, fmt, reasons if key == "param" else None, inherited)
     counter = _judge_counter(tallies, states, st.step, steps) if judge_state else None
     state_tallies = [t for k, t in tallies.items() if k != "param"] + ([counter] if counter else [])
@@ -200,13 +199,13 @@ class _Flat:
     lo: np.ndarray | None = None
     r: np.ndarray | None = None
 
-    def number(self, backend: ArrayBackend, flat: np.ndarray) -> ArrayNumber:
+    def number(self, backend: ArrayBackend, a: int, b: int) -> ArrayNumber:
         xp = backend.xp
 
         def part(x: np.ndarray | None) -> Any:
-            return None if x is None else xp.asarray(x[flat])
+            return None if x is None else xp.asarray(x[a:b])
 
-        return backend.array(xp.asarray(self.hi[flat]), part(self.lo), part(self.r))
+        return backend.array(xp.asarray(self.hi[a:b]), part(self.lo), part(self.r))
 
 
 def _exact_values(values: Any, double_double: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -214,6 +213,9 @@ def _exact_values(values: Any, double_double: bool) -> tuple[np.ndarray, np.ndar
     ``hi`` (+ ``lo`` in double-double mode) within ``r`` (None where every value is a float64)."""
     if isinstance(values, np.ndarray):
         return np.asarray(values, dtype=np.float64).reshape(-1), None, None
+    if not values or (values[0] == 0 and values.count(values[0]) == len(values)):
+        # a fresh state: tuple.count compares the one shared Fraction(0) by identity, fast
+        return np.zeros(len(values)), None, None
     hi = np.array([float(x) for x in values], dtype=np.float64)
     inexact = [i for i, x in enumerate(values) if isinstance(x, Fraction) and Fraction(float(x)) != x]
     if not inexact:
@@ -241,8 +243,45 @@ def _exact_rows(rows: Any, steps: int, n: int, double_double: bool) -> _Flat:
     return _Flat(hi, lo, r)
 
 
+def _virtual(first: np.ndarray, rest: np.ndarray | None, a: int, b: int, n: int) -> np.ndarray:
+    """Elements ``a..b`` of ``concatenate([first, rest])`` (``rest`` None: zeros) without building it."""
+    def tail(lo: int, hi: int) -> np.ndarray:
+        return np.zeros(hi - lo) if rest is None else rest[lo:hi]
+
+    if b <= n:
+        return first[a:b]
+    if a >= n:
+        return tail(a - n, b - n)
+    return np.concatenate([first[a:], tail(0, b - n)])
+
+
+@dataclass(frozen=True)
+class _Start:
+    """One input before every step without copying the run: the case's initial values (``hi0`` + ``lo0``
+    within ``r0``) before step 1, the implementation's observed ``(steps, n)`` values (row k-1) before
+    step k (None: a state it does not use, zero at every step). Element-step j is step j // n."""
+
+    hi0: np.ndarray
+    lo0: np.ndarray | None
+    r0: np.ndarray | None
+    observed: np.ndarray | None
+    n: int
+
+    def hi(self, a: int, b: int) -> np.ndarray:
+        rest = None if self.observed is None else self.observed.reshape(-1)
+        return _virtual(self.hi0, rest, a, b, self.n)
+
+    def number(self, backend: ArrayBackend, a: int, b: int) -> ArrayNumber:
+        xp = backend.xp
+
+        def part(x: np.ndarray | None) -> Any:
+            return None if x is None else xp.asarray(_virtual(x, None, a, b, self.n))
+
+        return backend.array(xp.asarray(self.hi(a, b)), part(self.lo0), part(self.r0))
+
+
 def _starts(case: Case, observed_p: np.ndarray, states: Mapping[str, np.ndarray],
-            double_double: bool) -> dict[str, _Flat]:
+            double_double: bool) -> dict[str, _Start]:
     """The parameters and state before every step: the case's initial values before step 1, the
     implementation's own values after step k before step k+1 (zeros for a state it does not use)."""
     run = case.run
@@ -253,13 +292,8 @@ def _starts(case: Case, observed_p: np.ndarray, states: Mapping[str, np.ndarray]
     for key, initial, observed in (("p", run.initial_params, observed_p), ("m", st.m, states.get("m")),
                                    ("v", st.v, states.get("v")), ("vmax", st.vmax, states.get("vmax"))):
         hi0, lo0, r0 = _exact_values(initial, double_double)
-        rest = np.zeros((steps - 1, n)) if observed is None or np.shape(observed) != (steps, n) else \
-            np.asarray(observed, dtype=np.float64)[:-1]
-        hi = np.concatenate([hi0, rest.reshape(-1)])
-        zeros = np.zeros(rest.size)
-        lo = None if lo0 is None else np.concatenate([lo0, zeros])
-        r = None if r0 is None else np.concatenate([r0, zeros])
-        out[key] = _Flat(hi, lo, r)
+        held = None if observed is None or np.shape(observed) != (steps, n) else np.asarray(observed, dtype=np.float64)
+        out[key] = _Start(hi0, lo0, r0, held, n)
     return out
 
 
