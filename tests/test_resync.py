@@ -325,3 +325,34 @@ def test_a_seeded_state_that_is_no_float64_starts_step_one_as_the_trajectory_jud
     assert per_step.passed and per_step.counts == trajectory.counts and per_step.state_counts["within"] == 6
     params_only = judge_resynced(case, one, judge_state=False)
     assert params_only.max_fraction_of_bound == trajectory.max_fraction_of_bound
+
+
+def test_a_learning_rate_schedule_is_judged_per_step() -> None:
+    """lr changed between steps (torch: group['lr'] = lr * schedule[k]): the per-step judge gathers
+    each step's lr_t; a schedule the optimizer ignores after the first step is named at step 2."""
+    rng = np.random.default_rng(11)
+    steps = 30
+    schedule = [1.0] + [0.5 ** (1 + k // 10) for k in range(1, steps)]
+    cfg = preset("torch.AdamW", lr="0.01", weight_decay="0.1")
+    run = Run.from_arrays(cfg, _values(rng, (4,), "float16"), _values(rng, (steps, 4), "float16"))
+    case = Case(Run(cfg, run.initial_params, run.gradients, schedule=schedule), "float16")
+
+    def scheduled(follow: bool) -> Observation:
+        p = torch.tensor(case.initial_params(), dtype=torch.float16, requires_grad=True)
+        opt = torch.optim.AdamW([p], lr=0.01, weight_decay=0.1, foreach=False)
+        rows: dict[str, list[np.ndarray]] = {"p": [], "m": [], "v": [], "step": []}
+        for k in range(steps):
+            if follow or k == 0:
+                opt.param_groups[0]["lr"] = 0.01 * schedule[k]
+            p.grad = torch.tensor(case.gradients()[k], dtype=torch.float16)
+            opt.step()
+            st = opt.state[p]
+            for key, value in (("p", p), ("m", st["exp_avg"]), ("v", st["exp_avg_sq"]), ("step", st["step"])):
+                rows[key].append(value.detach().double().numpy().copy().reshape(-1))
+        return Observation(np.array(rows["p"]), step_states={"m": np.array(rows["m"]), "v": np.array(rows["v"]),
+                                                             "step": np.array(rows["step"]).reshape(-1)})
+
+    good = judge_resynced(case, scheduled(True))
+    assert good.passed and good.counts["within"] > 0.95 * steps * 4, good.describe()
+    failure = judge_resynced(case, scheduled(False)).first_failure
+    assert failure is not None and (failure.step, failure.quantity) == (2, "param")
