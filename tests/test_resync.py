@@ -296,6 +296,8 @@ def test_cli_judge_mode(capsys: pytest.CaptureFixture[str]) -> None:
                  "--json", "--judge-mode", "per-step"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["strength"]["judge_modes"] == {"per-step": 3}
+    assert main(["check", "torch.AdamW", "--loops", "--judge-mode", "per-step"]) == 2
+    assert "--judge-mode" in capsys.readouterr().err
 
 
 def test_subprocess_example_reports_state_per_step() -> None:

@@ -188,6 +188,9 @@ def _run_loops(args: argparse.Namespace) -> int:
                                    "(loop adapters drive the framework's own optimizer)")
     if not args.target:
         raise InvalidArgumentError("target", None, "a built-in torch or optax target name with --loops")
+    if args.judge_mode == "per-step":
+        raise InvalidArgumentError("--judge-mode", args.judge_mode, "auto or trajectory with --loops (training loops "
+                                   "are judged by each tensor's trajectory)")
     report = check_loops(args.target, expect=args.expect, dtype=args.dtype or "float32", examples=args.examples,
                          seed=args.seed, max_steps=args.max_steps, max_tensors=args.max_tensors,
                          max_groups=args.max_groups)
