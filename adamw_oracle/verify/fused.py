@@ -384,7 +384,14 @@ def prepare(backend: ArrayBackend, consts: list[StepConstants], step: Any, forma
             exact_state = False
         state[var, 3] = np.where(finite, 0.0, np.inf)
         sticky |= (~finite).astype(np.uint8) * NONFINITE
-    g_hi = np.stack([np.asarray(g.hi, dtype=np.float64) for g in grads]) if grads else np.zeros((0, n))
+    rows = [np.asarray(g.hi, dtype=np.float64) for g in grads]
+    base = rows[0].base if rows else None
+    if (base is not None and isinstance(base, np.ndarray) and base.dtype == np.float64 and base.ndim == 2
+            and base.shape == (len(rows), n) and base.flags.c_contiguous
+            and all(r.base is base for r in rows) and rows[0].ctypes.data == base.ctypes.data):
+        g_hi = base  # the run's own (steps, n) gradient array: no copy
+    else:
+        g_hi = np.stack(rows) if rows else np.zeros((0, n))
     exact_grads = all(g.r is None and (g.lo is None or not dd) for g in grads)
     if exact_grads:
         g_lo = g_r = np.zeros((1, 1))
