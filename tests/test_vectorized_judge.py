@@ -260,3 +260,15 @@ def test_cupy_path_gives_the_numpy_verdicts() -> None:
         assert judge_vectorized(case, obs, xp=cupy) == judge_vectorized(case, obs)
         broken = MUTATIONS[1].run(case)
         assert judge_vectorized(case, broken, xp=cupy) == judge_vectorized(case, broken)
+
+
+def test_a_failure_too_many_ulps_away_for_a_float_reports_inf_ulps() -> None:
+    """exact 0 (ULP: the smallest subnormal) against an observation of 1.0: 2**1074 ULPs, beyond float."""
+    config = preset("torch.Adam", lr="0")
+    case = Case(Run(config, (0.0, 0.0), [[0.0, 0.0]]), Dtype.FLOAT64)
+    observation = Observation(np.array([[0.0, 1.0]]))
+    verdicts = [judge(case, observation), judge_vectorized(case, observation, fused=False),
+                judge_vectorized(case, observation, fused=True)]
+    for verdict in verdicts:
+        assert not verdict.passed and verdict.first_failure is not None
+        assert verdict.first_failure.element == 1 and verdict.first_failure.ulps == math.inf

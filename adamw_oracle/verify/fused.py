@@ -46,7 +46,7 @@ from adamw_oracle.gpu.hostbuild import trusted_path
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.verify.array_backend import UP, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.fused_kernel import BLOCK
-from adamw_oracle.verify.judge import Failure, Judgement
+from adamw_oracle.verify.judge import Failure, Judgement, ulps_between
 from adamw_oracle.verify.tracked import NONFINITE
 
 
@@ -516,7 +516,7 @@ def _failure(k: int, element: int, obs: float, detail: np.ndarray, dd: bool, fmt
     from fractions import Fraction
 
     exact = Fraction(float(detail[0])) + (Fraction(float(detail[1])) if dd else 0)
-    ulps = float(abs(Fraction(obs) - exact) / fmt.ulp(exact)) if math.isfinite(obs) else math.inf
+    ulps = ulps_between(obs, exact, fmt) if math.isfinite(obs) else math.inf
     return Failure(k + 1, element, float(obs), exact, float(detail[2]), ulps, float(detail[3]))
 
 

@@ -49,7 +49,7 @@ from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import tracked_constants
-from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
+from adamw_oracle.verify.judge import SLACK, Failure, Judgement, ulps_between, unjudgeable
 from adamw_oracle.verify.tracked import ILL, NONFINITE, RunningErrorBackend
 
 SCALAR_PREC = 200
@@ -344,7 +344,7 @@ def _failure(k: int, element: int, i: int, p: ArrayNumber, obs: float, allowed: 
              fmt: Any) -> Failure:
     exact = Fraction(float(p.hi[i])) + (Fraction(float(p.lo[i])) if p.lo is not None else 0)
     if math.isfinite(obs):
-        ulps = float(abs(Fraction(obs) - exact) / fmt.ulp(exact))
+        ulps = ulps_between(obs, exact, fmt)
     else:
         ulps = math.inf
     return Failure(k + 1, element, float(obs), exact, allowed, ulps, fraction)
