@@ -431,8 +431,11 @@ def _slice(prep: Prepared, start: int, stop: int, k0: int, k1: int) -> tuple[np.
 
 
 def parallel_for(n: int) -> bool:
-    """Whether to spread a case of n elements over numba's threads (only big cases pay for the start)."""
-    return n >= 16 * BLOCK and (os.cpu_count() or 1) > 1
+    """Whether to spread a case of n elements over numba's threads: only big cases pay for the start,
+    and only from the main thread (numba's default ``workqueue`` threading layer aborts the process
+    when two threads launch parallel kernels at once; judges running in worker threads stay serial)."""
+    return (n >= 16 * BLOCK and (os.cpu_count() or 1) > 1
+            and threading.current_thread() is threading.main_thread())
 
 
 _EMPTY_F = np.zeros((1, 1))
