@@ -451,9 +451,17 @@ def _launch(prep: Prepared, group: tuple[int, int, StepTrace, np.ndarray, np.nda
     g, gl, gr = _slice(prep, start, stop, k0, k1)
     new_state, new_sticky = np.zeros_like(state), np.empty_like(sticky)
     mod = kernel()
-    run = mod.run_parallel if parallel_for(stop - start) else mod.run_serial
-    run(prog, params, outs, nodes, prep.double_double, prep.exact_grads, state, sticky, g, gl, gr, table, step_flags,
-        mode, *outputs[:2], new_state, new_sticky, *outputs[2:])
+    args = (prog, params, outs, nodes, prep.double_double, prep.exact_grads, state, sticky, g, gl, gr, table,
+            step_flags, mode, *outputs[:2], new_state, new_sticky, *outputs[2:])
+    if parallel_for(stop - start):
+        import numba  # heavy: loaded with the kernel
+
+        # blocks handed out 8 at a time as threads come free (not split evenly up front): on a shared
+        # machine a thread that loses its core would otherwise hold up the whole launch
+        with numba.parallel_chunksize(8):
+            mod.run_parallel(*args)
+    else:
+        mod.run_serial(*args)
     return new_state, new_sticky
 
 
