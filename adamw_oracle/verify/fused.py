@@ -34,6 +34,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -524,8 +525,6 @@ def fused_judge(prep: Prepared, case: Case, observation: Observation, precision:
 
 
 def _failure(k: int, element: int, obs: float, detail: np.ndarray, dd: bool, fmt: Any) -> Failure:
-    from fractions import Fraction
-
     exact = Fraction(float(detail[0])) + (Fraction(float(detail[1])) if dd else 0)
     ulps = ulps_between(obs, exact, fmt) if math.isfinite(obs) else math.inf
     return Failure(k + 1, element, float(obs), exact, float(detail[2]), ulps, float(detail[3]))
