@@ -28,6 +28,7 @@ class BenchResult:
     target_met: bool | None = None
     gap: str = ""
     notes: str = ""
+    measured: str = ""  # when and under what load average (set by benchmarks.run)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,7 +8,9 @@ Usage::
 
 Each benchmark is a ratio against a baseline measured in the same run (see each ``bench_*`` module).
 Results are written atomically (temporary file, then ``os.replace``), so an interrupted run leaves the
-previous results in place.
+previous results in place. ``--only`` replaces just the rows it ran in the results already in ``--out``
+(the other rows are kept as they were measured); every row records when it was measured and the load
+average then, since rows of one file may come from different runs.
 """
 from __future__ import annotations
 
@@ -58,6 +60,8 @@ def run_benchmarks(numbers: Sequence[int], size: str, progress: Any = sys.stderr
                                  gap=f"the benchmark raised {type(exc).__name__}: {exc}",
                                  notes=traceback.format_exc(limit=3))
         result.notes = (result.notes + " " if result.notes else "") + f"(benchmark wall time {time.perf_counter() - start:.1f} s)"
+        result.measured = (f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, load average "
+                           + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
         if size == "tiny":
             # a smoke run exercises the code paths; its sizes say nothing about the targets
             result.target_met = None
@@ -97,6 +101,8 @@ def results_markdown(document: dict[str, Any]) -> str:
         lines.append(f"| {r['number']} | {r['name']} | {r['target']} | {met} | {key} | {r['gap'] or '-'} |")
     for r in document["results"]:
         lines += ["", f"## {r['number']}. {r['name']}", "", f"Baseline: {r['baseline']}. Target: {r['target']}.", ""]
+        if r.get("measured"):
+            lines += [f"Measured: {r['measured']}.", ""]
         if r["measurements"]:
             lines += ["| measurement | value |", "|---|---|"]
             lines += [f"| {k} | {_cell(v)} |" for k, v in r["measurements"].items()]
@@ -137,6 +143,20 @@ def _numbers(text: str | None) -> list[int]:
     return numbers
 
 
+def merged_into_previous(document: dict[str, Any], previous_path: Path) -> dict[str, Any]:
+    """``document``'s rows put in place of the same-numbered rows of the results at ``previous_path``
+    (kept when it is a readable results file of the same size; otherwise ``document`` alone)."""
+    try:
+        previous = json.loads(previous_path.read_text())
+        rows = {int(r["number"]): r for r in previous["results"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return document
+    if previous.get("size") != document["size"]:
+        return document
+    rows.update({int(r["number"]): r for r in document["results"]})
+    return {**document, "seconds": document["seconds"], "results": [rows[n] for n in sorted(rows)]}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0],
                                      epilog="example: nice -n 10 python -m benchmarks --only 1,3")
@@ -155,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "size": args.size, "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": time.perf_counter() - start, "machine": info, "results": [r.as_dict() for r in results],
     }
+    if args.only is not None:
+        document = merged_into_previous(document, out / "results.json")
     write_atomically(out / "results.json", json.dumps(document, indent=2, default=str) + "\n")
     write_atomically(out / "results.md", results_markdown(document))
     print(f"wrote {out / 'results.json'} and {out / 'results.md'}", file=sys.stderr)

@@ -44,3 +44,20 @@ def test_tiny_run_writes_json_and_markdown_with_the_machine(tmp_path: Path) -> N
 def test_bad_only_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="--only='99'"):
         main(["--size", "tiny", "--out", str(tmp_path), "--only", "99"])
+
+
+def test_only_replaces_its_rows_and_keeps_the_others(tmp_path: Path) -> None:
+    from benchmarks.run import merged_into_previous
+
+    def row(number: int, gap: str) -> dict:
+        return {"number": number, "name": f"b{number}", "gap": gap}
+
+    previous = {"size": "full", "results": [row(1, "old"), row(2, "old"), row(3, "old")]}
+    (tmp_path / "results.json").write_text(json.dumps(previous))
+    new = {"size": "full", "seconds": 1.0, "results": [row(2, "new")]}
+    merged = merged_into_previous(new, tmp_path / "results.json")
+    assert [(r["number"], r["gap"]) for r in merged["results"]] == [(1, "old"), (2, "new"), (3, "old")]
+    # a smoke run never mixes with full-size rows, and a missing or broken file keeps the new rows alone
+    assert merged_into_previous({**new, "size": "tiny"}, tmp_path / "results.json")["results"] == new["results"]
+    (tmp_path / "results.json").write_text("{not json")
+    assert merged_into_previous(new, tmp_path / "results.json") == new

@@ -8,9 +8,14 @@ of record. For random cases of every convention and dtype (the public strategies
   is never smaller: it replaces exact magnitudes by upper bounds);
 * identical verdicts (pass/fail, within / outside / ill-conditioned counts and reasons, first failing
   step and element) for correct implementations (numpy_impl) and broken ones (mutations).
+
+Both vectorized paths are held to this: the array path (``fused=False``, numpy here, CuPy on a GPU)
+and the fused numba kernel (``fused=True``, the default for numpy), which must moreover reproduce the
+array path bit for bit (values, reference errors, bounds, flags, judgements).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from fractions import Fraction
 
@@ -50,22 +55,30 @@ def _exact(p, i: int) -> Fraction:
 
 
 def assert_agree(case: Case, implementations) -> None:
-    """Both judges agree on ``case`` for every implementation (see the module docstring)."""
+    """Both judges agree on ``case`` for every implementation (see the module docstring), on both
+    vectorized paths."""
     for impl in implementations:
         precision = natural_precision(impl, case)
         observation = impl.run(case)
         record = judge(case, observation, precision=precision)
-        fast = judge_vectorized(case, observation, precision)
-        assert (fast.passed, fast.counts, fast.ill_reasons) == (record.passed, record.counts, record.ill_reasons), \
-            f"{impl.name}:\n{record.describe()}\n{fast.describe()}"
-        if record.first_failure is not None:
-            assert fast.first_failure is not None
-            assert (fast.first_failure.step, fast.first_failure.element) == \
-                (record.first_failure.step, record.first_failure.element)
-        if math.isfinite(record.max_fraction_of_bound):
-            assert fast.max_fraction_of_bound == pytest.approx(record.max_fraction_of_bound, rel=1e-6, abs=1e-300)
+        array = judge_vectorized(case, observation, precision, fused=False)
+        fused = judge_vectorized(case, observation, precision, fused=True)
+        assert same(fused, array), f"{impl.name}:\n{array.describe()}\n{fused.describe()}"
+        for fast in (array, fused):
+            assert (fast.passed, fast.counts, fast.ill_reasons) == (record.passed, record.counts, record.ill_reasons), \
+                f"{impl.name}:\n{record.describe()}\n{fast.describe()}"
+            if record.first_failure is not None:
+                assert fast.first_failure is not None
+                assert (fast.first_failure.step, fast.first_failure.element) == \
+                    (record.first_failure.step, record.first_failure.element)
+            if math.isfinite(record.max_fraction_of_bound):
+                assert fast.max_fraction_of_bound == pytest.approx(record.max_fraction_of_bound, rel=1e-6, abs=1e-300)
     bounds = bounded_trajectory(case, precision)
-    for k, p in enumerate(bounded_steps(case, precision)):
+    array_steps = list(bounded_steps(case, precision, fused=False))
+    fused_steps = list(bounded_steps(case, precision, fused=True))
+    for p, q in zip(array_steps, fused_steps):
+        assert_same_numbers(p, q)
+    for k, p in enumerate(fused_steps):
         for i in range(case.run.size):
             bv = bounds.params[k][i]
             assert bool(bv.flags) == bool(p.flags[i]), (k, i)
@@ -77,6 +90,26 @@ def assert_agree(case: Case, implementations) -> None:
                 assert e == 0, (k, i)
             else:
                 assert 1 <= e / bv.bound <= BOUND_FACTOR, (k, i, e, bv.bound)
+
+
+def same(a, b) -> bool:
+    """Equal judgements, a NaN (observed value) equal to a NaN."""
+    if dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):
+        return type(a) is type(b) and all(same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
+
+
+def assert_same_numbers(p, q) -> None:
+    """Two array numbers hold the same values, reference errors, bounds and element flags, bit for bit."""
+    for name in ("hi", "lo", "r", "e"):
+        a, b = getattr(p, name), getattr(q, name)
+        if a is None:
+            assert b is None, name
+            continue
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=name)
+    np.testing.assert_array_equal(np.broadcast_to(np.asarray(p.flags), p.hi.shape), q.flags)
 
 
 def applicable_mutations(case: Case) -> list[NumpyImplementation]:
@@ -227,3 +260,15 @@ def test_cupy_path_gives_the_numpy_verdicts() -> None:
         assert judge_vectorized(case, obs, xp=cupy) == judge_vectorized(case, obs)
         broken = MUTATIONS[1].run(case)
         assert judge_vectorized(case, broken, xp=cupy) == judge_vectorized(case, broken)
+
+
+def test_a_failure_too_many_ulps_away_for_a_float_reports_inf_ulps() -> None:
+    """exact 0 (ULP: the smallest subnormal) against an observation of 1.0: 2**1074 ULPs, beyond float."""
+    config = preset("torch.Adam", lr="0")
+    case = Case(Run(config, (0.0, 0.0), [[0.0, 0.0]]), Dtype.FLOAT64)
+    observation = Observation(np.array([[0.0, 1.0]]))
+    verdicts = [judge(case, observation), judge_vectorized(case, observation, fused=False),
+                judge_vectorized(case, observation, fused=True)]
+    for verdict in verdicts:
+        assert not verdict.passed and verdict.first_failure is not None
+        assert verdict.first_failure.element == 1 and verdict.first_failure.ulps == math.inf

@@ -148,7 +148,8 @@ class ArrayBackend:
         if entry is None:
             self.reach[fmt.name] = (fmt.largest, xp.array(xp.broadcast_to(reach, (self.size,))))
         else:
-            xp.maximum(entry[1], reach, out=entry[1])
+            # fmax ignores NaN: a NaN reach (inf * 0 in a bound) must not hide another operation's overflow
+            xp.fmax(entry[1], reach, out=entry[1])
         return flags
 
     def _raise(self, mask: Any, flag: int, flags: Any) -> Any:

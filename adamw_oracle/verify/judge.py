@@ -101,6 +101,15 @@ def _reasons(flags: int) -> str:
     return "possible overflow"
 
 
+def ulps_between(obs: float, exact: Fraction, fmt: Any) -> float:
+    """|obs - exact| in ULPs of ``exact`` in ``fmt``; inf when that exceeds the float64 range (an
+    observation far from an exact value near 0, whose ULP is the smallest subnormal)."""
+    try:
+        return float(abs(Fraction(obs) - exact) / fmt.ulp(exact))
+    except OverflowError:
+        return math.inf
+
+
 def judge(case: Case, observation: Observation, *, precision: PrecisionModel | None = None,
           slack: float = SLACK, bounds: BoundedTrajectory | None = None) -> Judgement:
     """Judge ``observation`` for ``case``; see the module docstring for the verdicts.
@@ -160,7 +169,7 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
             if first is None:
                 ulps = math.inf
                 if math.isfinite(diff) and isinstance(exact, Fraction):
-                    ulps = float(abs(Fraction(obs) - exact) / fmt.ulp(exact))
+                    ulps = ulps_between(obs, exact, fmt)
                 first = Failure(k + 1, i, obs, exact, allowed, ulps, frac)
     passed = counts["outside"] == 0
     return Judgement(passed, counts, first, worst, precision, slack, None, reasons)

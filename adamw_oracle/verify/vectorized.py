@@ -26,7 +26,9 @@ pass ``xp=cupy`` to run on a CUDA device.
 """
 from __future__ import annotations
 
+import functools
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from fractions import Fraction
@@ -35,7 +37,10 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
-from adamw_oracle.contract.conventions import Family
+from adamw_oracle.contract.config import OptimizerConfig
+from adamw_oracle.contract.conventions import Conventions, Family
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.hyperparameters import Hyperparameters
 from adamw_oracle.contract.precision import FormatCost, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference.adam import adam_element_step
@@ -44,8 +49,8 @@ from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import tracked_constants
-from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
-from adamw_oracle.verify.tracked import ILL, NONFINITE, RunningErrorBackend, Tracked
+from adamw_oracle.verify.judge import SLACK, Failure, Judgement, ulps_between, unjudgeable
+from adamw_oracle.verify.tracked import ILL, NONFINITE, RunningErrorBackend
 
 SCALAR_PREC = 200
 """Bits of the mpmath context the per-step scalars are computed in (as in ``bounded_trajectory``)."""
@@ -99,41 +104,98 @@ def _exact(values: Any, double_double: bool) -> _Exact:
     return _Exact(hi, lo if double_double else None, r)
 
 
+_SCALAR_FIELDS = tuple(f.name for f in fields(StepConstants) if f.name != "t")
+
+
+@functools.lru_cache(maxsize=8192)
+def _scalars(config: OptimizerConfig, t: int, arithmetic: Dtype, scalars: Dtype,
+             double_double: bool) -> tuple[tuple[Any, Any, Any, Any, Any, FormatCost], ...]:
+    """The components (hi, lo, r, e, flags, fmt) of step t's scalars, per field of StepConstants.
+
+    Cached: hyperparameters repeat across the cases of a campaign (and every field but bc1, bc2 across
+    the steps of a case); the values are tracked.py's, computed once per (config, step, formats)."""
+    backend = ArrayBackend(FormatCost.of(arithmetic), double_double=double_double)
+    scalar_backend = RunningErrorBackend(backend.fmt, SCALAR_PREC).sibling(FormatCost.of(scalars))
+    tracked = tracked_constants(scalar_backend, config, t)
+    out = []
+    for name in _SCALAR_FIELDS:
+        a = backend.from_tracked(getattr(tracked, name))
+        out.append((a.hi, a.lo, a.r, a.e, a.flags, a.fmt))
+    return tuple(out)
+
+
 def step_constants(case: Case, precision: PrecisionModel, backend: ArrayBackend) -> list[StepConstants]:
-    """The per-step scalars of every step, computed by tracked.py (mpmath) and held as 0-d ArrayNumbers."""
+    """The per-step scalars of every step, computed by tracked.py (mpmath) and held as 0-d ArrayNumbers
+    of ``backend`` (the components are cached per config, step and formats: :func:`_scalars`)."""
     assert precision.scalars is not None
-    scalar_backend = RunningErrorBackend(backend.fmt, SCALAR_PREC).sibling(FormatCost.of(precision.scalars))
     run = case.run
     st = run.initial_state
     assert st is not None
     out = []
-    seen: dict[tuple[Any, ...], ArrayNumber] = {}  # most scalars are the same at every step
-
-    def convert(value: Tracked) -> ArrayNumber:
-        key = (value.x, value.e, value.flags, value.backend.fmt.name)
-        if key not in seen:
-            seen[key] = backend.from_tracked(value)
-        return seen[key]
-
+    xp = backend.xp
     for k in range(run.steps):
         t = st.step + k + 1
-        tracked = tracked_constants(scalar_backend, run.config_at(k), t)  # the run's schedule, if any
-        out.append(StepConstants(t=t, **{f.name: convert(getattr(tracked, f.name))
-                                         for f in fields(StepConstants) if f.name != "t"}))
+        parts = _scalars(run.config_at(k), t, precision.arithmetic, precision.scalars,  # the run's schedule, if any
+                         backend.double_double)
+        if xp is not np:
+            parts = tuple((xp.asarray(h), None if lo is None else xp.asarray(lo), xp.asarray(r), xp.asarray(e),
+                           xp.asarray(f), fmt) for h, lo, r, e, f, fmt in parts)
+        out.append(StepConstants(t=t, **{name: ArrayNumber(h, lo, r, e, f, fmt, backend)
+                                         for name, (h, lo, r, e, f, fmt) in zip(_SCALAR_FIELDS, parts)}))
     return out
 
 
 def bounded_chunks(case: Case, precision: PrecisionModel | None = None, *, xp: Any = None,
-                   chunk: int | None = None) -> Iterator[tuple[int, int, ArrayNumber]]:
+                   chunk: int | None = None, fused: bool | None = None) -> Iterator[tuple[int, int, ArrayNumber]]:
     """``(start, k, p)``: the parameters of elements ``start..start+len`` after step k+1 (in the
     parameter format), chunk by chunk, every step of a chunk before the next chunk.
 
+    ``fused`` selects the compiled kernels (:func:`use_fused`; default: on for numpy) or the array path.
+
     ``chunk`` defaults to :data:`CHUNK` for numpy and to the whole case for other namespaces (a GPU
     wants as many elements per kernel launch as it can get)."""
-    precision = precision or PrecisionModel.conservative(case.dtype)
-    backend = reference_backend(precision, xp)
+    setup = _setup(case, precision, xp)
+    backend, consts, step = setup.backend, setup.consts, setup.step
+    p0, m0, v0, vmax0 = setup.inputs
+    grads = setup.grads
     if chunk is None:
         chunk = CHUNK if backend.xp is np else max(case.run.size, 1)
+    n = case.run.size
+    prep = _fused_preparation(setup, fused)
+    if prep is not None:
+        from adamw_oracle.verify import fused as fusion  # heavy: numba, loaded on first use
+
+        yield from fusion.fused_chunks(prep, backend, chunk)
+        return
+    for start in range(0, n, max(chunk, 1)):
+        stop = min(start + chunk, n)
+        backend.start(stop - start)
+        with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
+            p, m, v, vmax = (x.number(backend, start, stop) for x in (p0, m0, v0, vmax0))
+        for k, c in enumerate(consts):
+            with np.errstate(all="ignore"):
+                g = grads[k].number(backend, start, stop)
+                p, m, v, vmax = step(backend, c, p, g, m, v, vmax)
+                p.flags = p.flags | backend.element_flags()
+            yield start, k, p
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What both paths need: the backend, the per-step scalars, the step, the exact inputs."""
+
+    backend: ArrayBackend
+    consts: list[StepConstants]
+    step: Any
+    formats: tuple[FormatCost, FormatCost]
+    inputs: tuple[_Exact, _Exact, _Exact, _Exact]
+    grads: list[_Exact]
+    key: tuple[Any, ...]  # per step (config of the step, precision): what its trace depends on besides t
+
+
+def _setup(case: Case, precision: PrecisionModel | None, xp: Any) -> _Setup:
+    precision = precision or PrecisionModel.conservative(case.dtype)
+    backend = reference_backend(precision, xp)
     state_fmt, param_fmt = FormatCost.of(precision.state), FormatCost.of(precision.param)
     run = case.run
     conv, hyper = run.config.conventions, run.config.hyper
@@ -146,31 +208,55 @@ def bounded_chunks(case: Case, precision: PrecisionModel | None = None, *, xp: A
         grads = [_Exact(row) for row in run.gradients]
     else:
         grads = [_exact(row, dd_mode) for row in run.gradients]
-    n = run.size
-    for start in range(0, n, max(chunk, 1)):
-        stop = min(start + chunk, n)
-        backend.start(stop - start)
-        with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
-            p, m, v, vmax = (x.number(backend, start, stop) for x in (p0, m0, v0, vmax0))
-        for k, c in enumerate(consts):
-            with np.errstate(all="ignore"):
-                g = grads[k].number(backend, start, stop)
-                if conv.family is Family.ADAM:
-                    step = adam_element_step(backend, c, conv, p, g, m, v, vmax)
-                    assert step.v is not None and step.vmax is not None
-                    v, vmax = backend.store(step.v, state_fmt), backend.store(step.vmax, state_fmt)
-                else:
-                    step = sgd_element_step(backend, c, conv, p, g, m, first_step=c.t == 1, nesterov=hyper.nesterov,
-                                            has_momentum=hyper.momentum != 0)
-                m = backend.store(step.m, state_fmt)
-                p = backend.store(step.p_new, param_fmt)
-                p.flags = p.flags | backend.element_flags()
-            yield start, k, p
+    step = functools.partial(one_step, conv=conv, hyper=hyper, state_fmt=state_fmt, param_fmt=param_fmt)
+    keys = tuple((run.config_at(k), precision) for k in range(run.steps))
+    return _Setup(backend, consts, step, (state_fmt, param_fmt), (p0, m0, v0, vmax0), grads, keys)
 
 
-def bounded_steps(case: Case, precision: PrecisionModel | None = None, *, xp: Any = None) -> Iterator[ArrayNumber]:
+def _fused_preparation(setup: _Setup, fused: bool | None) -> Any:
+    """The fused kernels' preparation of a case (:func:`adamw_oracle.verify.fused.prepare`), or None
+    for the array path (not selected, or a step the tracer cannot record)."""
+    if not use_fused(setup.backend, fused):
+        return None
+    from adamw_oracle.verify import fused as fusion  # heavy: numba, loaded on first use
+
+    try:
+        return fusion.prepare(setup.backend, setup.consts, setup.step, setup.formats, setup.inputs, setup.grads,
+                              setup.key)
+    except (fusion.Unfusable, AttributeError):
+        return None
+
+
+def one_step(backend: Any, c: StepConstants, p: Any, g: Any, m: Any, v: Any, vmax: Any, *, conv: Conventions,
+             hyper: Hyperparameters, state_fmt: FormatCost, param_fmt: FormatCost) -> tuple[Any, Any, Any, Any]:
+    """One step of every element on ``backend``: the reference element step, then the stores of the new
+    state (state format) and parameter (parameter format). Returns the new ``(p, m, v, vmax)``."""
+    if conv.family is Family.ADAM:
+        step = adam_element_step(backend, c, conv, p, g, m, v, vmax)
+        assert step.v is not None and step.vmax is not None
+        v, vmax = backend.store(step.v, state_fmt), backend.store(step.vmax, state_fmt)
+    else:
+        step = sgd_element_step(backend, c, conv, p, g, m, first_step=c.t == 1, nesterov=hyper.nesterov,
+                                has_momentum=hyper.momentum != 0)
+    return backend.store(step.p_new, param_fmt), backend.store(step.m, state_fmt), v, vmax
+
+
+def use_fused(backend: ArrayBackend, fused: bool | None) -> bool:
+    """Whether the fused numba kernels run (:mod:`adamw_oracle.verify.fused`): ``fused`` when given,
+    else for numpy arrays unless ``ADAMW_ORACLE_FUSED=0``. CuPy arrays always take the array path."""
+    if backend.xp is not np:
+        if fused:
+            raise InvalidArgumentError("fused", fused, "False (or None) for a non-numpy array namespace")
+        return False
+    if fused is None:
+        return os.environ.get("ADAMW_ORACLE_FUSED", "1") != "0"
+    return bool(fused)
+
+
+def bounded_steps(case: Case, precision: PrecisionModel | None = None, *, xp: Any = None,
+                  fused: bool | None = None) -> Iterator[ArrayNumber]:
     """The parameters of all elements after each step of ``case`` (one chunk)."""
-    for _start, _k, p in bounded_chunks(case, precision, xp=xp, chunk=max(case.run.size, 1)):
+    for _start, _k, p in bounded_chunks(case, precision, xp=xp, chunk=max(case.run.size, 1), fused=fused):
         yield p
 
 
@@ -187,13 +273,15 @@ def _reasons(xp: Any, flags: Any) -> dict[str, int]:
 
 
 def judge_vectorized(case: Case, observation: Observation, precision: PrecisionModel | None = None, *,
-                     slack: float = SLACK, xp: Any = None) -> Judgement:
+                     slack: float = SLACK, xp: Any = None, fused: bool | None = None) -> Judgement:
     """Judge ``observation`` for ``case`` on arrays; the verdicts of :func:`~adamw_oracle.verify.judge.judge`.
 
     Args:
         precision: formats a correct implementation may use (default: the conservative model).
         slack: factor applied to the running bound (default :data:`~adamw_oracle.verify.judge.SLACK`).
         xp: the array namespace (default numpy; ``cupy`` on a CUDA device).
+        fused: the compiled kernels (True), the array path (False) or the default (None: fused for
+            numpy, see :func:`use_fused`). Both give the same judgement.
     """
     if not isinstance(slack, (int, float)) or isinstance(slack, bool) or not slack >= 1:
         raise InvalidArgumentError("slack", slack, "a number >= 1 (1: the running bound itself)")
@@ -204,13 +292,19 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
     broken = unjudgeable(case, observation, precision, slack)
     if broken is not None:
         return broken
+    if use_fused(reference_backend(precision, xp), fused):
+        prep = _fused_preparation(_setup(case, precision, xp), True)
+        if prep is not None:
+            from adamw_oracle.verify import fused as fusion  # heavy: numba, loaded on first use
+
+            return fusion.fused_judge(prep, case, observation, precision, slack)
     observed_all = np.asarray(observation.params, dtype=np.float64)
     fmt = precision.param.format
     first: Failure | None = None
     worst = 0.0
     reasons: dict[str, int] = {}
     with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
-        for start, k, p in bounded_chunks(case, precision, xp=xp):
+        for start, k, p in bounded_chunks(case, precision, xp=xp, fused=False):
             stop = start + int(p.hi.shape[0])
             observed = xp.asarray(observed_all[k, start:stop])
             flagged = p.flags != 0
@@ -250,7 +344,7 @@ def _failure(k: int, element: int, i: int, p: ArrayNumber, obs: float, allowed: 
              fmt: Any) -> Failure:
     exact = Fraction(float(p.hi[i])) + (Fraction(float(p.lo[i])) if p.lo is not None else 0)
     if math.isfinite(obs):
-        ulps = float(abs(Fraction(obs) - exact) / fmt.ulp(exact))
+        ulps = ulps_between(obs, exact, fmt)
     else:
         ulps = math.inf
     return Failure(k + 1, element, float(obs), exact, allowed, ulps, fraction)
