@@ -22,7 +22,25 @@ with betas (0.9, 0.999) unless stated:
 * ``zero_gradient_mechanism`` (seed 000): two parameters at 1, step 1 gradients (1, 2^-10) give them very
   different v, step 2 has gradient 0: decoupled decay shrinks both by the same 1 - lr*wd on top of
   their momentum steps, coupled L2 divides the decay by sqrt(v-hat) so the two shrink differently.
+* ``scalar_rounding``: p=0, gradients 1, 0, 0, lr=0.1, eps=2^-60: the result is proportional to lr and
+  depends on beta1 and beta2 through m-hat/sqrt(v-hat) with sensitivity about 1, so a target that
+  rounds lr or the betas to float32 (Keras keeps learning_rate in a float32 variable) is ~1e-8
+  relatively off the float64 prediction, 1e5 times a float64 allowance; predictions with the
+  hyperparameters rounded to a format name the scalars.
 * ``maximize``: the eps_placement probe with ``maximize=True``: the step must change sign.
+
+Precision probes (:data:`PRECISION_PROBES`, judged in the target's own parameter format by
+:mod:`adamw_oracle.check.fingerprint`; ``{spacing}`` is the spacing of that format just below 1):
+
+* ``half_rounding``: 32 parameters at 0, gradient 1 then i/16 (i = 0..31; exact in both half formats),
+  lr=2^-4: the second update (0.5 to 1.5 lr, different for every element) goes through m, v, sqrt, a
+  division and a product; rounding each of them to a half format moves some elements by an ulp, which
+  a model with float32 arithmetic does not allow (judged with slack 1, the rigorous bound itself), so
+  the finest passing model names the arithmetic.
+* ``stagnation``: 16 parameters at 1, gradient 1 for 8 steps, lr = spacing/4 (each update, about lr,
+  is a quarter of the spacing below 1): rounding to nearest leaves p = 1 for ever; compensated (Kahan)
+  summation moves every element alike to about 1 - 8 lr; stochastic rounding moves them apart
+  (unbiased: their mean is near 1 - 8 lr); any other movement is a biased rounding.
 """
 from __future__ import annotations
 
@@ -33,6 +51,7 @@ from typing import Any
 from adamw_oracle.contract.capabilities import Capability
 from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import AmsGrad, Conventions, EpsPlacement, Family, WeightDecay
+from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.hyperparameters import Hyperparameters
 from adamw_oracle.contract.run import Run
 
@@ -77,16 +96,17 @@ class Probe:
     def driver_run(self) -> Run:
         return Run(self.driver_config(), self.params, self.gradients, name=f"probe:{self.name}")
 
-    def candidate_run(self, conventions: Conventions, amsgrad_form: AmsGrad | None) -> Run | None:
+    def candidate_run(self, conventions: Conventions, amsgrad_form: AmsGrad | None,
+                      scalars: Dtype | None = None) -> Run | None:
         """The run as ``conventions`` would compute it (None if the candidate cannot take this probe).
 
         A candidate that ignores an option sees it as absent: weight decay NONE drops ``weight_decay``,
-        a denominator other than inside-root drops ``eps_root``.
+        a denominator other than inside-root drops ``eps_root``. ``amsgrad_form`` None on an AMSGrad
+        probe is a target that ignores the flag (plain Adam). ``scalars``: the hyperparameters as a
+        target that rounds them (from the float64 value it receives) to that format sees them.
         """
         conv = conventions
-        if self.amsgrad:
-            if amsgrad_form is None:
-                return None
+        if self.amsgrad and amsgrad_form is not None:
             conv = conv.replace(amsgrad=amsgrad_form)
         if self.maximize:
             conv = conv.replace(maximize=True)
@@ -95,8 +115,16 @@ class Probe:
             hyper["weight_decay"] = 0
         if conv.eps_placement is not EpsPlacement.INSIDE_ROOT:
             hyper["eps_root"] = 0
+        if scalars is not None:
+            hyper = {k: _rounded(v, scalars) for k, v in hyper.items()}
         config = OptimizerConfig(conv, Hyperparameters(**hyper))
         return Run(config, self.params, self.gradients, name=f"probe:{self.name}")
+
+
+def _rounded(value: Any, fmt: Dtype) -> Any:
+    """``value`` as a framework holding it in ``fmt`` sees it: fl_fmt(fl64(value)) (0 stays 0)."""
+    rounded = fmt.format.round(Fraction(float(value)))
+    return rounded if isinstance(rounded, Fraction) else value
 
 
 def _h(**values: Any) -> dict[str, Any]:
@@ -125,6 +153,8 @@ PROBES: tuple[Probe, ...] = (
           "with zero gradient, do two parameters with different v shrink by the same factor (seed 000)?",
           _h(lr=Fraction(1, 1024), eps=Fraction(1, 10**8), weight_decay=Fraction(1, 16)), (1, 1),
           ((1, Fraction(1, 1024)), (0, 0)), needs=frozenset({Capability.WEIGHT_DECAY})),
+    Probe("scalar_rounding", "scalars", "are lr and the betas used as given (float64) or rounded to a shorter format?",
+          _h(lr=0.1, eps=Fraction(1, 2**60)), (0,), ((1,), (0,), (0,))),
     Probe("maximize", "maximize", "does maximize=True negate the gradient?",
           _h(lr=1, eps=1), (1,), ((_G,),), needs=frozenset({Capability.MAXIMIZE}), maximize=True),
 )
@@ -133,3 +163,21 @@ PROBES: tuple[Probe, ...] = (
 def probes_for(capabilities: frozenset[Capability]) -> tuple[Probe, ...]:
     """The probes a target with these capabilities can take."""
     return tuple(p for p in PROBES if p.needs <= capabilities)
+
+
+def spacing_below_one(dtype: Dtype) -> Fraction:
+    """The distance from 1 to the largest value of ``dtype`` below it (2**-p)."""
+    return Fraction(1, 2 ** dtype.format.precision)
+
+
+def precision_probes(dtype: Dtype) -> tuple[Probe, ...]:
+    """The precision probes (module docstring) for parameters in ``dtype``; none for float64."""
+    if dtype is Dtype.FLOAT64:
+        return ()
+    n = 32
+    half = Probe("half_rounding", "arithmetic", "are the step's operations rounded to the parameter format?",
+                 _h(lr=Fraction(1, 16), eps=Fraction(1, 2**40)), (0,) * n,
+                 ((1,) * n, tuple(Fraction(i, 16) for i in range(n))))
+    stagnation = Probe("stagnation", "rounding", "do updates of a quarter of the spacing below 1 accumulate?",
+                       _h(lr=spacing_below_one(dtype) / 4, eps=Fraction(1, 2**60)), (1,) * 16, ((1,) * 16,) * 8)
+    return (half, stagnation) if dtype in (Dtype.BFLOAT16, Dtype.FLOAT16) else (stagnation,)
