@@ -149,3 +149,111 @@ def test_cli_identify(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["identify", "torch.Adam"]) == 0
     out = capsys.readouterr().out
     assert "preset:     torch.Adam" in out and "coupled_l2" in out and "zero_gradient_mechanism" in out
+
+
+# -- issue 13: presets up to the interface, ignored options, the precision fingerprint -----------------
+
+def _adam_numpy(params, grads, hyper, *, amsgrad_ignored=False, dtype=np.float64):
+    """torch.Adam's algebra (after-root eps, bias correction, no decay) in numpy, in ``dtype``; with
+    ``amsgrad_ignored`` it accepts the flag and does nothing with it."""
+    p, m, v = params.astype(dtype), np.zeros(params.shape, dtype), np.zeros(params.shape, dtype)
+    b1, b2, lr, eps = (dtype(hyper[k]) for k in ("beta1", "beta2", "lr", "eps"))
+    out = []
+    for t, g in enumerate(grads.astype(dtype), start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - (lr / (1 - b1 ** t)) * m / (np.sqrt(v) / np.sqrt(1 - b2 ** t) + eps)
+        out.append(p)
+    return np.array(out, dtype=np.float64)
+
+
+def test_adam_without_weight_decay_is_named_at_weight_decay_zero() -> None:
+    r = identify(from_callable(_adam_numpy, name="plain_adam", capabilities=set()))
+    assert r.conventions.weight_decay is WeightDecay.NONE
+    assert {"torch.Adam", "torch.AdamW", "optax.adam", "optax.adamw"} <= set(r.presets), r.describe()
+    assert r.preset_notes["torch.Adam"] == "at weight_decay=0" and r.expected in r.preset_exact
+    assert "optax.adam (at eps_root=0)" in r.describe()
+
+
+def test_amsgrad_flag_accepted_but_ignored_is_reported() -> None:
+    def ams_ignored(params, grads, hyper):
+        return _adam_numpy(params, grads, hyper, amsgrad_ignored=True)
+
+    r = identify(from_callable(ams_ignored, name="ams_ignored", capabilities={"amsgrad"}))
+    assert r.identified and r.amsgrad_form is None and r.ignored == ("amsgrad",), r.describe()
+    assert "amsgrad: ignored" in r.describe()
+    ams = next(e for e in r.evidence if e.probe == "amsgrad_form")
+    assert ams.matching == ("ignored",)
+
+
+def _hf_with_amsgrad(params, grads, hyper):
+    """The HF-style step above, with AMSGrad over raw v when the flag is on."""
+    p, m, v, vmax = params.copy(), np.zeros_like(params), np.zeros_like(params), np.zeros_like(params)
+    b1, b2, lr, eps, wd = hyper["beta1"], hyper["beta2"], hyper["lr"], hyper["eps"], hyper["weight_decay"]
+    out = []
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        vmax = np.maximum(vmax, v) if hyper["amsgrad"] else v
+        p = p - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(vmax) + eps)
+        p = p - lr * wd * p
+        out.append(p)
+    return np.array(out)
+
+
+def test_amsgrad_capable_target_matches_a_preset_without_amsgrad() -> None:
+    r = identify(from_callable(_hf_with_amsgrad, name="hf_ams", capabilities={"weight_decay", "amsgrad"}))
+    assert r.presets == ("hf.AdamW",) and r.amsgrad_form is AmsGrad.MAX_RAW_V, r.describe()
+    assert r.preset_notes["hf.AdamW"] == "amsgrad -> max_raw_v: hf.AdamW has no AMSGrad"
+    assert r.expected == r.conventions.replace(amsgrad=AmsGrad.MAX_RAW_V)  # not the preset: it has no AMSGrad
+
+
+def adamw_eps_root_zero(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4) -> optax.GradientTransformation:  # noqa: F821
+    """optax.adamw with eps_root fixed at 0: a factory without the eps_root option."""
+    import optax
+
+    return optax.adamw(learning_rate, b1=b1, b2=b2, eps=eps, eps_root=0.0, weight_decay=weight_decay)
+
+
+@needs_optax
+def test_optax_adamw_with_eps_root_zero_matches_optax_adamw() -> None:
+    import optax  # noqa: F401 - the factory is recognised once optax is imported
+
+    r = identify(adamw_eps_root_zero)
+    assert r.conventions.eps_placement is EpsPlacement.AFTER_ROOT
+    assert r.presets[0] == "torch.AdamW" and "optax.adamw" in r.presets, r.describe()
+    assert r.preset_notes["optax.adamw"] == "at eps_root=0" and "optax.adamw" in r.preset_exact
+
+
+@needs_torch
+def test_torch_class_computing_in_float32_is_identified_in_float64() -> None:
+    """Done-when of issue 13: a torch class that computes in float32 is identified with no code."""
+    r = identify("import_path_optimizers:Float32AdamW")
+    assert r.dtype.value == "float64" and r.presets[0] == "torch.AdamW", r.describe()
+    fp = r.precision
+    assert (fp.arithmetic.value, fp.state.value, fp.scalars.value) == ("float32", "float32", "float32")
+    assert "computes in float32 for float64 parameters" in r.describe() and "state in float32" in r.describe()
+    plain = identify("import_path_optimizers:PlainAdamW").precision
+    assert (plain.arithmetic.value, plain.state.value) == ("float64", "float64") and plain.model() is not None
+
+
+@needs_keras
+def test_keras_scalars_are_fingerprinted() -> None:
+    """Keras keeps learning_rate in a float32 variable (float64 weights) and casts the betas to the
+    variable's dtype (bfloat16(0.999) == 1): both show in the fingerprint."""
+    f64 = identify("keras.Adam").precision
+    assert (f64.arithmetic.value, f64.scalars.value) == ("float64", "float32"), f64.describe()
+    b16 = identify("keras.Adam", dtype="bfloat16").precision
+    assert (b16.arithmetic.value, b16.scalars.value) == ("bfloat16", "bfloat16"), b16.describe()
+    assert "hyperparameters (lr, betas) rounded to bfloat16" in b16.describe()
+
+
+@needs_torch
+def test_torch_half_precision_paths_are_told_apart() -> None:
+    """torch on the CPU: the foreach path rounds every operation to bfloat16, the fused kernel computes in
+    float32; both keep bfloat16 state and round the parameters to nearest."""
+    foreach = identify("torch.AdamW", dtype="bfloat16").precision
+    fused = identify("torch.AdamW[fused]", dtype="bfloat16").precision
+    assert (foreach.arithmetic.value, foreach.state.value, foreach.rounding) == ("bfloat16", "bfloat16", "nearest")
+    assert (fused.arithmetic.value, fused.state.value, fused.rounding) == ("float32", "bfloat16", "nearest")
+    assert fused.model() is not None and fused.outside_contract is None

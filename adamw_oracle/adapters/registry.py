@@ -24,9 +24,10 @@ from typing import Any
 
 from adamw_oracle.adapters.callable import from_callable
 from adamw_oracle.adapters.import_path import optimizer_target, takes_three_positionals
-from adamw_oracle.adapters.targets import TARGETS, KnownFinding, TargetInfo
+from adamw_oracle.adapters.targets import IMPORT_PATH_TARGETS_BY_NAME, TARGETS, KnownFinding, TargetInfo
 from adamw_oracle.contract.case import Implementation
 from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 
 
@@ -110,11 +111,21 @@ def builtin_preset(target: str) -> str | None:
 
 
 def known_findings(target: Any, dtype: Dtype) -> tuple[KnownFinding, ...]:
-    """The known findings declared for built-in ``target`` in ``dtype``: ``target`` is a built-in name or
-    an adapter built from one (it carries the name as ``builtin_target``); empty for other targets."""
+    """The known findings declared for ``target`` in ``dtype``: ``target`` is a built-in name or an
+    adapter built from one (it carries the name as ``builtin_target``), or the import path of one of
+    the table's third-party optimizers (``optimi:AdamW``); empty for other targets."""
     name = target if isinstance(target, str) else getattr(target, "builtin_target", None)
     t = BUILTIN_TARGETS.get(name) if isinstance(name, str) else None
-    return t.info.known_for(t.path, dtype) if t else ()
+    if t is not None:
+        return t.info.known_for(t.path, dtype)
+    info = IMPORT_PATH_TARGETS_BY_NAME.get(target) if isinstance(target, str) else None
+    return info.known_for(info.default_path, dtype) if info else ()
+
+
+def declared_precision_for(name: str, dtype: Dtype) -> PrecisionModel | None:
+    """The precision model the table declares for the third-party optimizer ``name`` (an import path)."""
+    info = IMPORT_PATH_TARGETS_BY_NAME.get(name)
+    return info.precision_for(dtype) if info else None
 
 
 _WHAT = ("a built-in name, an optimizer class or factory by import path (torch.optim:AdamW, optax:adamw, "

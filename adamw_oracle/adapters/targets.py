@@ -33,6 +33,7 @@ from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.presets import preset
 from adamw_oracle.contract.run import Run
+from adamw_oracle.errors import InvalidArgumentError
 
 ALL_DTYPES = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
 HALF_DTYPES = (Dtype.BFLOAT16, Dtype.FLOAT16)
@@ -62,6 +63,10 @@ class KnownFinding:
     trigger: Callable[[Dtype], Case]
     explained_by: Callable[[Dtype], PrecisionModel] | None = None
     evidence: str = ""
+    #: the behaviour is outside the contract (no convention or precision model expresses it: per-tensor
+    #: update clipping, quantized state, compensated summation, ...): ``check`` reports such cases as
+    #: OUTSIDE_CONTRACT with this entry's evidence, neither a pass nor an ordinary failure
+    outside_contract: bool = False
 
     def applies(self, path: str, dtype: Dtype) -> bool:
         return path in self.paths and dtype in self.dtypes
@@ -179,3 +184,124 @@ TARGETS: tuple[TargetInfo, ...] = (
 
 TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in TARGETS}
 
+
+
+# -- third-party optimizers named by import path -------------------------------------------------------
+# What torch-optimi and torchao really do (read from their source and shown by ``identify`` on the CPU,
+# torch 2.13; tests/test_thirdparty.py checks each statement through the import-path targets). Their
+# ``name`` is the import path; ``check`` and ``identify`` given that exact path use these declarations
+# (a target built with constructor options is checked without them).
+
+def _stagnation_case(dtype: Dtype) -> Case:
+    """Four parameters at 1 and eight updates of a quarter of the spacing below 1 (lr = spacing/4):
+    rounding to nearest keeps p = 1; compensated summation moves p to 1 - 8 lr."""
+    lr = Fraction(1, 2 ** dtype.format.precision) / 4
+    return Case(Run(preset("torch.AdamW", lr=lr, eps=Fraction(1, 2**60), weight_decay=0), (_1,) * 4, ((_1,) * 4,) * 8),
+                dtype)
+
+
+OPTIMI_KAHAN = KnownFinding(
+    id="optimi-kahan-summation-half",
+    summary="torch-optimi keeps float16/bfloat16 parameters with Kahan summation by default (kahan_sum=None): "
+            "updates below half an ulp accumulate in a compensation buffer instead of being rounded away",
+    kinds=VALUE_FINDINGS,
+    paths=("default",),
+    dtypes=HALF_DTYPES,
+    occurs=lambda case: True,
+    trigger=_stagnation_case,
+    evidence="optimi/adam.py _single_param_adam (kahan_comp.addcdiv_, param.add_(kahan_comp)); identify's stagnation "
+             "probe: 8 quarter-spacing updates move p from 1 to 1 - 8 lr, round-to-nearest keeps it at 1",
+    outside_contract=True,
+)
+
+OPTIMI_KAHAN_WRITES_GRAD = KnownFinding(
+    id="optimi-kahan-writes-grad",
+    summary="torch-optimi's Kahan step in float16/bfloat16 uses p.grad as its scratch buffer (grad.copy_(param))",
+    kinds=frozenset({"mutated_input"}),
+    paths=("default",),
+    dtypes=HALF_DTYPES,
+    occurs=lambda case: True,
+    trigger=_stagnation_case,
+    evidence="optimi/adam.py _single_param_adam: grad.copy_(param.detach()); kahan_comp.add_(grad.sub_(param))",
+)
+
+OPTIMI_L2_WRITES_GRAD = KnownFinding(
+    id="optimi-l2-writes-grad",
+    summary="torch-optimi's Adam with weight_decay != 0 (coupled L2) adds weight_decay*p into p.grad in place",
+    kinds=frozenset({"mutated_input"}),
+    paths=("default",),
+    dtypes=ALL_DTYPES,
+    occurs=lambda case: case.run.config.hyper.weight_decay != 0,
+    trigger=lambda dtype: Case(Run(preset("torch.Adam", lr="0.5", weight_decay="0.5"), (_1,), ((_1,),)), dtype),
+    evidence="optimi/adam.py _single_param_adam: grad.add_(param, alpha=weight_decay)",
+)
+
+
+def _torchao_quantized_occurs(block: int) -> Callable[[Case], bool]:
+    return lambda case: case.run.size >= 4096 and case.run.size % block == 0
+
+
+def _torchao_quantized(bits: str, block: int) -> KnownFinding:
+    return KnownFinding(
+        id=f"torchao-{bits}-quantized-state",
+        summary=f"torchao keeps m and v {bits}-quantized (blocks of {block}) for tensors of at least 4096 "
+                f"elements divisible by {block}; smaller tensors keep plain state",
+        kinds=VALUE_FINDINGS,
+        paths=("default",),
+        dtypes=ALL_DTYPES,
+        occurs=_torchao_quantized_occurs(block),
+        trigger=lambda dtype: Case(Run(preset("torch.AdamW", lr="0.001"), tuple(Fraction(i % 61, 64) for i in range(4096)),
+                                       (tuple(Fraction((i * 37) % 101 - 50, 128) for i in range(4096)),) * 2), dtype),
+        evidence="torchao/optim/adam.py _AdamBase._new_buffer (numel >= 4096 and numel % block_size == 0)",
+        outside_contract=True,
+    )
+
+
+def _f32_arithmetic(dtype: Dtype) -> PrecisionModel | None:
+    """Float32 arithmetic for ``dtype`` parameters, state in the parameter format (torchao's plain
+    buffers are ``zeros_like(p)``), when the contract has a precision model for it."""
+    try:
+        return PrecisionModel(Dtype.FLOAT32, dtype if dtype is not Dtype.FLOAT64 else Dtype.FLOAT32, dtype,
+                              scalars=Dtype.FLOAT32)
+    except InvalidArgumentError:  # float32 arithmetic for float64 parameters: not expressible yet
+        return None
+
+
+_TORCHAO_PRECISION = {d: m for d in ALL_DTYPES if (m := _f32_arithmetic(d)) is not None}
+
+TORCHAO_F32_FOR_F64 = KnownFinding(
+    id="torchao-float32-arithmetic-float64",
+    summary="torchao computes the step in float32 for float64 parameters (p.float(), lr a float32 tensor) and "
+            "stores the float32 results back",
+    kinds=VALUE_FINDINGS,
+    paths=("default",),
+    dtypes=(Dtype.FLOAT64,),
+    occurs=lambda case: True,
+    trigger=lambda dtype: Case(Run(preset("torch.AdamW", lr="0.1"), (Fraction(1, 3),), ((Fraction(1, 7),),)), dtype),
+    evidence="torchao/optim/adam.py single_param_adam: p_f32 = p.float(); identify: every parameter value on the float32 grid",
+    outside_contract=True,
+)
+
+
+def _torchao(name: str, preset_name: str, bits: str, block: int) -> TargetInfo:
+    known: tuple[KnownFinding, ...] = (_torchao_quantized(bits, block),) if bits else ()
+    if Dtype.FLOAT64 not in _TORCHAO_PRECISION:
+        known += (TORCHAO_F32_FOR_F64,)
+    return TargetInfo(f"torchao.optim:{name}", "torchao", preset_name, Family.ADAM, ("default",), ALL_DTYPES,
+                      frozenset({Capability.WEIGHT_DECAY, Capability.AMSGRAD}), precision=_TORCHAO_PRECISION, known=known)
+
+
+IMPORT_PATH_TARGETS: tuple[TargetInfo, ...] = (
+    TargetInfo("optimi:Adam", "optimi", "torch.Adam", Family.ADAM, ("default",), ALL_DTYPES,
+               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN, OPTIMI_KAHAN_WRITES_GRAD, OPTIMI_L2_WRITES_GRAD)),
+    TargetInfo("optimi:AdamW", "optimi", "torch.AdamW", Family.ADAM, ("default",), ALL_DTYPES,
+               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN, OPTIMI_KAHAN_WRITES_GRAD)),
+    _torchao("AdamW8bit", "torch.AdamW", "8bit", 256),
+    _torchao("Adam8bit", "torch.Adam", "8bit", 256),
+    _torchao("AdamW4bit", "torch.AdamW", "4bit", 128),
+    _torchao("AdamWFp8", "torch.AdamW", "fp8", 256),
+    _torchao("_AdamW", "torch.AdamW", "", 0),
+)
+"""Third-party optimizers by import path: what they implement, their precision, their known findings."""
+
+IMPORT_PATH_TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in IMPORT_PATH_TARGETS}

@@ -134,9 +134,13 @@ class CheckReport:
 
     @property
     def verdict(self) -> str:
-        """``PASS``, ``KNOWN`` (passed, but declared known findings were seen), ``FAIL`` or ``INCONCLUSIVE``
-        (a weak pass is still ``PASS``; :attr:`weak` and the rendered report mark it)."""
+        """``PASS``, ``KNOWN`` (passed, but declared known findings were seen), ``OUTSIDE_CONTRACT``
+        (passed apart from cases showing a declared behaviour no convention or precision model of the
+        contract expresses: not verified, not failed), ``FAIL`` or ``INCONCLUSIVE`` (a weak pass is
+        still ``PASS``; :attr:`weak` and the rendered report mark it)."""
         if self.passed:
+            if self.outside_contract:
+                return "OUTSIDE_CONTRACT"
             return "KNOWN" if self.known_counts else "PASS"
         return "INCONCLUSIVE" if self.inconclusive and not self.findings else "FAIL"
 
@@ -144,6 +148,11 @@ class CheckReport:
     def inconclusive(self) -> bool:
         """No element could be judged (everything ill-conditioned or no case ran)."""
         return self.counts["within"] == 0 and self.counts["outside"] == 0 and not self.findings
+
+    @property
+    def outside_contract(self) -> tuple[KnownFinding, ...]:
+        """The declared outside-the-contract behaviours that cases showed."""
+        return tuple(k for k in self.known if k.outside_contract and k.id in self.known_counts)
 
     def header(self) -> str:
         return report_header(self)

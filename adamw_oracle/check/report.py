@@ -37,7 +37,7 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 def render_report(r: CheckReport) -> str:
     """The full human-readable report: header, result table, findings, counterexample."""
-    verdict = {"KNOWN": "KNOWN (declared findings only)",
+    verdict = {"KNOWN": "KNOWN (declared findings only)", "OUTSIDE_CONTRACT": "OUTSIDE THE CONTRACT",
                "INCONCLUSIVE": "INCONCLUSIVE (nothing could be judged)"}.get(r.verdict, r.verdict)
     if r.weak:
         verdict = f"weak {verdict}: {r.set_aside_share:.0%} set aside"
@@ -62,7 +62,12 @@ def render_report(r: CheckReport) -> str:
     parts = [report_header(r), _table(rows)]
     if r.findings:
         parts.append("findings:\n" + "\n".join(f"  - {f.describe()}" for f in r.findings))
-    seen = [k for k in r.known if k.id in r.known_counts]
+    outside = r.outside_contract
+    if outside:
+        parts.append("outside the contract (neither verified nor failed; no convention or precision model expresses it):\n"
+                     + "\n".join(f"  - {k.id}: {k.summary}" + (f"\n    evidence: {k.evidence}" if k.evidence else "")
+                                 for k in outside))
+    seen = [k for k in r.known if k.id in r.known_counts and not k.outside_contract]
     if seen:
         parts.append("known findings seen (not held against the target):\n"
                      + "\n".join(f"  - {k.id}: {k.summary}" for k in seen))
@@ -80,7 +85,8 @@ def report_dict(r: CheckReport) -> dict[str, Any]:
         "dtype": r.dtype.value, "seed": r.seed, "examples": r.examples, "precision": r.precision,
         "capabilities": None if r.capabilities is None else list(r.capabilities),
         "passed": r.passed, "verdict": r.verdict, "inconclusive": r.inconclusive,
-        "known": [k.id for k in r.known], "known_counts": dict(r.known_counts), "cases_run": r.cases_run, "shrink_runs": r.shrink_runs,
+        "known": [k.id for k in r.known], "known_counts": dict(r.known_counts),
+        "outside_contract": [{"id": k.id, "summary": k.summary, "evidence": k.evidence} for k in r.outside_contract], "cases_run": r.cases_run, "shrink_runs": r.shrink_runs,
         "counts": dict(r.counts), "finding_counts": {k: r.finding_counts.get(k, 0) for k in KINDS},
         "max_fraction_of_bound": None if math.isinf(r.max_fraction_of_bound) else r.max_fraction_of_bound,
         "findings": [f.as_dict() for f in r.findings],

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle import __version__
-from adamw_oracle.adapters.registry import builtin_preset, known_findings, resolve_target
+from adamw_oracle.adapters.registry import builtin_preset, declared_precision_for, known_findings, resolve_target
 from adamw_oracle.adapters.targets import KnownFinding
 from adamw_oracle.check.campaign import merge_reports
 from adamw_oracle.check.cases import target_cases
@@ -127,7 +127,9 @@ def declared_precision(impl: Any, dtype: Dtype) -> Any:
     computes in (e.g. Keras holds its scalars in float32 whatever the weights' dtype); it is printed in
     the report header so a reader sees what was assumed."""
     declare = getattr(impl, "precision_model", None)
-    return declare(dtype) if callable(declare) else None
+    if callable(declare):
+        return declare(dtype)
+    return declared_precision_for(impl.name, dtype)  # a third-party optimizer of the target table
 
 
 def judge_case(case: Case, obs: Observation, precision: Any = None, engine: str = "vectorized",

@@ -1,7 +1,9 @@
 """``adamw-oracle check`` and ``adamw-oracle identify``: check or fingerprint a third-party optimizer.
 
 Exit status: 0 the target passed (check) / a convention was identified (identify); 1 it failed, was
-inconclusive or nothing matched; 2 bad arguments.
+inconclusive or nothing matched; 2 bad arguments; 3 (check) outside the contract: it passed apart from
+cases showing a declared behaviour that no convention or precision model expresses (8-bit state,
+compensated summation, ...; see adamw_oracle/adapters/targets.py), so it is neither verified nor failed.
 """
 from __future__ import annotations
 
@@ -158,6 +160,13 @@ def run_check(args: argparse.Namespace) -> int:
         print(dumps(report.as_dict()))
     else:
         print(report.describe())
+    return exit_status(report)
+
+
+def exit_status(report: Any) -> int:
+    """0 PASS/KNOWN, 3 OUTSIDE_CONTRACT, 1 otherwise (see the module docstring)."""
+    if report.verdict == "OUTSIDE_CONTRACT":
+        return 3
     return 0 if report.passed else 1
 
 
