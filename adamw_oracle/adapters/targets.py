@@ -194,25 +194,16 @@ TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in TARGETS}
 
 def _stagnation_case(dtype: Dtype) -> Case:
     """Four parameters at 1 and eight updates of a quarter of the spacing below 1 (lr = spacing/4):
-    rounding to nearest keeps p = 1; compensated summation moves p to 1 - 8 lr."""
+    rounding to nearest keeps p = 1; compensated summation moves p to 1 - 8 lr.
+
+    torch-optimi keeps float16/bfloat16 parameters with Kahan summation by default (``kahan_sum=None``):
+    its results are closer to the exact ones than round-to-nearest, and the error model's bound for
+    the format covers them, so ``check`` passes their values; ``identify`` reports the compensated
+    summation (its ``stagnation`` probe) as outside the contract's precision models."""
     lr = Fraction(1, 2 ** dtype.format.precision) / 4
     return Case(Run(preset("torch.AdamW", lr=lr, eps=Fraction(1, 2**60), weight_decay=0), (_1,) * 4, ((_1,) * 4,) * 8),
                 dtype)
 
-
-OPTIMI_KAHAN = KnownFinding(
-    id="optimi-kahan-summation-half",
-    summary="torch-optimi keeps float16/bfloat16 parameters with Kahan summation by default (kahan_sum=None): "
-            "updates below half an ulp accumulate in a compensation buffer instead of being rounded away",
-    kinds=VALUE_FINDINGS,
-    paths=("default",),
-    dtypes=HALF_DTYPES,
-    occurs=lambda case: True,
-    trigger=_stagnation_case,
-    evidence="optimi/adam.py _single_param_adam (kahan_comp.addcdiv_, param.add_(kahan_comp)); identify's stagnation "
-             "probe: 8 quarter-spacing updates move p from 1 to 1 - 8 lr, round-to-nearest keeps it at 1",
-    outside_contract=True,
-)
 
 OPTIMI_KAHAN_WRITES_GRAD = KnownFinding(
     id="optimi-kahan-writes-grad",
@@ -293,9 +284,9 @@ def _torchao(name: str, preset_name: str, bits: str, block: int) -> TargetInfo:
 
 IMPORT_PATH_TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("optimi:Adam", "optimi", "torch.Adam", Family.ADAM, ("default",), ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN, OPTIMI_KAHAN_WRITES_GRAD, OPTIMI_L2_WRITES_GRAD)),
+               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN_WRITES_GRAD, OPTIMI_L2_WRITES_GRAD)),
     TargetInfo("optimi:AdamW", "optimi", "torch.AdamW", Family.ADAM, ("default",), ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN, OPTIMI_KAHAN_WRITES_GRAD)),
+               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN_WRITES_GRAD,)),
     _torchao("AdamW8bit", "torch.AdamW", "8bit", 256),
     _torchao("Adam8bit", "torch.Adam", "8bit", 256),
     _torchao("AdamW4bit", "torch.AdamW", "4bit", 128),

@@ -129,7 +129,7 @@ class TorchImplementation:
         state = {k: st[key] for k, key in keys.items()
                  if isinstance(st.get(key), torch.Tensor) and st[key].numel() == p.numel()}
         return Observation(
-            rows, {k: to_numpy(v).reshape(-1) for k, v in state.items()},
+            rows, {k: to_numpy(plain_state(v)).reshape(-1) for k, v in state.items()},
             findings=findings,
             step_states=recorder.stacked(case) if recorder is not None else {},
         )
@@ -214,6 +214,16 @@ def path_suffix(path: str, device: str) -> str:
     """The target-name suffix of a code path on a device: ``""``, ``"[fused]"``, ``"[fused,cuda]"``."""
     parts = ([] if path == "foreach" else [path]) + ([] if device == "cpu" else [device])
     return f"[{','.join(parts)}]" if parts else ""
+
+
+def plain_state(tensor):  # -> torch.Tensor
+    """A state tensor as plain values: a tensor subclass holding quantized state (torchao's 8-bit,
+    4-bit and fp8 optimizer state) is dequantized; a plain tensor is returned as it is."""
+    import torch  # optional dependency (torch), imported only when used
+
+    if type(tensor) is torch.Tensor or not callable(getattr(tensor, "dequantize", None)):
+        return tensor
+    return tensor.dequantize()
 
 
 def to_numpy(tensor) -> np.ndarray:  # a float64 numpy copy of a tensor on any device

@@ -32,7 +32,7 @@ def merge_reports(parts: Sequence[CheckReport], *, examples: int, seed: int, ver
         counts={k: 0 for k in first.counts}, finding_counts={k: 0 for k in first.finding_counts}, findings=[],
         counterexample=None, max_fraction_of_bound=0.0, seconds=seconds, stopped_by_budget=False,
         cases_set_aside=0, set_aside_reasons=[], known_counts={}, shards=len(parts), ill_reasons={},
-        state_counts={k: 0 for k in first.state_counts}, judge_modes={})
+        state_counts={k: 0 for k in first.state_counts}, judge_modes={}, outside_evidence={})
     differing: list[str] = []
     for index, part in enumerate(parts):
         merged.cases_run += part.cases_run
@@ -52,6 +52,8 @@ def merge_reports(parts: Sequence[CheckReport], *, examples: int, seed: int, ver
                              (merged.judge_modes, part.judge_modes)):
             for key, count in counts.items():
                 into[key] = into.get(key, 0) + count
+        for kid, text in part.outside_evidence.items():
+            merged.outside_evidence.setdefault(kid, text)
         merged.cases_set_aside += part.cases_set_aside
         merged.set_aside_reasons.extend(part.set_aside_reasons)
         other = {k: v for k, v in part.versions.items() if versions.get(k) != v}

@@ -188,7 +188,8 @@ def precision_fingerprint(impl: Implementation, conventions: Conventions, dtype:
                          f"the {arithmetic.value} grid: {dtype.value} arithmetic on scalars formed in {scalars.value}")
             arithmetic = dtype
     if dtype in _HALF:
-        arithmetic, scalars, explained, note = _half_arithmetic(runs["half_rounding"], probes[0], conventions, dtype, state)
+        arithmetic, scalars, explained, note = _half_arithmetic(
+            [(runs[p.name], p) for p in probes if p.aspect == "arithmetic"], conventions, dtype, state)
         notes.append(note)
     rounding = "nearest"
     if "stagnation" in runs:
@@ -199,24 +200,27 @@ def precision_fingerprint(impl: Implementation, conventions: Conventions, dtype:
     return PrecisionFingerprint(dtype, arithmetic, state, scalars, rounding, tuple(notes), explained)
 
 
-def _half_arithmetic(obs: Observation, probe: Probe, conventions: Conventions, dtype: Dtype,
+def _half_arithmetic(runs: Sequence[tuple[Observation, Probe]], conventions: Conventions, dtype: Dtype,
                      state: Dtype | None) -> tuple[Dtype, Dtype, bool, str]:
     """(arithmetic, scalars, explained, evidence) for half-precision parameters: the finest model
-    under which the error model passes the ``half_rounding`` probe."""
-    if obs.error:
-        return dtype, Dtype.FLOAT32, False, f"half_rounding: target failed ({obs.error})"
+    under which the error model passes every ``half_rounding`` probe."""
+    for obs, probe in runs:
+        if obs.error:
+            return dtype, Dtype.FLOAT32, False, f"{probe.name}: target failed ({obs.error})"
     stored = state or Dtype.FLOAT32
     ladder = [(Dtype.FLOAT32, Dtype.FLOAT32), (dtype, Dtype.FLOAT32), (dtype, dtype)]
-    run = probe.candidate_run(conventions, None)
-    assert run is not None
-    case = Case(run, dtype)
     tried = []
     for arithmetic, scalars in ladder:
         model_state = stored if arithmetic is Dtype.FLOAT32 else (state or dtype)
         model = PrecisionModel(arithmetic, model_state, dtype, scalars=scalars)
-        verdict = judge(case, obs, precision=model, slack=1)
-        tried.append(f"{model.describe()}: {verdict.counts['outside']} of {run.size * run.steps} outside")
-        if verdict.passed:
+        outside, total = 0, 0
+        for obs, probe in runs:
+            run = probe.candidate_run(conventions, None)
+            assert run is not None
+            outside += judge(Case(run, dtype), obs, precision=model, slack=1).counts["outside"]
+            total += run.size * run.steps
+        tried.append(f"{model.describe()}: {outside} of {total} outside")
+        if outside == 0:
             return arithmetic, scalars, True, "half_rounding: passes under " + "; fails under ".join(reversed(tried))
     return dtype, dtype, False, "half_rounding: fails under every model (" + "; ".join(tried) + ")"
 

@@ -101,6 +101,8 @@ class CheckReport:
     state_counts: dict[str, int] = field(default_factory=lambda: {"within": 0, "outside": 0, "ill_conditioned": 0})
     #: cases judged per mode (``per-step``: re-synced from the target's own state; ``trajectory``)
     judge_modes: dict[str, int] = field(default_factory=dict)
+    #: per outside-the-contract known finding seen, what the first case that showed it observed
+    outside_evidence: dict[str, str] = field(default_factory=dict)
 
     def add_judgement(self, judgement: Any) -> None:
         """Add one judged case's reasons, state verdicts and mode (its ``counts`` are added by the caller)."""

@@ -37,6 +37,9 @@ Precision probes (:data:`PRECISION_PROBES`, judged in the target's own parameter
   division and a product; rounding each of them to a half format moves some elements by an ulp, which
   a model with float32 arithmetic does not allow (judged with slack 1, the rigorous bound itself), so
   the finest passing model names the arithmetic.
+* ``half_rounding_eps``: 64 parameters at 0, one gradient 1 + i*2^(1-p) (exact in the p-bit format),
+  lr=1, eps=1: g^2 and sqrt(v) + eps (2 + i*2^(1-p), odd i not representable) are rounded by a target
+  that stores each operation's result in the half format, not by one that computes in float32.
 * ``stagnation``: 16 parameters at 1, gradient 1 for 8 steps, lr = spacing/4 (each update, about lr,
   is a quarter of the spacing below 1): rounding to nearest leaves p = 1 for ever; compensated (Kahan)
   summation moves every element alike to about 1 - 8 lr; stochastic rounding moves them apart
@@ -174,10 +177,12 @@ def precision_probes(dtype: Dtype) -> tuple[Probe, ...]:
     """The precision probes (module docstring) for parameters in ``dtype``; none for float64."""
     if dtype is Dtype.FLOAT64:
         return ()
-    n = 32
+    n = 64
     half = Probe("half_rounding", "arithmetic", "are the step's operations rounded to the parameter format?",
                  _h(lr=Fraction(1, 16), eps=Fraction(1, 2**40)), (0,) * n,
-                 ((1,) * n, tuple(Fraction(i, 16) for i in range(n))))
+                 ((1,) * n, tuple(Fraction(i, 32) for i in range(n))))
+    eps_one = Probe("half_rounding_eps", "arithmetic", "are g^2, its root and root + eps rounded to the parameter format?",
+                    _h(lr=1, eps=1), (0,) * n, (tuple(1 + i * 2 * spacing_below_one(dtype) for i in range(n)),))
     stagnation = Probe("stagnation", "rounding", "do updates of a quarter of the spacing below 1 accumulate?",
                        _h(lr=spacing_below_one(dtype) / 4, eps=Fraction(1, 2**60)), (1,) * 16, ((1,) * 16,) * 8)
-    return (half, stagnation) if dtype in (Dtype.BFLOAT16, Dtype.FLOAT16) else (stagnation,)
+    return (half, eps_one, stagnation) if dtype in (Dtype.BFLOAT16, Dtype.FLOAT16) else (stagnation,)

@@ -65,7 +65,8 @@ def render_report(r: CheckReport) -> str:
     outside = r.outside_contract
     if outside:
         parts.append("outside the contract (neither verified nor failed; no convention or precision model expresses it):\n"
-                     + "\n".join(f"  - {k.id}: {k.summary}" + (f"\n    evidence: {k.evidence}" if k.evidence else "")
+                     + "\n".join(f"  - {k.id}: {k.summary}" + (f"\n    source: {k.evidence}" if k.evidence else "")
+                                 + (f"\n    observed: {r.outside_evidence[k.id]}" if k.id in r.outside_evidence else "")
                                  for k in outside))
     seen = [k for k in r.known if k.id in r.known_counts and not k.outside_contract]
     if seen:
@@ -86,7 +87,8 @@ def report_dict(r: CheckReport) -> dict[str, Any]:
         "capabilities": None if r.capabilities is None else list(r.capabilities),
         "passed": r.passed, "verdict": r.verdict, "inconclusive": r.inconclusive,
         "known": [k.id for k in r.known], "known_counts": dict(r.known_counts),
-        "outside_contract": [{"id": k.id, "summary": k.summary, "evidence": k.evidence} for k in r.outside_contract], "cases_run": r.cases_run, "shrink_runs": r.shrink_runs,
+        "outside_contract": [{"id": k.id, "summary": k.summary, "source": k.evidence,
+                              "observed": r.outside_evidence.get(k.id)} for k in r.outside_contract], "cases_run": r.cases_run, "shrink_runs": r.shrink_runs,
         "counts": dict(r.counts), "finding_counts": {k: r.finding_counts.get(k, 0) for k in KINDS},
         "max_fraction_of_bound": None if math.isinf(r.max_fraction_of_bound) else r.max_fraction_of_bound,
         "findings": [f.as_dict() for f in r.findings],

@@ -477,6 +477,10 @@ def _tally(report: CheckReport, result: CaseResult, progress: Progress | None) -
         report.finding_counts[f.kind] += 1
     for kid in result.known:
         report.known_counts[kid] = report.known_counts.get(kid, 0) + 1
+        if kid not in report.outside_evidence and any(k.id == kid and k.outside_contract for k in report.known):
+            run = result.case.run
+            seen = result.judgement.describe() if result.judgement is not None else (result.observation.error or "")
+            report.outside_evidence[kid] = f"{run.size} elements x {run.steps} steps: {seen}"
     if result.set_aside:
         report.cases_set_aside += 1
         report.set_aside_reasons.append(result.set_aside)

@@ -1,0 +1,123 @@
+"""Real third-party optimizers (the ``thirdparty`` extra: torch-optimi, torchao), checked and identified
+through their import paths, as a user would: what the target table (adamw_oracle/adapters/targets.py)
+declares about them is what they really do on the CPU.
+
+torchao's optimizers run ``torch.compile`` on every step (inductor, a C++ compiler on the CPU): each
+new shape or dtype compiles once, so its tests are few and small.
+"""
+from __future__ import annotations
+
+import pytest
+
+from adamw_oracle.adapters import resolve_target
+from adamw_oracle.adapters.targets import IMPORT_PATH_TARGETS_BY_NAME
+from adamw_oracle.check import check_target, identify
+from adamw_oracle.check.known import reproduce
+from adamw_oracle.cli import main
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.errors import InvalidArgumentError
+
+pytest.importorskip("torch")
+
+F64, F32, BF16, F16 = Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16
+
+
+def _optimi() -> None:
+    pytest.importorskip("optimi", reason="the thirdparty extra (torch-optimi) is not installed")
+
+
+def _torchao() -> None:
+    pytest.importorskip("torchao", reason="the thirdparty extra (torchao) is not installed")
+
+
+def _known(target: str, kid: str):
+    return next(k for k in IMPORT_PATH_TARGETS_BY_NAME[target].known if k.id == kid)
+
+
+def _f32_for_f64_expressible() -> bool:
+    try:
+        PrecisionModel(F32, F32, F64)
+    except InvalidArgumentError:
+        return False
+    return True
+
+
+# -- torch-optimi --------------------------------------------------------------------------------------
+
+def test_cli_check_optimi_adamw_as_torch_adamw(capsys: pytest.CaptureFixture[str]) -> None:
+    _optimi()
+    assert main(["check", "optimi:AdamW", "--expect", "torch.AdamW", "--examples", "8", "--max-steps", "3",
+                 "--quiet"]) == 0
+    assert "| result                      | PASS" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("dtype", [F64, F32])
+def test_optimi_adamw_is_torch_adamw(dtype: Dtype) -> None:
+    """optimi folds bias correction into "debiased" betas (its exp_avg is m-hat); the algebra is torch.AdamW's."""
+    _optimi()
+    r = identify("optimi:AdamW", dtype=dtype)
+    assert r.presets[0] == "torch.AdamW", r.describe()
+    fp = r.precision
+    assert (fp.arithmetic, fp.state, fp.rounding) == (dtype, dtype, "nearest") and fp.model() is not None
+    assert check_target("optimi:AdamW", expect="torch.AdamW", dtype=dtype, examples=6, max_steps=3).verdict == "PASS"
+
+
+@pytest.mark.parametrize("dtype", [BF16, F16])
+def test_optimi_half_precision_is_kahan_summation(dtype: Dtype) -> None:
+    _optimi()
+    fp = identify("optimi:AdamW", dtype=dtype).precision
+    assert (fp.arithmetic, fp.state, fp.rounding) == (dtype, dtype, "compensated"), fp.describe()
+    assert fp.outside_contract == "parameters kept with compensated (Kahan) summation"
+    # its Kahan step uses p.grad as scratch space (declared); the values are within the format's bound
+    scratch = _known("optimi:AdamW", "optimi-kahan-writes-grad")
+    assert {f.kind for f in reproduce(resolve_target("optimi:AdamW"), scratch, dtype)} == {"mutated_input"}
+    report = check_target("optimi:AdamW", expect="torch.AdamW", dtype=dtype, cases=[scratch.trigger(dtype)])
+    assert report.verdict == "KNOWN" and report.counts["outside"] == 0, report.describe()
+    # without Kahan summation it rounds to nearest, and the model its fingerprint names passes check
+    plain = identify("optimi:AdamW", dtype=dtype, options={"kahan_sum": False}).precision
+    assert (plain.arithmetic, plain.state, plain.rounding) == (dtype, dtype, "nearest"), plain.describe()
+    assert check_target("optimi:AdamW", expect="torch.AdamW", dtype=dtype, options={"kahan_sum": False},
+                        precision=plain.model(), examples=6, max_steps=3, known=()).verdict == "PASS"
+
+
+def test_optimi_adam_is_coupled_l2_and_writes_the_gradient() -> None:
+    _optimi()
+    r = identify("optimi:Adam", dtype=F32)
+    assert r.presets == ("torch.Adam",), r.describe()
+    report = check_target("optimi:Adam", expect="torch.Adam", dtype=F32, examples=10, max_steps=3)
+    assert report.verdict == "KNOWN" and "optimi-l2-writes-grad" in report.known_counts, report.describe()
+    strict = check_target("optimi:Adam", expect="torch.Adam", dtype=F32, examples=10, max_steps=3, known=())
+    assert strict.verdict == "FAIL" and strict.findings[0].kind == "mutated_input"
+
+
+# -- torchao -------------------------------------------------------------------------------------------
+
+def test_torchao_adamw8bit_computes_in_float32_for_float64_parameters() -> None:
+    """Done-when of issue 13: identify names torch.AdamW and float32 arithmetic, probing in float64."""
+    _torchao()
+    r = identify("torchao.optim:AdamW8bit")
+    assert r.dtype is F64 and r.presets[0] == "torch.AdamW", r.describe()
+    assert r.amsgrad_form.value == "max_raw_v"
+    fp = r.precision
+    assert (fp.arithmetic, fp.state, fp.scalars) == (F32, F32, F32), fp.describe()
+    assert "computes in float32 for float64 parameters" in r.describe()
+    assert (fp.model() is None) == (not _f32_for_f64_expressible())
+
+
+def test_torchao_adamw8bit_bfloat16_is_float32_arithmetic_with_bfloat16_state() -> None:
+    _torchao()
+    fp = identify("torchao.optim:AdamW8bit", dtype=BF16).precision
+    assert (fp.arithmetic, fp.state, fp.rounding) == (F32, BF16, "nearest"), fp.describe()
+    assert fp.model() == IMPORT_PATH_TARGETS_BY_NAME["torchao.optim:AdamW8bit"].precision_for(BF16)
+
+
+def test_torchao_quantized_state_is_outside_the_contract() -> None:
+    """Tensors of >= 4096 elements get 8-bit state: far outside the float32 bound, reported as such."""
+    _torchao()
+    quantized = _known("torchao.optim:AdamW8bit", "torchao-8bit-quantized-state")
+    report = check_target("torchao.optim:AdamW8bit", expect="torch.AdamW", dtype=F32, cases=[quantized.trigger(F32)])
+    assert report.verdict == "OUTSIDE_CONTRACT" and report.counts["outside"] > 0, report.describe()
+    strict = check_target("torchao.optim:AdamW8bit", expect="torch.AdamW", dtype=F32, cases=[quantized.trigger(F32)],
+                          known=())
+    assert strict.verdict == "FAIL" and strict.findings[0].kind == "outside_bound"
