@@ -91,6 +91,17 @@ def test_optimi_adam_is_coupled_l2_and_writes_the_gradient() -> None:
     assert strict.verdict == "FAIL" and strict.findings[0].kind == "mutated_input"
 
 
+def test_optimi_stableadamw_update_clipping_is_outside_the_contract() -> None:
+    """identify's probes never make the RMS exceed 1 (it reads as torch.AdamW); a case that does is
+    reported as outside the contract, with what it observed."""
+    _optimi()
+    assert identify("optimi:StableAdamW", dtype=F32).presets[0] == "torch.AdamW"
+    clipping = _known("optimi:StableAdamW", "optimi-stableadamw-update-clipping")
+    report = check_target("optimi:StableAdamW", expect="torch.AdamW", dtype=F32, cases=[clipping.trigger(F32)])
+    assert report.verdict == "OUTSIDE_CONTRACT", report.describe()
+    assert "1 elements x 2 steps: FAIL" in report.outside_evidence[clipping.id]
+
+
 # -- torchao -------------------------------------------------------------------------------------------
 
 def test_torchao_adamw8bit_computes_in_float32_for_float64_parameters() -> None:

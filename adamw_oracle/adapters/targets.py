@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import numpy as np
+
 from adamw_oracle.contract.capabilities import Capability
 from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.conventions import Family
@@ -228,6 +230,37 @@ OPTIMI_L2_WRITES_GRAD = KnownFinding(
 )
 
 
+def _stable_clips(case: Case) -> bool:
+    """Whether StableAdamW's per-tensor RMS of g^2 / max(v-hat, eps^2) exceeds 1 at some step (its lr is
+    then divided by that RMS), v-hat formed with optimi's debiased beta2 as it does."""
+    beta2, eps_sq = float(case.run.config.hyper.beta2), float(case.run.config.hyper.eps) ** 2
+    grads = np.asarray(case.gradients(), dtype=np.float64)
+    v = np.zeros(grads.shape[1])
+    for t, g in enumerate(grads, start=1):
+        hat = (beta2**t - beta2) / (beta2**t - 1)
+        v = hat * v + (1 - hat) * g * g
+        if g.size and float(np.mean(g * g / np.maximum(v, eps_sq))) > 1:
+            return True
+    return False
+
+
+OPTIMI_STABLE_CLIPPING = KnownFinding(
+    id="optimi-stableadamw-update-clipping",
+    summary="torch-optimi's StableAdamW divides lr by max(1, RMS(g^2 / max(v-hat, eps^2))) over each tensor "
+            "(per-tensor update clipping, AdamW-Adafactor style); otherwise it is torch.AdamW",
+    kinds=VALUE_FINDINGS,
+    paths=("default",),
+    dtypes=ALL_DTYPES,
+    occurs=_stable_clips,
+    # g = 1 then 10: RMS = sqrt(100 / 50.5) = 1.41 at step 2, the second update is 1.41 times too small
+    trigger=lambda dtype: Case(Run(preset("torch.AdamW", lr="0.01", weight_decay="0"), (_1,), ((_1,), (Fraction(10),))),
+                               dtype),
+    evidence="optimi/stableadamw.py _single_param_stableadamw: rms = grad.pow(2).div_(exp_avg_sq.maximum(eps_sq))"
+             ".mean().sqrt(); lr = lr / max(1, rms.item())",
+    outside_contract=True,
+)
+
+
 def _torchao_quantized_occurs(block: int) -> Callable[[Case], bool]:
     return lambda case: case.run.size >= 4096 and case.run.size % block == 0
 
@@ -287,6 +320,8 @@ IMPORT_PATH_TARGETS: tuple[TargetInfo, ...] = (
                frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN_WRITES_GRAD, OPTIMI_L2_WRITES_GRAD)),
     TargetInfo("optimi:AdamW", "optimi", "torch.AdamW", Family.ADAM, ("default",), ALL_DTYPES,
                frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN_WRITES_GRAD,)),
+    TargetInfo("optimi:StableAdamW", "optimi", "torch.AdamW", Family.ADAM, ("default",), ALL_DTYPES,
+               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_STABLE_CLIPPING, OPTIMI_KAHAN_WRITES_GRAD)),
     _torchao("AdamW8bit", "torch.AdamW", "8bit", 256),
     _torchao("Adam8bit", "torch.Adam", "8bit", 256),
     _torchao("AdamW4bit", "torch.AdamW", "4bit", 128),
