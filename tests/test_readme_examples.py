@@ -48,7 +48,7 @@ def test_python_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
             assert len(body) + 1 <= 10
         with contextlib.redirect_stdout(out):
             exec(compile(block, "README.md", "exec"), namespace)
-    assert "('torch.AdamW',)" in out.getvalue()  # what the README comment says identify prints
+    assert "('torch.AdamW', 'optax.adamw')" in out.getvalue()  # what the README comment says identify prints
     assert "PASS" in out.getvalue()
 
 
