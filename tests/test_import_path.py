@@ -82,7 +82,9 @@ def test_identify_torch_class_by_import_path(capsys: pytest.CaptureFixture[str])
 
 def test_identify_float32_arithmetic_class_at_its_own_dtype() -> None:
     target = f"{HERE}:Float32AdamW"
-    assert not identify(target).identified  # float64 probes: its float32 rounding is far outside float64's allowance
+    # probed in float64 it is identified in its own precision (issue 13: it used to fit no convention)
+    wide = identify(target)
+    assert wide.presets[:1] == ("torch.AdamW",) and wide.precision.arithmetic is Dtype.FLOAT32
     found = identify(target, dtype="float32")
     assert found.dtype is Dtype.FLOAT32 and found.presets[:1] == ("torch.AdamW",)
 
