@@ -59,24 +59,33 @@ class PrecisionFingerprint:
     explained: bool = True  # False: no precision model of the contract explains the precision probes
 
     def model(self) -> PrecisionModel | None:
-        """The contract's precision model for these formats (None: it has none, see :attr:`outside_contract`)."""
-        if self.rounding != "nearest" or not self.explained:
+        """The contract's precision model for these formats (None: it has none, see :attr:`outside_contract`).
+
+        Compensated summation and stochastic rounding are asked of the model by name
+        (``param_summation="kahan"``, ``param_rounding="stochastic"``); a contract without those
+        members, or without float32 arithmetic for float64 parameters, has no model for them.
+        """
+        if self.rounding == "biased" or not self.explained:
             return None
+        extra = {"compensated": {"param_summation": "kahan"}, "stochastic": {"param_rounding": "stochastic"}}
         try:
-            return PrecisionModel(self.arithmetic, self.state or self.arithmetic, self.dtype, scalars=self.scalars)
-        except InvalidArgumentError:
+            return PrecisionModel(self.arithmetic, self.state or self.arithmetic, self.dtype, scalars=self.scalars,
+                                  **extra.get(self.rounding, {}))
+        except (InvalidArgumentError, TypeError):  # TypeError: the contract has no such member
             return None
 
     @property
     def outside_contract(self) -> str | None:
         """Why the target cannot be judged by the contract's precision models in this format (None: it can)."""
+        if self.model() is not None:
+            return None
         if self.rounding == "compensated":
             return "parameters kept with compensated (Kahan) summation"
         if self.rounding in ("stochastic", "biased"):
             return f"{self.rounding} rounding of the parameters"
         if not self.explained:
             return "no precision model explains the precision probes"
-        if self.model() is None:
+        if self.arithmetic.format.precision < self.dtype.format.precision:
             return (f"{self.arithmetic.value} arithmetic for {self.dtype.value} parameters "
                     "(a precision model coarser than the parameter format)")
         return None
