@@ -71,7 +71,7 @@ def test_optimi_half_precision_is_kahan_summation(dtype: Dtype) -> None:
     if fp.model() is None:  # the contract has no compensated summation yet
         assert fp.outside_contract == "parameters kept with compensated (Kahan) summation"
     else:
-        assert fp.outside_contract is None and getattr(fp.model(), "param_summation").value == "kahan"
+        assert fp.outside_contract is None and fp.model().param_summation.value == "kahan"
     # its Kahan step uses p.grad as scratch space (declared); the values are within the format's bound
     scratch = _known("optimi:AdamW", "optimi-kahan-writes-grad")
     assert {f.kind for f in reproduce(resolve_target("optimi:AdamW"), scratch, dtype)} == {"mutated_input"}
