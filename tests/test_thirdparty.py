@@ -135,3 +135,30 @@ def test_torchao_quantized_state_is_outside_the_contract() -> None:
     strict = check_target("torchao.optim:AdamW8bit", expect="torch.AdamW", dtype=F32, cases=[quantized.trigger(F32)],
                           known=())
     assert strict.verdict == "FAIL" and strict.findings[0].kind == "outside_bound"
+
+
+# -- every declared third-party optimizer in every dtype (long: torchao compiles each shape) ------------
+
+def _expected_fingerprint(framework: str, dtype: Dtype) -> tuple[Dtype, Dtype, str]:
+    """(arithmetic, state, rounding) of the table's third-party optimizers, from their source: optimi
+    computes in the parameter format (every operation rounded to it) and keeps half-precision
+    parameters with Kahan summation; torchao computes in float32 and stores the results in the
+    parameter's format (so float64 parameters carry float32 state values)."""
+    if framework == "optimi":
+        return dtype, dtype, "compensated" if dtype in (BF16, F16) else "nearest"
+    return F32, F32 if dtype is F64 else dtype, "nearest"
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize("dtype", [F64, F32, BF16, F16])
+@pytest.mark.parametrize("target", sorted(IMPORT_PATH_TARGETS_BY_NAME))
+def test_identify_names_every_declared_optimizer_in_every_dtype(target: str, dtype: Dtype) -> None:
+    info = IMPORT_PATH_TARGETS_BY_NAME[target]
+    pytest.importorskip(info.framework, reason="the thirdparty extra is not installed")
+    r = identify(target, dtype=dtype)
+    assert r.presets[0] == info.preset, r.describe()
+    fp = r.precision
+    assert (fp.arithmetic, fp.state, fp.rounding) == _expected_fingerprint(info.framework, dtype), fp.describe()
+    declared = info.precision_for(dtype)
+    if declared is not None:
+        assert fp.model() == declared, fp.describe()

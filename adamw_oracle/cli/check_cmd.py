@@ -87,7 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ident = subparsers.add_parser(
         "identify", help="fingerprint which Adam convention an optimizer implements",
         description="Run designed probes through TARGET and decide its convention (eps placement, AMSGrad form, "
-        "decay scaling and order, bias correction, coupled vs decoupled); prints the probe evidence.",
+        "decay scaling and order, bias correction, coupled vs decoupled) and its precision in --dtype (the formats "
+        "of its arithmetic, state and scalars, how it rounds the parameters); names the preset, reports options "
+        "that have no effect, and prints the probe evidence.",
         epilog="examples:\n  adamw-oracle identify keras.Adam\n  adamw-oracle identify mypkg.optim:MyAdam --dtype float32", formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_target(ident)
     ident.set_defaults(func=run_identify)
