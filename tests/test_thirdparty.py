@@ -126,6 +126,18 @@ def test_torchao_adamw8bit_bfloat16_is_float32_arithmetic_with_bfloat16_state() 
     assert fp.model() == IMPORT_PATH_TARGETS_BY_NAME["torchao.optim:AdamW8bit"].precision_for(BF16)
 
 
+def test_torchao_stochastic_rounding_is_fingerprinted() -> None:
+    """bf16_stochastic_round=True: the stagnation probe's parameters spread around the exact value."""
+    _torchao()
+    fp = identify("torchao.optim:AdamW8bit", dtype=BF16, options={"bf16_stochastic_round": True}).precision
+    assert (fp.arithmetic, fp.state, fp.rounding) == (F32, BF16, "stochastic"), fp.describe()
+    model = fp.model()
+    if model is None:  # the contract has no stochastic rounding yet
+        assert fp.outside_contract == "stochastic rounding of the parameters"
+    else:
+        assert model.param_rounding.value == "stochastic"
+
+
 def test_torchao_quantized_state_is_outside_the_contract() -> None:
     """Tensors of >= 4096 elements get 8-bit state: far outside the float32 bound, reported as such."""
     _torchao()

@@ -196,23 +196,26 @@ def precision_fingerprint(impl: Implementation, conventions: Conventions, dtype:
             notes.append(f"parameters: the probes fit only a {arithmetic.value} allowance, but the parameters are off "
                          f"the {arithmetic.value} grid: {dtype.value} arithmetic on scalars formed in {scalars.value}")
             arithmetic = dtype
-    if dtype in _HALF:
-        arithmetic, scalars, explained, note = _half_arithmetic(
-            [(runs[p.name], p) for p in probes if p.aspect == "arithmetic"], conventions, dtype, state)
-        notes.append(note)
     rounding = "nearest"
     if "stagnation" in runs:
         rounding, note = _rounding(runs["stagnation"], next(p for p in probes if p.name == "stagnation"), conventions, dtype)
         notes.append(note)
-        if rounding != "nearest" and dtype in _HALF:
-            explained = True  # the rounding, not the arithmetic, is what the contract lacks
+    if dtype in _HALF:
+        arithmetic, scalars, explained, note = _half_arithmetic(
+            [(runs[p.name], p) for p in probes if p.aspect == "arithmetic"], conventions, dtype, state, rounding)
+        notes.append(note)
+        if rounding != "nearest":
+            explained = True  # the rounding, not the arithmetic, is what the contract may lack
     return PrecisionFingerprint(dtype, arithmetic, state, scalars, rounding, tuple(notes), explained)
 
 
 def _half_arithmetic(runs: Sequence[tuple[Observation, Probe]], conventions: Conventions, dtype: Dtype,
-                     state: Dtype | None) -> tuple[Dtype, Dtype, bool, str]:
+                     state: Dtype | None, rounding: str = "nearest") -> tuple[Dtype, Dtype, bool, str]:
     """(arithmetic, scalars, explained, evidence) for half-precision parameters: the finest model
-    under which the error model passes every ``half_rounding`` probe."""
+    under which the error model passes every ``half_rounding`` probe. A target that rounds its
+    parameters stochastically is judged under models with stochastic rounding when the contract has
+    them, else under round-to-nearest models with slack 2 (a stochastic rounding errs by less than one
+    spacing, twice the half spacing of rounding to nearest)."""
     for obs, probe in runs:
         if obs.error:
             return dtype, Dtype.FLOAT32, False, f"{probe.name}: target failed ({obs.error})"
@@ -222,13 +225,20 @@ def _half_arithmetic(runs: Sequence[tuple[Observation, Probe]], conventions: Con
     for arithmetic, scalars in ladder:
         model_state = stored if arithmetic is Dtype.FLOAT32 else (state or dtype)
         model = PrecisionModel(arithmetic, model_state, dtype, scalars=scalars)
+        slack = 1
+        if rounding == "stochastic":
+            extra = {"param_rounding": "stochastic"}
+            try:
+                model = PrecisionModel(arithmetic, model_state, dtype, scalars=scalars, **extra)
+            except (InvalidArgumentError, TypeError):  # no stochastic model for these formats (or at all)
+                slack = 2
         outside, total = 0, 0
         for obs, probe in runs:
             run = probe.candidate_run(conventions, None)
             assert run is not None
-            outside += judge(Case(run, dtype), obs, precision=model, slack=1).counts["outside"]
+            outside += judge(Case(run, dtype), obs, precision=model, slack=slack).counts["outside"]
             total += run.size * run.steps
-        tried.append(f"{model.describe()}: {outside} of {total} outside")
+        tried.append(f"{model.describe()}{', slack 2' if slack == 2 else ''}: {outside} of {total} outside")
         if outside == 0:
             return arithmetic, scalars, True, "half_rounding: passes under " + "; fails under ".join(reversed(tried))
     return dtype, dtype, False, "half_rounding: fails under every model (" + "; ".join(tried) + ")"
