@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,8 @@ class PrecisionFingerprint:
         """
         if self.rounding == "biased" or not self.explained:
             return None
-        extra = {"compensated": {"param_summation": "kahan"}, "stochastic": {"param_rounding": "stochastic"}}
+        extra: dict[str, dict[str, Any]] = {"compensated": {"param_summation": "kahan"},
+                                            "stochastic": {"param_rounding": "stochastic"}}
         try:
             return PrecisionModel(self.arithmetic, self.state or self.arithmetic, self.dtype, scalars=self.scalars,
                                   **extra.get(self.rounding, {}))
@@ -227,7 +229,7 @@ def _half_arithmetic(runs: Sequence[tuple[Observation, Probe]], conventions: Con
         model = PrecisionModel(arithmetic, model_state, dtype, scalars=scalars)
         slack = 1
         if rounding == "stochastic":
-            extra = {"param_rounding": "stochastic"}
+            extra: dict[str, Any] = {"param_rounding": "stochastic"}
             try:
                 model = PrecisionModel(arithmetic, model_state, dtype, scalars=scalars, **extra)
             except (InvalidArgumentError, TypeError):  # no stochastic model for these formats (or at all)
