@@ -184,6 +184,9 @@ def resolve_target(target: Any, *, options: Mapping[str, Any] | None = None) -> 
             obj = getattr(obj, part)
         built = optimizer_target(obj, name=target, options=options)
         if built is not None:
+            declared = IMPORT_PATH_TARGETS_BY_NAME.get(target)
+            if declared is not None and not declared.state_is_mv:
+                built.per_step_state = False  # type: ignore[attr-defined]  # its state is not m and v
             return built
         if options:
             raise InvalidArgumentError("options", dict(options), "only for an optimizer class or factory given by import "

@@ -88,6 +88,9 @@ class TargetInfo:
     precision: Mapping[Dtype, PrecisionModel] = field(default_factory=dict, hash=False)
     known: tuple[KnownFinding, ...] = ()
     flushes_subnormals: bool = False
+    #: whether its state tensors (exp_avg, exp_avg_sq) are the contract's m and v; False (torch-optimi
+    #: keeps the bias-corrected m-hat and v-hat there) makes check judge its trajectory, not each step
+    state_is_mv: bool = True
 
     @property
     def default_path(self) -> str:
@@ -317,11 +320,13 @@ def _torchao(name: str, preset_name: str, bits: str, block: int) -> TargetInfo:
 
 IMPORT_PATH_TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("optimi:Adam", "optimi", "torch.Adam", Family.ADAM, ("default",), ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN_WRITES_GRAD, OPTIMI_L2_WRITES_GRAD)),
+               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN_WRITES_GRAD, OPTIMI_L2_WRITES_GRAD),
+               state_is_mv=False),
     TargetInfo("optimi:AdamW", "optimi", "torch.AdamW", Family.ADAM, ("default",), ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN_WRITES_GRAD,)),
+               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN_WRITES_GRAD,), state_is_mv=False),
     TargetInfo("optimi:StableAdamW", "optimi", "torch.AdamW", Family.ADAM, ("default",), ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_STABLE_CLIPPING, OPTIMI_KAHAN_WRITES_GRAD)),
+               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_STABLE_CLIPPING, OPTIMI_KAHAN_WRITES_GRAD),
+               state_is_mv=False),
     _torchao("AdamW8bit", "torch.AdamW", "8bit", 256),
     _torchao("Adam8bit", "torch.Adam", "8bit", 256),
     _torchao("AdamW4bit", "torch.AdamW", "4bit", 128),

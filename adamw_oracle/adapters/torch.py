@@ -50,6 +50,9 @@ class TorchImplementation:
 
     families = frozenset({Family.ADAM})
     dtypes = TARGETS_BY_NAME["torch.AdamW"].dtypes
+    #: record exp_avg/exp_avg_sq after every step as the contract's m and v for the per-step judge
+    #: (False for a class whose state tensors mean something else, e.g. torch-optimi's m-hat and v-hat)
+    per_step_state = True
 
     def __init__(self, optimizer: str = "AdamW", path: str | None = None, *, optimizer_class: type | None = None,
                  name: str | None = None, options: Mapping[str, Any] | None = None, device: str = "cpu") -> None:
@@ -123,7 +126,7 @@ class TorchImplementation:
         if opts.amsgrad:
             keys["vmax"] = "max_exp_avg_sq"
         # the state after every step, for the per-step judge (tiled runs of N elements are not recorded)
-        recorder = StateRecorder(opt, p, {**keys, "step": "step"}) if params is None else None
+        recorder = StateRecorder(opt, p, {**keys, "step": "step"}) if params is None and self.per_step_state else None
         rows, findings = drive_steps(opt, p, case, grads, after_step=recorder)
         st = opt.state.get(p, {})
         state = {k: st[key] for k, key in keys.items()
@@ -150,7 +153,7 @@ class StateRecorder:
         for name, key in self.keys.items():
             value = st.get(key)
             if isinstance(value, torch.Tensor):
-                self.rows[name].append(to_numpy(value).reshape(-1))
+                self.rows[name].append(to_numpy(plain_state(value)).reshape(-1))
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.rows[name].append(np.array([float(value)]))
 
