@@ -23,6 +23,7 @@ from hypothesis import seed as hypothesis_seed
 from adamw_oracle.adapters.registry import BUILTIN_TARGETS
 from adamw_oracle.check.cases import fit_to_target, target_conventions
 from adamw_oracle.check.expected import expected_convention
+from adamw_oracle.check.runner import declared_precision
 from adamw_oracle.contract.capabilities import LoopCapability, capabilities_of, capability_names
 from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.config import OptimizerConfig
@@ -34,10 +35,13 @@ from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.loop_judge import LoopFailure, judge_loop
 from adamw_oracle.verify.loop_strategies import loops
 
+LOOP_FRAMEWORKS = ("torch", "optax", "keras")
+"""The frameworks whose built-in targets have a loop adapter."""
+
 
 def loop_target(target: Any) -> LoopImplementation:
-    """A loop implementation from a built-in torch target name (``torch.AdamW``, ``torch.Adam[fused]``,
-    ``torch.SGD[forloop]``, ...) or a :class:`LoopImplementation` object.
+    """A loop implementation from a built-in target name (``torch.AdamW``, ``torch.Adam[fused]``,
+    ``torch.SGD[forloop]``, ``optax.adamw``, ``keras.AdamW``, ...) or a :class:`LoopImplementation` object.
 
     Raises:
         InvalidArgumentError: another name, or an object without ``run_loop``.
@@ -53,7 +57,11 @@ def loop_target(target: Any) -> LoopImplementation:
         from adamw_oracle.adapters.optax_loop import OptaxLoopImplementation  # optional dependency (optax)
 
         return OptaxLoopImplementation(builtin.info.name)
-    names = [n for n, t in BUILTIN_TARGETS.items() if t.info.framework in ("torch", "optax")]
+    if builtin is not None and builtin.info.framework == "keras":
+        from adamw_oracle.adapters.keras_loop import KerasLoopImplementation  # optional dependency (keras)
+
+        return KerasLoopImplementation(builtin.info.name.split(".", 1)[1])
+    names = [n for n, t in BUILTIN_TARGETS.items() if t.info.framework in LOOP_FRAMEWORKS]
     raise InvalidArgumentError("target", target, "a loop target: " + ", ".join(names) + " or an object with "
                                "run_loop(LoopCase) and loop_capabilities")
 
@@ -161,7 +169,7 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
     caps = capabilities_of(impl)  # the switches (weight decay, AMSGrad, ...) of every group
     if precision is None:
         builtin = BUILTIN_TARGETS.get(target) if isinstance(target, str) else None
-        precision = builtin.info.precision_for(dt) if builtin is not None else None
+        precision = builtin.info.precision_for(dt) if builtin is not None else declared_precision(impl, dt)
     known = tuple(getattr(impl, "known", ()))
     report = LoopReport(impl.name, dt, seed, expected.label, capability_names(drawn),
                         capability_names(frozenset(LoopCapability) - declared),

@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "of generated cases; every dtype unless --dtype is given")
     check.add_argument("--loops", action="store_true", help="check training loops instead of single runs: several "
                        "tensors, parameter groups, a learning-rate schedule, missing gradients and state_dict resumes "
-                       "(built-in torch and optax targets; see docs/checking.md)")
+                       "(built-in torch, optax and keras targets; see docs/checking.md)")
     check.add_argument("--max-tensors", type=int, default=3, help="with --loops: most tensors per loop (default 3)")
     check.add_argument("--max-groups", type=int, default=2, help="with --loops: most parameter groups (default 2)")
     check.set_defaults(func=run_check)
@@ -195,10 +195,10 @@ def _run_loops(args: argparse.Namespace) -> int:
     int_option("--max-tensors", args.max_tensors, 1)
     int_option("--max-groups", args.max_groups, 1)
     if args.cmd or args.option:
-        raise InvalidArgumentError("--loops", "--cmd" if args.cmd else "--option", "a built-in torch or optax target name "
+        raise InvalidArgumentError("--loops", "--cmd" if args.cmd else "--option", "a built-in torch, optax or keras target name "
                                    "(loop adapters drive the framework's own optimizer)")
     if not args.target:
-        raise InvalidArgumentError("target", None, "a built-in torch or optax target name with --loops")
+        raise InvalidArgumentError("target", None, "a built-in torch, optax or keras target name with --loops")
     if args.judge_mode == "per-step":
         raise InvalidArgumentError("--judge-mode", args.judge_mode, "auto or trajectory with --loops (training loops "
                                    "are judged by each tensor's trajectory)")
