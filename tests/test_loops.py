@@ -388,3 +388,117 @@ def test_keras_loop_arguments_are_checked() -> None:
         KerasLoopImplementation("AdamW", schedule="cosine")
     with pytest.raises(InvalidArgumentError, match="optimizer"):
         KerasLoopImplementation("SGD")
+
+
+# -- loop mode applies the single-run known findings per tensor; --strict holds them -------------------------
+
+def lr_rounding_loop() -> Loop:
+    """torch.SGD's float16 lr rounding (KnownFinding torch-sgd-float16-lr-rounded-to-half) inside a loop:
+    lr = 1e-6 and g = 16 give exactly -1.6e-5; torch computes 16 * float16(1e-6) (3.6 ulp off)."""
+    a = LoopTensor(("0", "0.5"), [("16", "-16"), None, ("16", "8")])
+    b = LoopTensor(("0",), [("16",), ("16",), ("16",)])
+    return Loop([a, b], [ParamGroup(preset("torch.SGD", lr=1e-6), (0,)),
+                         ParamGroup(preset("torch.SGD", lr="0.25", momentum="0.5"), (1,))],
+                schedule=("1", "0.5", "1"), resume_after=[1])
+
+
+def test_single_run_known_findings_explain_a_loop_tensor_by_tensor() -> None:
+    pytest.importorskip("torch")
+    from adamw_oracle.adapters.registry import known_findings
+    from adamw_oracle.adapters.targets import SGD_HALF_LR_ROUNDED
+    from adamw_oracle.adapters.torch_loop import TorchLoopImplementation
+    from adamw_oracle.check.loop_known import explained_loop
+
+    case = LoopCase(lr_rounding_loop(), "float16")
+    known = known_findings("torch.SGD", case.dtype)
+    assert SGD_HALF_LR_ROUNDED in known
+    for path in ("foreach", "forloop"):
+        obs = TorchLoopImplementation("SGD", path).run_loop(case)
+        verdict = judge_loop(case, obs)
+        assert not verdict.passed and verdict.failure is not None and verdict.failure.tensor == 0
+        assert explained_loop(case, obs, verdict, known) == (SGD_HALF_LR_ROUNDED.id,)
+        assert explained_loop(case, obs, verdict, ()) is None
+        moved = [np.array(p) for p in obs.params]
+        moved[0][1, 1] += 2.0**-8  # tensor 0 has no gradient at loop step 2: no known finding explains it moving
+        broken = LoopObservation(tuple(moved))
+        assert explained_loop(case, broken, judge_loop(case, broken), known) is None
+    fused = TorchLoopImplementation("SGD", "fused").run_loop(case)  # the fused kernel keeps lr in float32
+    assert judge_loop(case, fused).passed
+
+
+def test_check_loops_reports_known_findings_and_strict_holds_them() -> None:
+    pytest.importorskip("torch")
+    from adamw_oracle.check.loops import check_loops
+
+    default = check_loops("torch.SGD", dtype="float16", seed=3, examples=12, shrink_runs=0)
+    assert default.passed and default.known.get("torch-sgd-float16-lr-rounded-to-half", 0) >= 1, default.describe()
+    assert "torch-sgd-float16-lr-rounded-to-half" in default.applied_known
+    strict = check_loops("torch.SGD", dtype="float16", seed=3, examples=12, shrink_runs=0, strict=True)
+    assert not strict.passed and strict.failure is not None and strict.known == {}
+    assert "held (--strict)" in strict.describe()
+
+
+def test_keras_half_precision_scalars_are_known_in_loop_mode() -> None:
+    needs_keras()
+    from adamw_oracle.check.loops import check_loops
+
+    default = check_loops("keras.AdamW", dtype="bfloat16", examples=4, shrink_runs=0)
+    assert default.passed and default.known.get("keras-half-scalars-in-variable-dtype", 0) >= 1, default.describe()
+    assert not check_loops("keras.AdamW", dtype="bfloat16", examples=4, shrink_runs=0, strict=True).passed
+
+
+# -- progress and interruption -------------------------------------------------------------------------------
+
+def test_check_loops_reports_progress_and_leaves_a_partial_report_when_interrupted() -> None:
+    calls: list[tuple[str, int, int, str]] = []
+
+    class Interrupted(NumpyLoopImplementation):
+        def run_loop(self, case: LoopCase) -> LoopObservation:
+            if len(calls) == 3:
+                raise KeyboardInterrupt  # Ctrl-C arriving while the target runs its fourth loop
+            return super().run_loop(case)
+
+    from adamw_oracle.check.loops import check_loops
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        check_loops(Interrupted(), expect="torch.AdamW", examples=20, on_loop=lambda *a: calls.append(a))
+    partial = info.value.partial_report  # type: ignore[attr-defined]
+    assert partial.interrupted and not partial.passed and partial.loops == 3
+    assert "INTERRUPTED after 3 loops" in partial.describe()
+    assert calls == [("search", k, 20, "pass") for k in (1, 2, 3)]
+
+
+def test_check_loops_cli_interrupted_by_a_real_sigint_prints_the_partial_report(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real SIGINT to this process while the CLI runs real torch loops (the loop method is only
+    counted, to send the signal once some loops have run)."""
+    pytest.importorskip("torch")
+    import os
+    import signal
+    import threading
+    import time
+
+    from adamw_oracle.adapters.torch_loop import TorchLoopImplementation
+    from adamw_oracle.cli import main
+
+    done = [0]
+    original = TorchLoopImplementation.run_loop
+
+    def counted(self: TorchLoopImplementation, case: LoopCase) -> LoopObservation:
+        out = original(self, case)
+        done[0] += 1
+        return out
+
+    monkeypatch.setattr(TorchLoopImplementation, "run_loop", counted)
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 120
+        while done[0] < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    assert main(["check", "torch.AdamW", "--loops", "--examples", "100000"]) == 130
+    out, err = capsys.readouterr()
+    assert "INTERRUPTED after" in out and "PASS" not in out
+    assert "interrupted" in err and "Traceback" not in err

@@ -8,21 +8,28 @@ target declares in ``loop_capabilities``) runs through the target's loop adapter
 Run by the vectorized judge (:func:`adamw_oracle.verify.loop_judge.judge_loop`). The first failure is
 shrunk by hypothesis and reported with the tensor, group and loop step where it happened and the loop
 as JSON (:meth:`Loop.as_dict`) for a reproduction. A failure that a declared known finding of the
-target explains (``known``, e.g. torch's fused SGD on late first gradients) is reported as known.
+target explains is reported as known and the search goes on: the target's loop findings (``known``,
+e.g. torch's fused SGD on late first gradients) and a built-in target's single-run known findings,
+applied tensor by tensor (:mod:`adamw_oracle.check.loop_known`; e.g. torch.SGD's float16 lr rounding,
+Keras's half-precision scalars). ``strict=True`` holds them all. ``on_loop`` reports progress; on a
+KeyboardInterrupt the partial report (marked interrupted) travels on the exception.
 
-From the command line: ``adamw-oracle check torch.AdamW --loops`` (``--max-tensors``, ``--max-groups``).
+From the command line: ``adamw-oracle check torch.AdamW --loops`` (``--max-tensors``, ``--max-groups``,
+``--strict``; progress lines on stderr, the partial report on Ctrl-C, exit 130).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from adamw_oracle.adapters.registry import BUILTIN_TARGETS
+from adamw_oracle.adapters.registry import BUILTIN_TARGETS, known_findings
 from adamw_oracle.check.cases import fit_to_target, target_conventions
 from adamw_oracle.check.expected import expected_convention
+from adamw_oracle.check.loop_known import explained_loop
 from adamw_oracle.check.runner import declared_precision
 from adamw_oracle.contract.capabilities import LoopCapability, capabilities_of, capability_names
 from adamw_oracle.contract.case import Case
@@ -32,7 +39,8 @@ from adamw_oracle.contract.loop import Loop, LoopCase, LoopImplementation
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.run import Run
 from adamw_oracle.errors import InvalidArgumentError
-from adamw_oracle.verify.loop_judge import LoopFailure, judge_loop
+from adamw_oracle.verify.distributed import draws_independent_of_imports
+from adamw_oracle.verify.loop_judge import LoopFailure, LoopJudgement, judge_loop
 from adamw_oracle.verify.loop_strategies import loops
 
 LOOP_FRAMEWORKS = ("torch", "optax", "keras")
@@ -84,21 +92,27 @@ class LoopReport:
     error: str | None = None
     counterexample: dict[str, Any] | None = None
     known: dict[str, int] = field(default_factory=dict)
+    applied_known: list[str] = field(default_factory=list)
+    strict: bool = False
+    interrupted: bool = False
 
     @property
     def passed(self) -> bool:
-        return self.failure is None and self.error is None
+        return self.failure is None and self.error is None and not self.interrupted
 
     def describe(self) -> str:
         lines = [f"check --loops {self.target} in {self.dtype.value}, seed {self.seed}, expected {self.expected}",
                  f"  loop features drawn: {', '.join(self.capabilities) or 'none'}"
                  + (f"; declared missing: {', '.join(self.missing)}" if self.missing else ""),
                  f"  precision: {self.precision}",
+                 "  known findings: " + ("held (--strict)" if self.strict else ", ".join(self.applied_known) or "none declared"),
                  f"  {self.loops} loops; element-steps within {self.counts['within']}, outside {self.counts['outside']}, "
                  f"ill-conditioned {self.counts['ill_conditioned']}; untouched (no gradient) {self.counts['untouched']}"]
         for name, count in sorted(self.known.items()):
             lines.append(f"  known finding {name}: {count} loops")
-        if self.failure is not None:
+        if self.interrupted:
+            lines.append(f"  INTERRUPTED after {self.loops} loops (a partial report: no verdict)")
+        elif self.failure is not None:
             lines.append("  FAIL " + self.failure.describe())
         elif self.error is not None:
             lines.append("  FAIL " + self.error)
@@ -117,6 +131,7 @@ class LoopReport:
                 "tensor": self.failure.tensor, "group": self.failure.group, "step": self.failure.step,
                 "element": self.failure.element, "message": self.failure.message},
             "error": self.error, "counterexample": self.counterexample, "known": self.known,
+            "applied_known": self.applied_known, "strict": self.strict, "interrupted": self.interrupted,
         }
 
 
@@ -138,7 +153,8 @@ def _fitter(capabilities: Any, dtype: Dtype) -> Any:
 def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float32", examples: int = 30, seed: int = 0,
                 max_steps: int = 8, max_size: int = 17, max_tensors: int = 3, max_groups: int = 2,
                 precision: PrecisionModel | None = None,
-                loop_capabilities: frozenset[LoopCapability] | None = None, shrink_runs: int = 100) -> LoopReport:
+                loop_capabilities: frozenset[LoopCapability] | None = None, shrink_runs: int = 100,
+                strict: bool = False, on_loop: Callable[[str, int, int, str], None] | None = None) -> LoopReport:
     """Check ``target``'s training loops (see the module docstring).
 
     Args:
@@ -146,6 +162,15 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
         expect: the convention of every group (a preset name; default: a built-in target's own preset).
         loop_capabilities: draw only these loop features (default: all the target declares).
         shrink_runs: loops run while shrinking the first failure at most (0: report it unshrunk).
+        strict: hold every known finding against the target (default: a failure that a declared known
+            finding explains is counted as known; the single-run findings of a built-in target are
+            applied per tensor, :mod:`adamw_oracle.check.loop_known`).
+        on_loop: called after each loop as ``on_loop(phase, done, total, outcome)``, ``phase`` "search"
+            (``done`` of ``examples``) or "shrink" (``done`` of at most ``shrink_runs``), ``outcome``
+            "pass", "known" or "fail": what a progress bar needs.
+
+    A KeyboardInterrupt (Ctrl-C, or the CLI's SIGTERM) propagates with the partial report, marked
+    ``interrupted``, as its ``partial_report`` attribute.
 
     Raises:
         InvalidArgumentError: an unknown target, no expected convention for a non-built-in target, or a
@@ -170,10 +195,12 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
     if precision is None:
         builtin = BUILTIN_TARGETS.get(target) if isinstance(target, str) else None
         precision = builtin.info.precision_for(dt) if builtin is not None else declared_precision(impl, dt)
-    known = tuple(getattr(impl, "known", ()))
+    loop_known = () if strict else tuple(getattr(impl, "known", ()))
+    single_known = () if strict else known_findings(target, dt)
     report = LoopReport(impl.name, dt, seed, expected.label, capability_names(drawn),
                         capability_names(frozenset(LoopCapability) - declared),
-                        (precision or PrecisionModel.conservative(dt)).describe())
+                        (precision or PrecisionModel.conservative(dt)).describe(),
+                        applied_known=[k.id for k in (*single_known, *loop_known)], strict=strict)
     conventions = target_conventions(expected, caps)
     strategy = loops(conventions, dt, drawn, max_tensors=max_tensors, max_groups=max_groups, max_size=max_size,
                      max_steps=max_steps, fit=_fitter(caps, dt))
@@ -192,23 +219,45 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
         observation = impl.run_loop(case)
         verdict = judge_loop(case, observation, precision)
         last["loops"] = last.get("loops", 0) + 1
+        report.loops = last["loops"]
+        searching = "failure" not in last
+        ids: list[str] = []
+        if not verdict.passed:
+            ids = [k.id for k in loop_known if k.occurs(case)] or list(explained_loop(case, observation, verdict,
+                                                                                      single_known) or ())
+        if on_loop is not None:
+            on_loop("search" if searching else "shrink", last["loops"] if searching else last["shrinks"],
+                    examples if searching else shrink_runs, "pass" if verdict.passed else "known" if ids else "fail")
         if verdict.passed:
-            for name, count in verdict.counts.items():
-                report.counts[name] += count
+            if searching:
+                for name, count in verdict.counts.items():
+                    report.counts[name] += count
             return
-        for finding in known:
-            if finding.occurs(case):
-                report.known[finding.id] = report.known.get(finding.id, 0) + 1
-                return
+        if ids:
+            if searching:
+                for kid in ids:
+                    report.known[kid] = report.known.get(kid, 0) + 1
+            return
         last["failure"] = (loop, verdict)
         raise _LoopFailed(verdict.failure.describe() if verdict.failure else verdict.error)
 
     try:
-        prop()
+        with draws_independent_of_imports():  # a seed draws the same loops whatever is imported
+            prop()
+    except KeyboardInterrupt as exc:
+        report.interrupted = True
+        report.loops = last.get("loops", 0)
+        if "failure" in last:
+            _record_failure(report, *last["failure"])
+        exc.partial_report = report  # type: ignore[attr-defined]
+        raise
     except (_LoopFailed, _ShrinkSpent):
-        loop, verdict = last["failure"]
-        report.failure = verdict.failure
-        report.error = None if verdict.failure is not None else verdict.error
-        report.counterexample = loop.as_dict()
+        _record_failure(report, *last["failure"])
     report.loops = last.get("loops", 0)  # shrinking runs included
     return report
+
+
+def _record_failure(report: LoopReport, loop: Loop, verdict: LoopJudgement) -> None:
+    report.failure = verdict.failure
+    report.error = None if verdict.failure is not None else verdict.error
+    report.counterexample = loop.as_dict()

@@ -202,11 +202,39 @@ def _run_loops(args: argparse.Namespace) -> int:
     if args.judge_mode == "per-step":
         raise InvalidArgumentError("--judge-mode", args.judge_mode, "auto or trajectory with --loops (training loops "
                                    "are judged by each tensor's trajectory)")
-    report = check_loops(args.target, expect=args.expect, dtype=args.dtype or "float32", examples=args.examples,
-                         seed=args.seed, max_steps=args.max_steps, max_tensors=args.max_tensors,
-                         max_groups=args.max_groups)
+    from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
+
+    with ProgressReporter("check --loops", args.examples, unit="loops",
+                          mode=choose_mode(quiet=args.quiet, json=args.json)) as bar:
+        try:
+            report = check_loops(args.target, expect=args.expect, dtype=args.dtype or "float32", examples=args.examples,
+                                 seed=args.seed, max_steps=args.max_steps, max_tensors=args.max_tensors,
+                                 max_groups=args.max_groups, strict=args.strict, on_loop=_loop_progress(bar))
+        except KeyboardInterrupt as exc:
+            partial = getattr(exc, "partial_report", None)
+            if partial is not None:  # what was judged before the interruption, then the usual exit status
+                bar.finish(interrupted=True)
+                print(dumps(partial.as_dict()) if args.json else partial.describe(), flush=True)
+            raise
     print(dumps(report.as_dict()) if args.json else report.describe())
     return 0 if report.passed else 1
+
+
+def _loop_progress(bar: Any) -> Any:
+    """The ``on_loop`` callback of check_loops, drawn on ``bar`` (a ProgressReporter)."""
+
+    known = [0]
+
+    def on_loop(phase: str, done: int, total: int, outcome: str) -> None:
+        if phase == "search":
+            known[0] += outcome == "known"
+            if outcome == "fail":
+                bar.note(f"check --loops: loop {done} fails; shrinking it")
+            bar.update(done, f"{known[0]} known" if known[0] else "")
+        else:
+            bar.update(bar.done, f"shrinking: loop {done} of at most {total}")
+
+    return on_loop
 
 
 def _run_vectors(args: argparse.Namespace) -> int:

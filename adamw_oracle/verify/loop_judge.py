@@ -34,6 +34,7 @@ class LoopFailure:
     step: int
     element: int
     message: str
+    kind: str = "value"  # "value": the tensor's Run is judged outside bound; "untouched": it moved without a gradient
 
     def describe(self) -> str:
         return f"tensor {self.tensor} (group {self.group}), loop step {self.step}, element {self.element}: {self.message}"
@@ -42,13 +43,14 @@ class LoopFailure:
 @dataclass(frozen=True)
 class LoopJudgement:
     """The verdict of a loop: per-tensor judgements (None for a tensor that never had a gradient),
-    summed counts, and the first failure in loop-step order."""
+    summed counts, the first failure in loop-step order and every failure (``failures``)."""
 
     passed: bool
     counts: dict[str, int]
     tensors: tuple[Judgement | None, ...]
     failure: LoopFailure | None
     error: str | None = None
+    failures: tuple[LoopFailure, ...] = ()
 
 
 def judge_loop(case: LoopCase, observation: LoopObservation, precision: PrecisionModel | None = None, *,
@@ -78,7 +80,7 @@ def judge_loop(case: LoopCase, observation: LoopObservation, precision: Precisio
                 if np.any(changed):
                     e = int(np.argmax(changed))
                     failures.append(LoopFailure(i, group, k + 1, e, f"no gradient at this step, yet the parameter "
-                                                f"changed from {previous[e]!r} to {rows[k, e]!r}"))
+                                                f"changed from {previous[e]!r} to {rows[k, e]!r}", "untouched"))
                 counts["untouched"] += tensor.size
             previous = rows[k]
         run = loop.tensor_run(i)
@@ -98,4 +100,4 @@ def judge_loop(case: LoopCase, observation: LoopObservation, precision: Precisio
             else:
                 failures.append(LoopFailure(i, group, present[0] + 1, 0, verdict.error or "not judgeable"))
     first = min(failures, key=lambda f: (f.step, f.tensor)) if failures else None
-    return LoopJudgement(not failures, counts, tuple(verdicts), first)
+    return LoopJudgement(not failures, counts, tuple(verdicts), first, failures=tuple(failures))
