@@ -41,6 +41,7 @@ BENCHMARKS = {
     9: "benchmarks.bench_check_cases",
     10: "benchmarks.bench_scale",
     11: "benchmarks.bench_resync",
+    12: "benchmarks.bench_loops",
 }
 SIZES = ("full", "tiny")
 DEFAULT_OUT = Path(__file__).resolve().parent

@@ -502,3 +502,25 @@ def test_check_loops_cli_interrupted_by_a_real_sigint_prints_the_partial_report(
     out, err = capsys.readouterr()
     assert "INTERRUPTED after" in out and "PASS" not in out
     assert "interrupted" in err and "Traceback" not in err
+
+
+def test_a_flush_to_zero_loop_target_has_its_subnormal_loops_set_aside() -> None:
+    """XLA on the CPU flushes subnormals: optax's decay of p = 2^-126 by lr*wd = 1/16 is subnormal and
+    is lost (p stays 2^-126; exact 15/16 * 2^-126). As in check, such a loop is set aside, not failed."""
+    pytest.importorskip("optax")
+    from adamw_oracle.adapters.optax_loop import OptaxLoopImplementation
+    from adamw_oracle.check.loop_known import flushed_loop
+
+    tiny = Fraction(1, 2**126)
+    loop = Loop([LoopTensor((tiny, "1"), [(0, "0.5"), (0, "0.5")]), LoopTensor(("1",), [("1",), ("1",)])],
+                [ParamGroup(preset("optax.adamw", lr="0.5", weight_decay="0.125"), (0, 1))], resume_after=[1])
+    case = LoopCase(loop, "float32")
+    obs = OptaxLoopImplementation("optax.adamw").run_loop(case)
+    verdict = judge_loop(case, obs)
+    assert not verdict.passed and verdict.failure is not None and verdict.failure.tensor == 0
+    assert obs.params[0][0, 0] == float(tiny)  # flushed: the subnormal decay did not happen
+    reason = flushed_loop(case, obs, verdict)
+    assert reason is not None and "tensor 0" in reason and "decay" in reason
+    normal = LoopCase(Loop([LoopTensor(("1",), [("1",), ("1",)])], [ParamGroup(loop.groups[0].config, (0,))]), "float32")
+    wrong = LoopObservation((np.array([[1.0], [0.5]]),))
+    assert flushed_loop(normal, wrong, judge_loop(normal, wrong)) is None  # no subnormal: a real failure

@@ -53,6 +53,7 @@ class OptaxLoopImplementation:
         self.name = f"optax.{optimizer}"
         info = TARGETS_BY_NAME[self.name]
         self.capabilities, self.family, self.dtypes = info.capabilities, info.family, info.dtypes
+        self.flushes_subnormals = info.flushes_subnormals  # XLA on the CPU (see adamw_oracle.check.subnormal)
         self.known: tuple[Any, ...] = ()
 
     def versions(self) -> dict[str, str]:

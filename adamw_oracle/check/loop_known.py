@@ -10,7 +10,8 @@ for value findings, its ``explained_by`` precision model) decides for that tenso
 decides for a case (:func:`adamw_oracle.check.known.split_known`). A failed loop is *known* when every
 failure is a failing tensor that a known finding explains; a tensor that moved without a gradient (the
 loop judge's ``untouched`` failure) or an error of the loop as a whole is never explained by a
-single-run finding.
+single-run finding. :func:`flushed_loop` sets aside, likewise per tensor, a failed loop of a
+flush-to-zero target whose failing tensors pass through the subnormal range.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from adamw_oracle.adapters.targets import KnownFinding
 from adamw_oracle.check.findings import classify
 from adamw_oracle.check.known import split_known
+from adamw_oracle.check.subnormal import subnormal_intermediates
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.loop import LoopCase, LoopObservation
 from adamw_oracle.verify.loop_judge import LoopJudgement
@@ -53,3 +55,21 @@ def explained_loop(case: LoopCase, observation: LoopObservation, verdict: LoopJu
             return None
         ids.update(dict.fromkeys(found))
     return tuple(ids)
+
+
+def flushed_loop(case: LoopCase, observation: LoopObservation, verdict: LoopJudgement) -> str | None:
+    """Why a failed loop of a flush-to-zero target (``flushes_subnormals``: XLA on the CPU) is set aside,
+    or None: as ``check`` does for a case (:mod:`adamw_oracle.check.subnormal`), every failure must be a
+    value failure of a tensor whose single-run case has an exact intermediate in the subnormal range."""
+    if verdict.passed or verdict.error is not None or observation.error is not None or not verdict.failures:
+        return None
+    if any(f.kind != "value" for f in verdict.failures):
+        return None
+    reasons: list[str] = []
+    for i in sorted({f.tensor for f in verdict.failures}):
+        single = tensor_case(case, observation, i)
+        found = subnormal_intermediates(single[0]) if single is not None else []
+        if not found:
+            return None
+        reasons.append(f"tensor {i}: " + ", ".join(found))
+    return "subnormal intermediate on a flush-to-zero target: " + "; ".join(reasons)

@@ -29,7 +29,7 @@ from hypothesis import seed as hypothesis_seed
 from adamw_oracle.adapters.registry import BUILTIN_TARGETS, known_findings
 from adamw_oracle.check.cases import fit_to_target, target_conventions
 from adamw_oracle.check.expected import expected_convention
-from adamw_oracle.check.loop_known import explained_loop
+from adamw_oracle.check.loop_known import explained_loop, flushed_loop
 from adamw_oracle.check.runner import declared_precision
 from adamw_oracle.contract.capabilities import LoopCapability, capabilities_of, capability_names
 from adamw_oracle.contract.case import Case
@@ -93,6 +93,8 @@ class LoopReport:
     counterexample: dict[str, Any] | None = None
     known: dict[str, int] = field(default_factory=dict)
     applied_known: list[str] = field(default_factory=list)
+    set_aside: int = 0
+    set_aside_reasons: list[str] = field(default_factory=list)
     strict: bool = False
     interrupted: bool = False
 
@@ -108,6 +110,9 @@ class LoopReport:
                  "  known findings: " + ("held (--strict)" if self.strict else ", ".join(self.applied_known) or "none declared"),
                  f"  {self.loops} loops; element-steps within {self.counts['within']}, outside {self.counts['outside']}, "
                  f"ill-conditioned {self.counts['ill_conditioned']}; untouched (no gradient) {self.counts['untouched']}"]
+        if self.set_aside:
+            lines.append(f"  set aside: {self.set_aside} loops ({self.set_aside_reasons[0]}"
+                         + (", ..." if self.set_aside > 1 else "") + ")")
         for name, count in sorted(self.known.items()):
             lines.append(f"  known finding {name}: {count} loops")
         if self.interrupted:
@@ -131,7 +136,8 @@ class LoopReport:
                 "tensor": self.failure.tensor, "group": self.failure.group, "step": self.failure.step,
                 "element": self.failure.element, "message": self.failure.message},
             "error": self.error, "counterexample": self.counterexample, "known": self.known,
-            "applied_known": self.applied_known, "strict": self.strict, "interrupted": self.interrupted,
+            "applied_known": self.applied_known, "set_aside": self.set_aside,
+            "set_aside_reasons": self.set_aside_reasons, "strict": self.strict, "interrupted": self.interrupted,
         }
 
 
@@ -167,7 +173,8 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
             applied per tensor, :mod:`adamw_oracle.check.loop_known`).
         on_loop: called after each loop as ``on_loop(phase, done, total, outcome)``, ``phase`` "search"
             (``done`` of ``examples``) or "shrink" (``done`` of at most ``shrink_runs``), ``outcome``
-            "pass", "known" or "fail": what a progress bar needs.
+            "pass", "known", "set_aside" (a flush-to-zero target's subnormal loop) or "fail": what a
+            progress bar needs.
 
     A KeyboardInterrupt (Ctrl-C, or the CLI's SIGTERM) propagates with the partial report, marked
     ``interrupted``, as its ``partial_report`` attribute.
@@ -196,6 +203,7 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
         builtin = BUILTIN_TARGETS.get(target) if isinstance(target, str) else None
         precision = builtin.info.precision_for(dt) if builtin is not None else declared_precision(impl, dt)
     loop_known = () if strict else tuple(getattr(impl, "known", ()))
+    flushes = bool(getattr(impl, "flushes_subnormals", False))
     single_known = () if strict else known_findings(target, dt)
     report = LoopReport(impl.name, dt, seed, expected.label, capability_names(drawn),
                         capability_names(frozenset(LoopCapability) - declared),
@@ -222,12 +230,15 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
         report.loops = last["loops"]
         searching = "failure" not in last
         ids: list[str] = []
+        aside: str | None = None
         if not verdict.passed:
             ids = [k.id for k in loop_known if k.occurs(case)] or list(explained_loop(case, observation, verdict,
                                                                                       single_known) or ())
+            aside = None if ids or not flushes else flushed_loop(case, observation, verdict)
         if on_loop is not None:
+            outcome = "pass" if verdict.passed else "known" if ids else "set_aside" if aside else "fail"
             on_loop("search" if searching else "shrink", last["loops"] if searching else last["shrinks"],
-                    examples if searching else shrink_runs, "pass" if verdict.passed else "known" if ids else "fail")
+                    examples if searching else shrink_runs, outcome)
         if verdict.passed:
             if searching:
                 for name, count in verdict.counts.items():
@@ -237,6 +248,12 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
             if searching:
                 for kid in ids:
                     report.known[kid] = report.known.get(kid, 0) + 1
+            return
+        if aside:
+            if searching:
+                report.set_aside += 1
+                if len(report.set_aside_reasons) < 5:
+                    report.set_aside_reasons.append(aside)
             return
         last["failure"] = (loop, verdict)
         raise _LoopFailed(verdict.failure.describe() if verdict.failure else verdict.error)
