@@ -150,6 +150,19 @@ def _keras_half_trigger(dtype: Dtype) -> Case:
     return Case(Run(preset("keras.Adam", lr=3e-4, beta1=0.99, beta2=0.95, eps=1e-3), (_0,), ((_1,),)), dtype)
 
 
+SGD_FUSED_HALF_SKIPS_VECTOR_BLOCKS = KnownFinding(
+    id="torch-sgd-fused-half-skips-vector-blocks",
+    summary="torch.SGD(fused=True) on the CPU in float16/bfloat16 leaves every full 16-element vector block of "
+            "a tensor unchanged and updates only the scalar tail (tensors of 16 elements or more)",
+    kinds=VALUE_FINDINGS,
+    paths=("fused",),
+    dtypes=(Dtype.FLOAT16, Dtype.BFLOAT16),
+    occurs=lambda case: case.run.size >= 16,
+    # p = 1, g = 1, lr = 1/8: exactly 7/8 in every element; torch leaves elements 0-15 at 1
+    trigger=lambda dtype: Case(Run(preset("torch.SGD", lr="0.125"), (_1,) * 20, ((_1,) * 20,)), dtype),
+    evidence="tests/test_adapters_torch_sgd.py test_fused_half_sgd_skips_its_vector_blocks (torch 2.13 CPU)",
+)
+
 KERAS_HALF_SCALARS = KnownFinding(
     id="keras-half-scalars-in-variable-dtype",
     summary="Keras in bfloat16/float16 casts learning_rate and the betas to the variable's dtype and forms "
@@ -170,12 +183,12 @@ _ADAM_CAPS = frozenset({Capability.WEIGHT_DECAY, Capability.AMSGRAD})
 
 TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("torch.Adam", "torch", "torch.Adam", Family.ADAM, TORCH_PATHS, ALL_DTYPES,
-               _ADAM_CAPS | {Capability.MAXIMIZE}),
+               _ADAM_CAPS | {Capability.MAXIMIZE, Capability.SEEDED_STATE}),
     TargetInfo("torch.AdamW", "torch", "torch.AdamW", Family.ADAM, TORCH_PATHS, ALL_DTYPES,
-               _ADAM_CAPS | {Capability.MAXIMIZE}),
+               _ADAM_CAPS | {Capability.MAXIMIZE, Capability.SEEDED_STATE}),
     TargetInfo("torch.SGD", "torch", "torch.SGD", Family.SGD, TORCH_PATHS, ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE}),
-               known=(SGD_FOREACH_NESTEROV_WRITES_GRAD, SGD_HALF_LR_ROUNDED)),
+               frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE, Capability.SEEDED_STATE}),
+               known=(SGD_FOREACH_NESTEROV_WRITES_GRAD, SGD_HALF_LR_ROUNDED, SGD_FUSED_HALF_SKIPS_VECTOR_BLOCKS)),
     TargetInfo("optax.adam", "optax", "optax.adam", Family.ADAM, ("eager",), ALL_DTYPES,
                frozenset({Capability.AMSGRAD, Capability.EPS_ROOT}), flushes_subnormals=True),
     TargetInfo("optax.adamw", "optax", "optax.adamw", Family.ADAM, ("eager",), ALL_DTYPES,
