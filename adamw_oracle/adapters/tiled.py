@@ -54,8 +54,9 @@ class TiledImplementation:
         for attribute in ("capabilities", "families", "dtypes"):
             if hasattr(inner, attribute):
                 setattr(self, attribute, getattr(inner, attribute))
-        if hasattr(self, "capabilities"):  # run_arrays takes no state: a tiled target starts fresh
-            self.capabilities = frozenset(self.capabilities) - {Capability.SEEDED_STATE}
+        inner_caps = getattr(inner, "capabilities", None)
+        if inner_caps is not None:  # run_arrays takes no state: a tiled target starts fresh
+            self.capabilities: frozenset[Capability] = frozenset(inner_caps) - {Capability.SEEDED_STATE}
 
     def versions(self) -> dict[str, str]:
         getter = getattr(self.inner, "versions", None)
