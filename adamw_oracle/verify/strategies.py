@@ -327,7 +327,9 @@ def seeded_states(draw: st.DrawFn, dtype: Dtype, size: int, conventions: Convent
         early = [draw(st.floats(-1.0, 1.0)) for _ in range(size)]
         scale = draw(st.sampled_from((1e-3, 0.1, 1.0, 10.0)))
         late = [x * scale * draw(st.sampled_from((1.0, -1.0, 0.5))) for x in early]
-        recent = min(step, draw(st.sampled_from((0, 1, 3, 10, 100, 1000))))
+        # the late phase in units of v's memory 1/(1 - beta2): from a step ago to 3 memories (v down to 5%)
+        memory = 1.0 / max(1.0 - float(hyper.beta2), 1e-12) if conventions.family is Family.ADAM else 10.0
+        recent = min(step, int(draw(st.sampled_from((0.0, 1.0, 3.0, 0.3 * memory, memory, 3.0 * memory)))))
         return reachable_state(conventions, hyper, dtype, step, recent, early, late)
     m = tuple(in_dtype(draw(st.floats(-1.0, 1.0)), dtype) for _ in range(size))
     v = tuple(in_dtype(draw(st.floats(1e-6, 1.0)), dtype) for _ in range(size))
