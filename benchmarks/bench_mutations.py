@@ -102,6 +102,10 @@ def run(size: str = "full") -> BenchResult:
     half_missed = [f"{d}: " + ", ".join(names) for d in ("float16", "bfloat16") if (names := missed[d])]
     if half_missed:
         result.measurements["float16/bfloat16 seeds missed (the target there is >= 90%)"] = "; ".join(half_missed)
+    if "amsgrad_max_not_stored" in " ".join(missed["float32"] + missed["float64"]):
+        gaps.append("amsgrad_max_not_stored only shows when, within one run, v rises above the stored maximum "
+                    "and then falls below the new one (a seeded falling v does not exceed the old maximum); "
+                    "50 default cases do not always draw that")
     if not median < 1:
         gaps.append(f"median time to detect {median:.2f} s >= 1 s")
     if not worst < 10:
