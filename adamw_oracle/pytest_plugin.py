@@ -166,8 +166,13 @@ def selection() -> Selection:
     return _selection
 
 
-def selected_cases(*, max_size: int = 8, max_steps: int = 6) -> Any:
-    """A hypothesis strategy of cases for the selected target (resolved lazily, when first drawn)."""
+def selected_cases(*, max_size: int = 129, max_steps: int = 6, space: Any = None) -> Any:
+    """A hypothesis strategy of cases for the selected target (resolved lazily, when first drawn): the
+    case space of ``check`` (:mod:`adamw_oracle.check.cases`), restricted by ``space`` (a
+    :class:`~adamw_oracle.check.space.CaseSpace` or a dict of its fields, e.g. ``{"positive_lr": True}``)."""
+    from adamw_oracle.check.space import CaseSpace  # loaded only when used (keeps import and --help fast)
+
+    restriction = CaseSpace.of(space)
     from hypothesis import strategies as st  # hypothesis loads only when cases are drawn
 
     def build() -> Any:
@@ -179,7 +184,8 @@ def selected_cases(*, max_size: int = 8, max_steps: int = 6) -> Any:
 
         impl = _selection.implementation()
         return target_cases(_selection.expected(), Dtype.parse(_selection.dtype), capabilities_of(impl),
-                            max_size=max_size, max_steps=max_steps)
+                            max_size=max_size, max_steps=max_steps, space=restriction,
+                            tensor_cases=bool(getattr(impl, "tensor_cases", True)))
 
     return st.deferred(build)
 

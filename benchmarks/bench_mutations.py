@@ -1,112 +1,116 @@
-"""Benchmark 4: time for ``check`` to detect each deliberately broken implementation.
+"""Benchmark 4: the power of ``check`` against every deliberately broken implementation.
 
-For every mutation in :data:`adamw_oracle.verify.mutations.MUTATIONS`, the wall time of
-:func:`adamw_oracle.check.check_target` (float32, seed 0, up to ``examples`` cases, shrinking included)
-until it returns a report, and whether that report is a failure (detected). The convention ``check``
-is told to expect is the first preset (in the contract's order, Adam-family presets first, AMSGrad
-form included) for which the mutation's ``applies`` says the bug changes the result; the SGD-only
-mutations thus run with ``expect="torch.SGD"`` and ``check`` draws SGD cases (momentum, dampening,
-nesterov). A mutation no preset exposes would be listed as not applicable. Target: median < 2 s, every
-one < 30 s.
+For every mutation in :data:`adamw_oracle.verify.mutations.MUTATIONS` and every dtype in which its effect
+can exceed rounding (``mutation.dtypes``), :func:`adamw_oracle.check.check_target` runs with its default
+case options (50 cases, the default case space) on seeds 0-4, told to expect the first preset (in the
+contract's order, Adam-family presets first; its AMSGrad form and maximize variant included) whose
+conventions the bug affects. Recorded per mutation and dtype: on how many seeds the report is a
+failure (detected), and the time until the first failing case was judged (time to detect). Shrinking
+the counterexample is not part of detection and is skipped here (``shrink_runs=0``); benchmark runs
+before the case-space work timed the report with shrinking included (about 1-3 s more per mutation).
+
+Targets: every mutation caught on each of 5 seeds in float64 and float32, at least 90% of (mutation,
+seed) pairs in float16/bfloat16; time to detect median < 1 s, every one < 10 s.
 """
 from __future__ import annotations
 
+import os
 import statistics
-import time
 
 from benchmarks.common import BenchResult
 
-EXAMPLES = {"full": 400, "tiny": 2}
-TIME_BUDGET = 30.0
+SEEDS = {"full": (0, 1, 2, 3, 4), "tiny": (0,)}
+EXAMPLES = 50  # check_target's default
+DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 
-def expected_preset(mutation: object) -> str | None:
-    """The first preset whose conventions (plain, then with its AMSGrad form) the bug affects (the contract
-    lists the Adam-family presets first, so an SGD-only mutation gets ``torch.SGD``)."""
-    from adamw_oracle.contract.conventions import AmsGrad
-    from adamw_oracle.contract.presets import PRESETS
+def hunt(mutation: object, expect: str, dtype: str, seed: int) -> dict:
+    """One check run of ``mutation`` (:func:`adamw_oracle.check.power.check_hunt`) as a row."""
+    from adamw_oracle.check.power import check_hunt
 
-    applies = mutation.applies
-    for name, spec in PRESETS.items():
-        variants = [spec.conventions]
-        if spec.amsgrad_form is not None and spec.amsgrad_form is not AmsGrad.OFF:
-            variants.append(spec.conventions.replace(amsgrad=spec.amsgrad_form))
-        if any(applies(conv) for conv in variants):
-            return name
-    return None
+    h = check_hunt(mutation, dtype, seed, examples=EXAMPLES)  # type: ignore[arg-type]
+    return {"detected": h.detected, "seconds": h.seconds_to_detect, "report_seconds": h.seconds, "cases_run": h.cases_run}
 
 
 def run(size: str = "full") -> BenchResult:
-    result = BenchResult(4, "time to detect each mutation with check", baseline="targets only (no baseline)",
-                         target="median < 2 s, every one < 30 s (until the report, shrinking included), every one detected (search budget: up to 400 cases, 30 s)")
+    result = BenchResult(4, "power of check against the mutations (5 seeds x 4 dtypes, default options)",
+                         baseline="targets only (no baseline)",
+                         target="each mutation caught on each of 5 seeds in float64/float32, >= 90% in "
+                                "float16/bfloat16 (where its effect exceeds rounding); time to detect median "
+                                "< 1 s, every one < 10 s")
     try:
-        from adamw_oracle.check import check_target
+        from adamw_oracle.contract.dtypes import Dtype
+        from adamw_oracle.verify.meta import expected_preset
         from adamw_oracle.verify.mutations import MUTATIONS
     except ImportError as exc:
         result.gap = f"cannot run here: {exc}"
         return result
+    load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     mutations = list(MUTATIONS)[:2] if size == "tiny" else list(MUTATIONS)
+    seeds = SEEDS[size]
     rows: dict[str, dict] = {}
+    times: list[float] = []
+    missed: dict[str, list[str]] = {d: [] for d in DTYPES}
+    pairs = {d: [0, 0] for d in DTYPES}  # detected, tried
     not_applicable = []
     for mutation in mutations:
         expect = expected_preset(mutation)
         if expect is None:
             not_applicable.append(mutation.name)
             continue
-        first_failure: list[float] = []
-        start = time.perf_counter()
-
-        def progress(line: str) -> None:
-            if "FAIL" in line and not first_failure:
-                first_failure.append(time.perf_counter() - start)
-
-        report = check_target(mutation, expect=expect, dtype="float32", examples=EXAMPLES[size], seed=0,
-                              time_budget=TIME_BUDGET, progress=progress)
-        seconds = time.perf_counter() - start
-        rows[mutation.name] = {"expect": expect, "seconds": seconds, "detected": not report.passed,
-                               "first_failing_case_seconds": first_failure[0] if first_failure else None,
-                               "cases_run": int(report.cases_run), "shrink_runs": int(report.shrink_runs)}
+        row: dict[str, str] = {"expect": expect}
+        for dtype in DTYPES if size == "full" else DTYPES[1:2]:
+            if Dtype(dtype) not in mutation.dtypes:
+                row[dtype] = "n/a (within rounding)"
+                continue
+            outcomes = [hunt(mutation, expect, dtype, seed) for seed in seeds]
+            caught = [o for o in outcomes if o["detected"]]
+            pairs[dtype][0] += len(caught)
+            pairs[dtype][1] += len(outcomes)
+            times += [o["seconds"] for o in caught if o["seconds"] is not None]
+            if len(caught) < len(outcomes):
+                missed[dtype].append(f"{mutation.name} ({len(outcomes) - len(caught)}/{len(outcomes)} seeds)")
+            detect = [o["seconds"] for o in caught if o["seconds"] is not None]
+            row[dtype] = (f"{len(caught)}/{len(outcomes)} seeds" +
+                          (f", detect max {max(detect):.2f} s" if detect else ""))
+        rows[mutation.name] = row
     if not rows:
         result.gap = "no mutation applies to a preset"
         return result
-    times = [r["seconds"] for r in rows.values()]
-    median = statistics.median(times)
-    undetected = [name for name, r in rows.items() if not r["detected"]]
-    slow = [name for name, r in rows.items() if r["seconds"] >= 30]
-    result.measurements = {**{f"{name} (expect {r['expect']})": {k: v for k, v in r.items() if k != "expect"}
-                              for name, r in rows.items()},
-                           "median_seconds": median, "max_seconds": max(times),
-                           "not applicable to check (no preset exposes the bug)": ", ".join(not_applicable) or "none"}
-    result.ratios = {"median seconds / 2 s": median / 2, "max seconds / 30 s": max(times) / 30,
-                     "detected / applicable": (len(rows) - len(undetected)) / len(rows)}
-    result.target_met = median < 2 and not slow and not undetected
-    gaps = []
-    firsts = [r["first_failing_case_seconds"] for r in rows.values() if r["first_failing_case_seconds"] is not None]
-    if firsts:
-        result.measurements["median_first_failing_case_seconds"] = statistics.median(firsts)
-    if median >= 2:
-        shrink = statistics.median(r["shrink_runs"] for r in rows.values() if r["detected"]) if firsts else 0
-        gaps.append(f"median {median:.2f} s >= 2 s; shrinking the counterexample (median {shrink:.0f} extra runs, "
-                    "each judged against the reference) takes most of it: the first failing case is found after a "
-                    f"median {statistics.median(firsts) if firsts else float('nan'):.2f} s")
-    if slow:
-        gaps.append("30 s or more: " + ", ".join(slow))
-    if undetected:
-        gaps.append(f"not detected within {EXAMPLES[size]} cases or {TIME_BUDGET:g} s: " + ", ".join(undetected))
-    if "bfloat16_step_counter" in undetected:
-        gaps.append(f"bfloat16_step_counter: check draws runs of at most {_check_default('max_steps')} steps from a zero state "
-                    "(check/cases.py: long_runs=False, seeded=False), so a bug that only bites past step 256 "
-                    "cannot show up in check; the three-way fuzz, which seeds states near step 256, is where "
-                    "such a mutation is caught")
+    load_end = os.getloadavg() if hasattr(os, "getloadavg") else None
+    median = statistics.median(times) if times else float("nan")
+    worst = max(times) if times else float("nan")
+    result.measurements = {f"{name} (expect {r.pop('expect')})": r for name, r in rows.items()}
+    for dtype, (hit, tried) in pairs.items():
+        if tried:
+            result.measurements[f"{dtype} detected (mutation, seed) pairs"] = f"{hit}/{tried}"
+    result.measurements.update({
+        "median_seconds_to_detect": median, "max_seconds_to_detect": worst,
+        "not applicable to check (no preset exposes the bug)": ", ".join(not_applicable) or "none",
+        "load average at start / end": f"{load_start} / {load_end}",
+    })
+    rates = {d: hit / tried for d, (hit, tried) in pairs.items() if tried}
+    result.ratios = {"median seconds to detect / 1 s": median, "max seconds to detect / 10 s": worst / 10,
+                     **{f"{d} detection rate": r for d, r in rates.items()}}
+    full_ok = all(not missed[d] for d in ("float64", "float32"))
+    half_ok = all(rates.get(d, 1.0) >= 0.9 for d in ("float16", "bfloat16"))
+    result.target_met = full_ok and half_ok and median < 1 and worst < 10
+    gaps = [f"{d}: missed on some seed: " + ", ".join(names) for d, names in missed.items()
+            if names and d in ("float64", "float32")]
+    gaps += [f"{d}: {rates[d]:.1%} of (mutation, seed) pairs caught, below 90%" for d in ("float16", "bfloat16")
+             if rates.get(d, 1.0) < 0.9]
+    half_missed = [f"{d}: " + ", ".join(names) for d in ("float16", "bfloat16") if (names := missed[d])]
+    if half_missed:
+        result.measurements["float16/bfloat16 seeds missed (the target there is >= 90%)"] = "; ".join(half_missed)
+    if "amsgrad_max_not_stored" in " ".join(missed["float32"] + missed["float64"]):
+        gaps.append("amsgrad_max_not_stored only shows when, within one run, v rises above the stored maximum "
+                    "and then falls below the new one (a seeded falling v does not exceed the old maximum); "
+                    "50 default cases do not always draw that")
+    if not median < 1:
+        gaps.append(f"median time to detect {median:.2f} s >= 1 s")
+    if not worst < 10:
+        gaps.append(f"slowest detection {worst:.2f} s >= 10 s")
     result.gap = "; ".join(gaps)
-    result.notes = ("seconds = until check_target returns, shrinking of the counterexample included (the report "
-                    "the user sees); first_failing_case_seconds = until the first failing case was judged")
+    result.notes = ("time to detect = until the first failing case was judged (check_target with shrink_runs=0); "
+                    "shared 2-core machine, see the load average")
     return result
-
-
-def _check_default(name: str) -> object:
-    import inspect
-
-    from adamw_oracle.check import check_target
-
-    return inspect.signature(check_target).parameters[name].default

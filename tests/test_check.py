@@ -125,14 +125,17 @@ def test_broken_optimizer_yields_shrunk_counterexample(mutation: str) -> None:
     assert not report.passed
     ce = report.counterexample
     assert ce is not None and report.shrink_runs > 0
-    assert ce.case.run.size == 1 and ce.case.run.steps == 1  # shrunk to one element, one step
+    # shrunk to one element and one step -- or two from a seeded state with zero moments (then p0 = 0 and
+    # the decay bug needs a second step to show): hypothesis ranks both as small
+    run = ce.case.run
+    assert run.size == 1 and (run.steps == 1 or (run.steps == 2 and run.initial_state.step > 0))
     f = ce.findings[0]
-    assert f.step == 1 and f.element == 0 and "ulp" in f.message
+    assert f.step == run.steps and f.element == 0 and "ulp" in f.message
     # the reproduction is a runnable program that shows the same failure
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(ce.reproduction, "<reproduction>", "exec"), {})
-    assert "FAIL" in out.getvalue() and "first failure: out[step=1, element=0]" in out.getvalue()
+    assert "FAIL" in out.getvalue() and f"first failure: out[step={run.steps}, element=0]" in out.getvalue()
 
 
 def test_same_seed_same_counterexample() -> None:

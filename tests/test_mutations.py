@@ -12,7 +12,7 @@ from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.strategies import cases
 from adamw_oracle.verify import correct_implementations, judge
 from adamw_oracle.verify.layers import natural_precision
-from adamw_oracle.verify.meta import hunt
+from adamw_oracle.verify.meta import expected_preset, hunt
 from adamw_oracle.verify.mutations import MUTATIONS, mutation
 
 # The bugs the issue lists, by mutation name (each models a real report named in ``.models``).
@@ -27,21 +27,66 @@ REPORT = re.compile(r"[\w.-]+/[\w.-]+#\d+")
 
 def test_catalogue():
     names = [m.name for m in MUTATIONS]
-    assert len(names) == len(set(names)) >= 12
+    assert len(names) == len(set(names)) >= 30
     assert REQUIRED <= set(names)
     for m in MUTATIONS:
         assert isinstance(m, Implementation)
         assert REPORT.search(m.models), f"{m.name} must name the real report it models (owner/repo#N)"
         assert any(m.applies(c) for c in all_conventions())
+        assert m.dtypes and m.caught_by and m.caught_by <= {"fuzz", "check"}
+        assert expected_preset(m) is not None, f"{m.name}: no preset exposes it, check cannot be told to expect it"
     with pytest.raises(InvalidArgumentError):
         mutation("no_such_bug")
 
 
-@pytest.mark.parametrize("broken", MUTATIONS, ids=lambda m: m.name)
+@pytest.mark.parametrize("broken", [m for m in MUTATIONS if "fuzz" in m.caught_by], ids=lambda m: m.name)
 def test_every_mutation_is_caught_by_the_fuzz(broken):
     result = hunt(broken, max_examples=300, seed=0)
     assert result.caught, result.describe()
     assert result.verdict is not None and result.verdict.first_failure is not None
+
+
+# check's own reach: the bugs only its case space exposes (a tensor past one 65,536-element chunk, a
+# seeded state across step 2048, half-precision arithmetic against the declared float32 model), and two
+# that need its shapes or falling v; one dtype and one seed each, no shrinking (about a second each)
+CHECK_FAST = {"chunk_boundary_skipped": "float32", "float16_step_counter": "float32",
+              "eps_rounded_to_param_dtype": "float16", "grad_squared_in_half": "float16",
+              "vector_tail_skipped": "bfloat16", "amsgrad_flag_ignored": "float32"}
+
+
+@pytest.mark.parametrize("name", sorted(CHECK_FAST))
+def test_check_with_default_options_catches_the_mutations_only_it_reaches(name):
+    from adamw_oracle.check.power import check_hunt
+
+    broken = mutation(name)
+    assert "check" in broken.caught_by
+    result = check_hunt(broken, CHECK_FAST[name], seed=0)
+    assert result.detected, f"check missed {name} in {CHECK_FAST[name]} (seed 0, {result.cases_run} cases)"
+
+
+def test_every_check_only_mutation_has_a_fast_meta_test():
+    assert {m.name for m in MUTATIONS if "fuzz" not in m.caught_by} <= set(CHECK_FAST)
+
+
+@pytest.mark.thorough
+def test_power_of_check_on_five_seeds_in_every_dtype():
+    """Benchmark 4's targets as a test (minutes): every mutation caught by ``check`` with default options
+    on each of seeds 0-4 in float64 and float32, and on at least 90% of (mutation, seed) pairs in
+    float16 and bfloat16 (each mutation only in the dtypes where its effect exceeds rounding)."""
+    from adamw_oracle.check.power import check_hunt
+
+    missed: list[str] = []
+    half = [0, 0]
+    for broken in MUTATIONS:
+        for dtype in sorted(d.value for d in broken.dtypes):
+            hits = [check_hunt(broken, dtype, seed).detected for seed in range(5)]
+            if dtype in ("float64", "float32"):
+                missed += [f"{broken.name} {dtype} seed {s}" for s, hit in enumerate(hits) if not hit]
+            else:
+                half[0] += sum(hits)
+                half[1] += len(hits)
+    assert not missed, missed
+    assert half[0] >= 0.9 * half[1], f"float16/bfloat16: {half[0]} of {half[1]} (mutation, seed) pairs caught"
 
 
 @given(cases())

@@ -75,10 +75,15 @@ def unsupported_reason(case: Case, capabilities: frozenset[Capability], family: 
     missing = [cap.value for cap, on in wanted.items() if on and cap not in capabilities]
     if missing:
         return "the target has no option for " + ", ".join(missing)
-    st = case.run.initial_state
-    if st is not None and (st.step != 0 or any(st.m) or any(st.v) or any(st.vmax)):
+    if Capability.SEEDED_STATE not in capabilities and is_seeded(case):
         return "the target starts from a fresh optimizer (zero state); the case seeds a state"
     return None
+
+
+def is_seeded(case: Case) -> bool:
+    """Whether ``case`` starts from a state other than the zero state."""
+    st = case.run.initial_state
+    return st is not None and (st.step != 0 or any(st.m) or any(st.v) or any(st.vmax))
 
 
 def guarded_run(case: Case, body: Callable[[Case], Observation]) -> Observation:

@@ -81,6 +81,8 @@ class SubprocessImplementation:
     """
 
     enforces_timeout = True
+    #: cases travel as JSON and a program may hold fixed-size buffers: check draws no tensor-sized cases
+    tensor_cases = False
     max_stdout: int | None = None
     """Bytes of stdout accepted (None: :func:`stdout_limit` of the case)."""
     max_stderr = 16 * 2**20

@@ -35,6 +35,7 @@ from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.presets import preset
 from adamw_oracle.contract.run import Run
+from adamw_oracle.contract.state import OptimizerState
 from adamw_oracle.errors import InvalidArgumentError
 
 ALL_DTYPES = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
@@ -69,6 +70,8 @@ class KnownFinding:
     #: update clipping, quantized state, compensated summation, ...): ``check`` reports such cases as
     #: OUTSIDE_CONTRACT with this entry's evidence, neither a pass nor an ordinary failure
     outside_contract: bool = False
+    #: which findings of a triggering case it explains, by their text (None: every one of its kinds)
+    matches: Callable[[str], bool] | None = None
 
     def applies(self, path: str, dtype: Dtype) -> bool:
         return path in self.paths and dtype in self.dtypes
@@ -150,6 +153,34 @@ def _keras_half_trigger(dtype: Dtype) -> Case:
     return Case(Run(preset("keras.Adam", lr=3e-4, beta1=0.99, beta2=0.95, eps=1e-3), (_0,), ((_1,),)), dtype)
 
 
+SGD_FUSED_HALF_SKIPS_VECTOR_BLOCKS = KnownFinding(
+    id="torch-sgd-fused-half-skips-vector-blocks",
+    summary="torch.SGD(fused=True) on the CPU in float16/bfloat16 leaves every full 16-element vector block of "
+            "a tensor unchanged and updates only the scalar tail (tensors of 16 elements or more)",
+    kinds=VALUE_FINDINGS,
+    paths=("fused",),
+    dtypes=(Dtype.FLOAT16, Dtype.BFLOAT16),
+    occurs=lambda case: case.run.size >= 16,
+    # p = 1, g = 1, lr = 1/8: exactly 7/8 in every element; torch leaves elements 0-15 at 1
+    trigger=lambda dtype: Case(Run(preset("torch.SGD", lr="0.125"), (_1,) * 20, ((_1,) * 20,)), dtype),
+    evidence="tests/test_adapters_torch_sgd.py test_fused_half_sgd_skips_its_vector_blocks (torch 2.13 CPU)",
+)
+
+TORCH_FLOAT32_STEP_COUNTER = KnownFinding(
+    id="torch-adam-step-counter-float32",
+    summary="torch.Adam/AdamW keep state['step'] as a float32 tensor: exact only up to 2**24, where step += 1 "
+            "no longer moves it (and a loaded step of 2**31 - 2 becomes 2**31); the parameters stay within "
+            "their bound (beta**t has long underflowed), only the stored counter is off",
+    kinds=frozenset({"outside_bound"}),
+    paths=TORCH_PATHS,
+    dtypes=ALL_DTYPES,
+    occurs=lambda case: case.run.initial_state is not None and case.run.initial_state.step + case.run.steps > 2**24,
+    trigger=lambda dtype: Case(Run(preset("torch.Adam"), (_1,), ((_1,),), OptimizerState(2**24, (_0,), (_0,), (_0,))), dtype),
+    evidence="torch/optim/adam.py: state['step'] = torch.tensor(0.0, dtype=_get_scalar_dtype()); check's seeded "
+             "states across 2**24 (adamw_oracle.check.cases)",
+    matches=lambda message: "stored state step" in message,
+)
+
 KERAS_HALF_SCALARS = KnownFinding(
     id="keras-half-scalars-in-variable-dtype",
     summary="Keras in bfloat16/float16 casts learning_rate and the betas to the variable's dtype and forms "
@@ -170,12 +201,12 @@ _ADAM_CAPS = frozenset({Capability.WEIGHT_DECAY, Capability.AMSGRAD})
 
 TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("torch.Adam", "torch", "torch.Adam", Family.ADAM, TORCH_PATHS, ALL_DTYPES,
-               _ADAM_CAPS | {Capability.MAXIMIZE}),
+               _ADAM_CAPS | {Capability.MAXIMIZE, Capability.SEEDED_STATE}, known=(TORCH_FLOAT32_STEP_COUNTER,)),
     TargetInfo("torch.AdamW", "torch", "torch.AdamW", Family.ADAM, TORCH_PATHS, ALL_DTYPES,
-               _ADAM_CAPS | {Capability.MAXIMIZE}),
+               _ADAM_CAPS | {Capability.MAXIMIZE, Capability.SEEDED_STATE}, known=(TORCH_FLOAT32_STEP_COUNTER,)),
     TargetInfo("torch.SGD", "torch", "torch.SGD", Family.SGD, TORCH_PATHS, ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE}),
-               known=(SGD_FOREACH_NESTEROV_WRITES_GRAD, SGD_HALF_LR_ROUNDED)),
+               frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE, Capability.SEEDED_STATE}),
+               known=(SGD_FOREACH_NESTEROV_WRITES_GRAD, SGD_HALF_LR_ROUNDED, SGD_FUSED_HALF_SKIPS_VECTOR_BLOCKS)),
     TargetInfo("optax.adam", "optax", "optax.adam", Family.ADAM, ("eager",), ALL_DTYPES,
                frozenset({Capability.AMSGRAD, Capability.EPS_ROOT}), flushes_subnormals=True),
     TargetInfo("optax.adamw", "optax", "optax.adamw", Family.ADAM, ("eager",), ALL_DTYPES,

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from adamw_oracle.contract.capabilities import Capability
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.errors import InvalidArgumentError
 
@@ -53,6 +54,9 @@ class TiledImplementation:
         for attribute in ("capabilities", "families", "dtypes"):
             if hasattr(inner, attribute):
                 setattr(self, attribute, getattr(inner, attribute))
+        inner_caps = getattr(inner, "capabilities", None)
+        if inner_caps is not None:  # run_arrays takes no state: a tiled target starts fresh
+            self.capabilities: frozenset[Capability] = frozenset(inner_caps) - {Capability.SEEDED_STATE}
 
     def versions(self) -> dict[str, str]:
         getter = getattr(self.inner, "versions", None)
@@ -64,7 +68,7 @@ class TiledImplementation:
 
     def run(self, case: Case) -> Observation:
         n = case.run.size
-        if n == 0:
+        if n == 0 or n >= self.total:  # already as long as the tiled tensor: run it as it is
             return self.inner.run(case)
         index = np.arange(self.total) % n
         big = self.inner.run_arrays(case, case.initial_params()[index], case.gradients()[:, index])

@@ -30,6 +30,7 @@ import numpy as np
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
 from adamw_oracle.adapters.signature import ConstructorMap, accepted_parameters, constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME, TORCH_PATHS
+from adamw_oracle.adapters.torch_state import load_seeded_state
 from adamw_oracle.contract.case import Case, Observation, stack_step_states
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
@@ -122,6 +123,7 @@ class TorchImplementation:
         else:
             assert self.optimizer_class is not None
             opt = self.optimizer_class([p], **self._map.kwargs(opts), **self._path_flags)
+        load_seeded_state(opt, p, case)
         keys = {"m": "exp_avg", "v": "exp_avg_sq"}
         if opts.amsgrad:
             keys["vmax"] = "max_exp_avg_sq"

@@ -44,6 +44,7 @@ from adamw_oracle.adapters.torch import (
     torch_dtype,
     user_class,
 )
+from adamw_oracle.adapters.torch_state import load_seeded_state
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.errors import InvalidArgumentError
@@ -122,6 +123,7 @@ class TorchSGDImplementation:
         else:
             assert self.optimizer_class is not None
             opt = self.optimizer_class([p], **self._map.sgd_kwargs(h, maximize), **self._path_flags)
+        load_seeded_state(opt, p, case)
         recorder = StateRecorder(opt, p, {"m": "momentum_buffer"}) if params is None and h["momentum"] != 0 else None
         rows, findings = drive_steps(opt, p, case, grads, after_step=recorder)
         buf = opt.state[p].get("momentum_buffer") if p in opt.state else None

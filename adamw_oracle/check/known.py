@@ -26,6 +26,8 @@ def explains(known: KnownFinding, case: Case, observation: Observation, finding:
     :mod:`adamw_oracle.verify.resync`); the explaining precision model is tried the same way."""
     if finding.kind not in known.kinds or case.dtype not in known.dtypes or not known.occurs(case):
         return False
+    if known.matches is not None and not known.matches(finding.describe()):
+        return False
     if known.explained_by is None or finding.kind not in VALUE_FINDINGS:
         return True
     if mode == "per-step":
@@ -59,7 +61,13 @@ def reproduce(impl: Implementation, known: KnownFinding, dtype: Dtype,
     case = known.trigger(dtype)
     observation = impl.run(case)
     verdict: Any = None
+    mode = "per-step" if getattr(observation, "step_states", None) else "trajectory"  # as check's auto mode
     if observation.error is None:
-        verdict = judge(case, observation, precision=precision) if precision is not None else judge(case, observation)
+        if mode == "per-step":
+            from adamw_oracle.verify.resync import judge_resynced  # heavy or optional
+
+            verdict = judge_resynced(case, observation, precision)
+        else:
+            verdict = judge(case, observation, precision=precision) if precision is not None else judge(case, observation)
     findings = classify(observation, verdict)
-    return tuple(f for f in findings if explains(known, case, observation, f))
+    return tuple(f for f in findings if explains(known, case, observation, f, mode))

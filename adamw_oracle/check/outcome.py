@@ -93,6 +93,8 @@ class CheckReport:
     capabilities: tuple[str, ...] | None = None
     known: tuple[KnownFinding, ...] = ()
     known_counts: dict[str, int] = field(default_factory=dict)
+    #: the user's restrictions of the case space, one phrase each (empty: the whole space)
+    restrictions: tuple[str, ...] = ()
     shards: int = 1
     #: element-steps set aside, per reason (summed over the judged cases; the parameters'
     #: ``counts["ill_conditioned"]`` split by why: non-finite input, ill-conditioned divisor, possible overflow)

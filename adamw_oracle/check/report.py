@@ -14,15 +14,22 @@ if TYPE_CHECKING:
 def report_header(r: CheckReport) -> str:
     """What was tested, exactly: target, versions, expected convention, dtype, seed, examples."""
     versions = ", ".join(f"{k} {v}" for k, v in r.versions.items())
+    seeded = Capability.SEEDED_STATE.value
     return "\n".join([
         f"target:     {r.target}",
         f"versions:   {versions}",
         f"convention: {r.expected.describe()}",
         f"dtype:      {r.dtype.value}   seed: {r.seed}   examples: {r.examples}",
         *([f"precision:  {r.precision}"] if r.precision else []),
-        *([f"options:    {', '.join(r.capabilities) or 'none'} (lacks {', '.join(lacking)}: no case needs it)"]
-          if r.capabilities is not None and (lacking := [c.value for c in Capability if c.value not in r.capabilities])
+        *([f"options:    {', '.join(c for c in r.capabilities if c != seeded) or 'none'} "
+           f"(lacks {', '.join(lacking)}: no case needs it)"]
+          if r.capabilities is not None and (lacking := [c.value for c in Capability
+                                                         if c.value not in r.capabilities and c.value != seeded])
           else []),
+        *([("state:      seeded states injected (long states near steps 2^8 ... 10^12)" if seeded in r.capabilities
+            else "state:      fresh optimizer only (genuinely long runs instead of seeded states)")]
+          if r.capabilities is not None else []),
+        f"restricted: {'; '.join(r.restrictions) if r.restrictions else 'nothing (the whole case space)'}",
         *([f"known:      {', '.join(k.id for k in r.known)} (declared in adamw_oracle.adapters.targets)"] if r.known else []),
     ])
 
@@ -85,6 +92,7 @@ def report_dict(r: CheckReport) -> dict[str, Any]:
                      "amsgrad_form": r.expected.amsgrad_form.value if r.expected.amsgrad_form else None},
         "dtype": r.dtype.value, "seed": r.seed, "examples": r.examples, "precision": r.precision,
         "capabilities": None if r.capabilities is None else list(r.capabilities),
+        "restrictions": list(r.restrictions),
         "passed": r.passed, "verdict": r.verdict, "inconclusive": r.inconclusive,
         "known": [k.id for k in r.known], "known_counts": dict(r.known_counts),
         "outside_contract": [{"id": k.id, "summary": k.summary, "source": k.evidence,

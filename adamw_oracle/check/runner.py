@@ -37,12 +37,13 @@ from adamw_oracle import __version__
 from adamw_oracle.adapters.registry import builtin_preset, declared_precision_for, known_findings, resolve_target
 from adamw_oracle.adapters.targets import KnownFinding
 from adamw_oracle.check.campaign import merge_reports
-from adamw_oracle.check.cases import target_cases
+from adamw_oracle.check.cases import ARRAY_PERCENT, target_cases, target_conventions, tensor_sized_cases
 from adamw_oracle.check.expected import ExpectedConvention, expected_convention
 from adamw_oracle.check.findings import KINDS, Finding, classify
 from adamw_oracle.check.known import split_known
 from adamw_oracle.check.outcome import CaseResult, CheckReport, Counterexample
 from adamw_oracle.check.reproduction import reproduction
+from adamw_oracle.check.space import CaseSpace
 from adamw_oracle.check.subnormal import subnormal_intermediates
 from adamw_oracle.contract.capabilities import Capability, capabilities_of, capability_names
 from adamw_oracle.contract.case import MAX_SECONDS, Case, Implementation, Observation
@@ -186,7 +187,7 @@ def check_target(
     time_budget: float | None = None,
     case_timeout: float | None = 60.0,
     max_steps: int = 6,
-    max_size: int = 8,
+    max_size: int = 129,
     shrink_runs: int = 150,
     shrink_seconds: float = 60.0,
     progress: Progress | None = None,
@@ -201,6 +202,8 @@ def check_target(
     scheduler: str | None = None,
     engine: Engine | None = None,
     shard_size: int | None = None,
+    space: CaseSpace | Mapping[str, Any] | None = None,
+    large_sizes: bool = False,
 ) -> CheckReport:
     """Check ``target`` against the reference under the error model.
 
@@ -216,7 +219,9 @@ def check_target(
         time_budget: seconds after which no new case is started (None: no limit).
         case_timeout: seconds one case may take (None: no limit). Every duration is finite and at most
             :data:`MAX_SECONDS`; "no limit" is spelled None, not ``inf``.
-        max_steps, max_size: the longest run and the largest element count drawn.
+        max_steps, max_size: the longest ordinary run and the largest exact element count drawn
+            (tensor-sized cases of 65,535-65,537 elements, seeded states and long runs come on top;
+            see :mod:`adamw_oracle.check.cases`).
         shrink_runs, shrink_seconds: shrinking a failure stops after this many extra runs or seconds
             (the smallest failing case found so far is reported).
         progress: called with short lines (e.g. ``print``): the identified convention, and one line per
@@ -242,6 +247,10 @@ def check_target(
         engine: an open :class:`~adamw_oracle.verify.distributed.Engine` to run the shards on (its
             cluster is reused across calls); excludes ``workers`` and ``scheduler``.
         shard_size: cases per shard (default :func:`~adamw_oracle.verify.distributed.default_shard_size`).
+        space: restrict the drawn cases (a :class:`~adamw_oracle.check.space.CaseSpace` or a dict of its
+            fields: hyperparameter ranges, lr > 0, maximize/AMSGrad off or only, the dtype's range);
+            the report header states every restriction.
+        large_sizes: also draw tensors of 2**20 +- 1 elements.
 
     The ``examples`` are cut into shards seeded from ``seed``
     (:func:`~adamw_oracle.verify.distributed.plan_shards`), searched in shard order; the first shard
@@ -256,6 +265,9 @@ def check_target(
     _require_int("max_steps", max_steps, 1)
     _require_int("max_size", max_size, 1)
     _require_int("shrink_runs", shrink_runs, 0)
+    space = CaseSpace.of(space)
+    if not isinstance(large_sizes, bool):
+        raise InvalidArgumentError("large_sizes", large_sizes, "True or False")
     if judge_engine not in JUDGE_ENGINES:
         raise InvalidArgumentError("judge_engine", judge_engine, "one of " + ", ".join(JUDGE_ENGINES))
     if judge_mode not in JUDGE_MODES:
@@ -296,6 +308,7 @@ def check_target(
         precision = declared_precision(impl, dt)
     known = tuple(known_findings(target, dt) if known is None else known)
     caps = capabilities_of(impl)
+    target_conventions(expected, caps, space)  # a restriction the target cannot honour fails here, once
     if cases is not None:  # explicit cases (any size) are judged in this process, in order, unsharded
         if workers is not None or scheduler is not None or engine is not None:
             raise InvalidArgumentError("cases", f"{len(cases)} cases", "no explicit cases together with workers, "
@@ -305,13 +318,14 @@ def check_target(
                             else "default: " + PrecisionModel.conservative(dt).describe())
         report.known = known
         report.capabilities = tuple(capability_names(caps))
+        report.restrictions = tuple(space.describe(dt))
         return _check_cases(report, impl, target, cases, thread_timeout=_thread_timeout(impl, case_timeout),
                             precision=precision, known=known, judge_engine=judge_engine, time_budget=time_budget,
                             progress=progress, judge_mode=judge_mode)
     plan = plan_shards(examples, seed, shard_size)
     spec = ShardSpec(target, impl, expected, dt, precision, caps, known, max_size, max_steps, case_timeout, shrink_runs,
                      shrink_seconds, None if time_budget is None else time.time() + time_budget, judge_engine,
-                     dict(options or {}), judge_mode)
+                     dict(options or {}), judge_mode, space, large_sizes)
     versions = _versions(impl)
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -366,6 +380,8 @@ class ShardSpec:
     judge_engine: str = "vectorized"
     options: dict[str, Any] = dataclasses.field(default_factory=dict)  # fixed constructor arguments
     judge_mode: str = "auto"
+    space: CaseSpace = dataclasses.field(default_factory=CaseSpace)
+    large_sizes: bool = False
 
 
 def _has_findings(report: CheckReport) -> bool:
@@ -394,49 +410,61 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
     report.precision = precision.describe() if precision is not None else "default: " + PrecisionModel.conservative(dt).describe()
     report.known = known
     report.capabilities = tuple(capability_names(caps))
-    strategy = target_cases(expected, dt, caps, max_size=max_size, max_steps=max_steps)
+    report.restrictions = tuple(spec.space.describe(dt))
+    # exact cases are searched and shrunk by hypothesis; the tensor-sized share is drawn after them and
+    # reported as drawn (shrinking a 65,537-element case mostly spends the budget on the generator seed)
+    tensors = examples * ARRAY_PERCENT // 100 if getattr(impl, "tensor_cases", True) else 0
+    exact = target_cases(expected, dt, caps, max_size=max_size, max_steps=max_steps, space=spec.space,
+                         tensor_cases=False)
     start = time.perf_counter()
     failures: list[CaseResult] = []
     failed_at = [0.0]
     thread_timeout = _thread_timeout(impl, case_timeout)
 
-    @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
-              phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck),
-              report_multiple_bugs=False, print_blob=False, verbosity=Verbosity.quiet)
-    @hypothesis_seed(seed)
-    @given(strategy)
-    def prop(case: Case) -> None:
-        searching = not failures
-        if searching and time_budget is not None and time.perf_counter() - start > time_budget:
-            report.stopped_by_budget = True
-            raise _Abort()
-        if not searching and (report.shrink_runs >= shrink_runs
-                              or time.perf_counter() - failed_at[0] > shrink_seconds):
-            raise _Abort()
-        result = evaluate(impl, case, timeout=thread_timeout, precision=precision, known=known,
-                          judge_engine=judge_engine, judge_mode=spec.judge_mode)
-        if searching:
-            _tally(report, result, None if on_case is not None else progress)
-            if on_case is not None:
-                on_case("search", report.cases_run, examples, result)
-        else:
-            report.shrink_runs += 1
-            if on_case is not None:
-                on_case("shrink", report.shrink_runs, shrink_runs, result)
-        if result.failed:
-            if not failures:
-                failed_at[0] = time.perf_counter()
-            failures.append(result)
-            raise _FAILURE_TYPES[result.findings[0].kind](result.findings[0].describe())
+    def search(strategy: Any, count: int, shrink: bool, salt: int) -> None:
+        @settings(max_examples=count, database=None, deadline=None, derandomize=False,
+                  phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate],
+                  suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
+                  verbosity=Verbosity.quiet)
+        @hypothesis_seed(seed + salt)
+        @given(strategy)
+        def prop(case: Case) -> None:
+            searching = not failures
+            if searching and time_budget is not None and time.perf_counter() - start > time_budget:
+                report.stopped_by_budget = True
+                raise _Abort()
+            if not searching and (report.shrink_runs >= shrink_runs
+                                  or time.perf_counter() - failed_at[0] > shrink_seconds):
+                raise _Abort()
+            result = evaluate(impl, case, timeout=thread_timeout, precision=precision, known=known,
+                              judge_engine=judge_engine, judge_mode=spec.judge_mode)
+            if searching:
+                _tally(report, result, None if on_case is not None else progress)
+                if on_case is not None:
+                    on_case("search", report.cases_run, examples, result)
+            else:
+                report.shrink_runs += 1
+                if on_case is not None:
+                    on_case("shrink", report.shrink_runs, shrink_runs, result)
+            if result.failed:
+                if not failures:
+                    failed_at[0] = time.perf_counter()
+                failures.append(result)
+                raise _FAILURE_TYPES[result.findings[0].kind](result.findings[0].describe())
 
-    try:
-        with draws_independent_of_imports():  # a seed draws the same cases whatever is imported
-            prop()
-    except (_Failed, _Abort):
-        pass
-    except Exception as exc:  # noqa: BLE001 - e.g. hypothesis' Flaky on a non-deterministic target
-        if not failures:
-            report.findings.append(Finding("exception", f"the search stopped: {type(exc).__name__}: {exc}"))
+        try:
+            with draws_independent_of_imports():  # a seed draws the same cases whatever is imported
+                prop()
+        except (_Failed, _Abort):
+            pass
+        except Exception as exc:  # noqa: BLE001 - e.g. hypothesis' Flaky on a non-deterministic target
+            if not failures:
+                report.findings.append(Finding("exception", f"the search stopped: {type(exc).__name__}: {exc}"))
+
+    search(exact, examples - tensors, True, 0)
+    if tensors and not failures and not report.findings and not report.stopped_by_budget:
+        search(tensor_sized_cases(expected, dt, caps, space=spec.space, large_sizes=spec.large_sizes), tensors,
+               False, 1)
     report.seconds = time.perf_counter() - start
     if failures:
         minimal = failures[-1]
@@ -446,9 +474,7 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
                 first_kinds.setdefault(f.kind, f)
         report.findings = list(first_kinds.values())
         verdict = minimal.judgement.describe() if minimal.judgement is not None else (minimal.observation.error or "")
-        report.counterexample = Counterexample(
-            minimal.case, minimal.findings, verdict, reproduction(minimal.case, target, impl, _mode(minimal)),
-            minimal.observation.params.tolist())
+        report.counterexample = _counterexample(minimal, target, impl, verdict)
     report.passed = not report.findings and not report.inconclusive
     return report
 
@@ -507,16 +533,23 @@ def _check_cases(report: CheckReport, impl: Implementation, target: Any, cases: 
         if result.failed:
             report.findings = list(result.findings)
             verdict = result.judgement.describe() if result.judgement is not None else (result.observation.error or "")
-            run = case.run
-            small = run.size * run.steps <= REPRODUCTION_LIMIT
-            text = reproduction(case, target, impl, _mode(result)) if small else \
-                f"# a {run.size}-element x {run.steps}-step case: rebuild it as it was built, then call check_target(..., cases=[case])"
-            observed = result.observation.params.tolist() if small else []
-            report.counterexample = Counterexample(case, result.findings, verdict, text, observed)
+            report.counterexample = _counterexample(result, target, impl, verdict)
             break
     report.seconds = time.perf_counter() - start
     report.passed = not report.findings and not report.inconclusive
     return report
+
+
+def _counterexample(result: CaseResult, target: Any, impl: Implementation, verdict: str) -> Counterexample:
+    """The reported counterexample; a tensor-sized one is described, not spelled out as JSON."""
+    case = result.case
+    run = case.run
+    small = run.size * run.steps <= REPRODUCTION_LIMIT
+    text = reproduction(case, target, impl, _mode(result)) if small else (
+        f"# a {run.size}-element x {run.steps}-step case ({run.name or 'tensor-sized'}): rebuild it as it was "
+        "built (adamw_oracle.verify.strategies.array_case), then call check_target(..., cases=[case])")
+    observed = result.observation.params.tolist() if small else []
+    return Counterexample(case, result.findings, verdict, text, observed)
 
 
 def _prefixed(progress: Progress, prefix: str) -> Progress:

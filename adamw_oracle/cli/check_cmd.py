@@ -64,7 +64,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--seed", type=int, default=0, help="hypothesis seed, an int >= 0 (default 0)")
     check.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                        help="start no new case after this (default: no limit)")
-    check.add_argument("--max-steps", type=int, default=6, help="longest generated run (default 6)")
+    check.add_argument("--max-steps", type=int, default=6, help="longest ordinary generated run (default 6; seeded "
+                       "states and long runs come on top)")
+    check.add_argument("--max-size", type=int, default=129, help="largest exact element count drawn (default 129; "
+                       "tensors of 65,535-65,537 elements come on top)")
+    check.add_argument("--large-sizes", action="store_true", help="also draw tensors of 2**20 +- 1 elements")
+    space = check.add_argument_group("restricting the case space (every restriction is stated in the report header)")
+    space.add_argument("--range", action="append", default=[], metavar="NAME=LOW:HIGH", dest="ranges",
+                       help="draw NAME (lr, weight_decay, beta1, beta2, eps, momentum) only in [LOW, HIGH] (repeatable)")
+    space.add_argument("--positive-lr", action="store_true", help="only lr > 0 (real libraries reject lr = 0)")
+    space.add_argument("--no-maximize", action="store_true", help="never switch maximize on")
+    space.add_argument("--no-amsgrad", action="store_true", help="never switch AMSGrad on")
+    space.add_argument("--dtype-range", action="store_true",
+                       help="lr and eps only as normal numbers of the checked dtype (no underflow when stored in it)")
     check.add_argument("--judge-mode", choices=("auto", "per-step", "trajectory"), default="auto",
                        help="per-step: judge each step from the target's own state after the previous one (one-step "
                        "bounds; its stored state is judged too); trajectory: judge the parameters against the exact "
@@ -152,11 +164,14 @@ def run_check(args: argparse.Namespace) -> int:
         return _run_loops(args)
     from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
 
+    int_option("--max-size", args.max_size, 1)
+    space = case_space(args)
     target = _implementation(args)
     with engine, ProgressReporter("check", args.examples, mode=choose_mode(quiet=args.quiet, json=args.json)) as bar:
         report = check_target(target, expect=_expected(args), dtype=args.dtype or "float32", examples=args.examples,
                               seed=args.seed, time_budget=args.time_budget, case_timeout=args.case_timeout,
-                              max_steps=args.max_steps, progress=bar.note, on_case=_case_progress(bar), engine=engine,
+                              max_steps=args.max_steps, max_size=args.max_size, large_sizes=args.large_sizes,
+                              space=space, progress=bar.note, on_case=_case_progress(bar), engine=engine,
                               known=() if args.strict else None, judge_mode=args.judge_mode)
     if args.json:
         print(dumps(report.as_dict()))
@@ -170,6 +185,36 @@ def exit_status(report: Any) -> int:
     if report.verdict == "OUTSIDE_CONTRACT":
         return 3
     return 0 if report.passed else 1
+
+
+def case_space(args: argparse.Namespace) -> Any:
+    """The :class:`~adamw_oracle.check.space.CaseSpace` of the restriction options.
+
+    Raises:
+        InvalidArgumentError: a ``--range`` that is not NAME=LOW:HIGH, names no hyperparameter, or lies
+            outside the hyperparameter's domain (exit 2).
+    """
+    from adamw_oracle.check.space import DOMAINS, CaseSpace  # loaded only when used
+
+    ranges: dict[str, tuple[float, float]] = {}
+    for text in args.ranges:
+        name, sep, bounds = text.partition("=")
+        low, colon, high = bounds.partition(":")
+        if not sep or not colon:
+            raise InvalidArgumentError("--range", text, "NAME=LOW:HIGH with NAME one of " + ", ".join(DOMAINS))
+        try:
+            values = (float(low), float(high))
+        except ValueError:
+            raise InvalidArgumentError("--range", text, "NAME=LOW:HIGH with LOW and HIGH numbers") from None
+        if name in ranges:
+            raise InvalidArgumentError("--range", text, f"one range per name ({name} is given twice)")
+        try:
+            CaseSpace(ranges={name: values})
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError("--range", text, exc.allowed) from None
+        ranges[name] = values
+    return CaseSpace(ranges=ranges, positive_lr=args.positive_lr, maximize=False if args.no_maximize else None,
+                     amsgrad=False if args.no_amsgrad else None, dtype_range=args.dtype_range)
 
 
 def _case_progress(bar: Any) -> Any:

@@ -6,7 +6,11 @@ are never drawn for it (``check``), never probed (``identify``) and refused (ada
 * ``WEIGHT_DECAY``: a weight-decay coefficient (coupled or decoupled, as its convention says);
 * ``AMSGRAD``: an AMSGrad switch (which AMSGrad form it then uses is what ``identify`` finds);
 * ``MAXIMIZE``: a maximize switch (g -> -g);
-* ``EPS_ROOT``: an epsilon added inside the square root (optax's ``eps_root``).
+* ``EPS_ROOT``: an epsilon added inside the square root (optax's ``eps_root``);
+* ``SEEDED_STATE``: the target can start from a given state (step count, m, v, vmax), e.g. through
+  torch's ``load_state_dict``. It is not an option switch: a target has it only when it declares it
+  (a target that declares nothing is assumed to offer the four switches, not this), and ``check``
+  draws genuinely long runs for a target without it.
 
 Training loops (:mod:`adamw_oracle.contract.loop`) need more than switches; what a loop target can do is
 one :class:`LoopCapability` each, declared by the loop adapter (``loop_capabilities``), and ``check``'s
@@ -38,6 +42,7 @@ class Capability(enum.Enum):
     AMSGRAD = "amsgrad"
     MAXIMIZE = "maximize"
     EPS_ROOT = "eps_root"
+    SEEDED_STATE = "seeded_state"
 
 
 class LoopCapability(enum.Enum):
@@ -50,8 +55,10 @@ class LoopCapability(enum.Enum):
     RESUME = "resume"
 
 
-#: Every capability: what a target that declares nothing is assumed to offer.
-ALL_CAPABILITIES: frozenset[Capability] = frozenset(Capability)
+#: Every option switch: what a target that declares nothing is assumed to offer (not SEEDED_STATE).
+ALL_CAPABILITIES: frozenset[Capability] = frozenset(c for c in Capability if c is not Capability.SEEDED_STATE)
+#: The option switches and SEEDED_STATE.
+EVERY_CAPABILITY: frozenset[Capability] = frozenset(Capability)
 
 
 def parse_capabilities(value: Iterable[Capability | str] | None, argument: str = "capabilities") -> frozenset[Capability]:

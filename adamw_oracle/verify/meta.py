@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from adamw_oracle.contract.conventions import all_conventions
+from adamw_oracle.contract.conventions import AmsGrad, all_conventions
+from adamw_oracle.contract.presets import PRESETS
 from adamw_oracle.verify.distributed import draws_independent_of_imports
 from adamw_oracle.verify.judge import Judgement, judge
 from adamw_oracle.verify.mutations import MUTATIONS, Mutation
@@ -38,6 +39,20 @@ class Hunt:
         if self.verdict is not None and self.verdict.first_failure is not None:
             head += "\n  " + self.verdict.first_failure.describe()
         return head
+
+
+def expected_preset(mutation: Mutation) -> str | None:
+    """The first preset whose conventions (plain, with its AMSGrad form, maximized) the bug affects: what
+    ``check`` is told to expect when it hunts the mutation (the contract lists the Adam-family presets
+    first, so an SGD-only mutation gets ``torch.SGD``); None when no preset exposes it."""
+    for name, spec in PRESETS.items():
+        variants = [spec.conventions]
+        if spec.amsgrad_form is not None and spec.amsgrad_form is not AmsGrad.OFF:
+            variants.append(spec.conventions.replace(amsgrad=spec.amsgrad_form))
+        variants += [v.replace(maximize=True) for v in list(variants)]
+        if any(mutation.applies(conv) for conv in variants):
+            return name
+    return None
 
 
 def hunt(mutation: Mutation, *, max_examples: int = 300, seed: int = 0) -> Hunt:

@@ -30,6 +30,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from adamw_oracle.contract.capabilities import EVERY_CAPABILITY
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import AmsGrad, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay
 from adamw_oracle.contract.dtypes import Dtype
@@ -103,8 +104,11 @@ class NumpyImplementation:
     """Plain numpy Adam/AdamW/SGD/SGDW for every convention (an :class:`Implementation`).
 
     Hooks a mutation overrides: :meth:`gradient_used`, :meth:`bias_corrections`, :meth:`amsgrad`,
-    :meth:`denominator`, :meth:`decay_coefficient`, :meth:`apply_decay`, :meth:`sgd_direction`.
+    :meth:`denominator`, :meth:`decay_coefficient`, :meth:`apply_decay`, :meth:`sgd_direction`,
+    :meth:`square`. It honours every option and any seeded state (``capabilities``).
     """
+
+    capabilities = EVERY_CAPABILITY
 
     def __init__(self, variant: NumpyVariant | None = None, name: str | None = None) -> None:
         self.variant = variant or NumpyVariant()
@@ -247,6 +251,10 @@ class NumpyImplementation:
             buf = ctx.s(mu) * buf + ctx.s(1.0 - h["dampening"]) * g_used
         return (g_used + ctx.s(mu) * buf if h["nesterov"] else buf), buf
 
+    def square(self, g_used: np.ndarray) -> np.ndarray:
+        """g'^2 for the second moment (in the arithmetic dtype)."""
+        return g_used * g_used
+
     # -- the two families --------------------------------------------------------------------------
     def moment(self, ctx: RunScalars, state: np.ndarray, x: np.ndarray, beta: float) -> np.ndarray:
         if self.variant.moment_form == "lerp":
@@ -266,7 +274,7 @@ class NumpyImplementation:
         if self.variant.moment_form == "lerp":
             v = r(r(v * ctx.s(h["beta2"])) + g_used * g_used * ctx.s(1.0 - h["beta2"]))
         else:
-            v = r(ctx.s(h["beta2"]) * v + ctx.s(1.0 - h["beta2"]) * (g_used * g_used))
+            v = r(ctx.s(h["beta2"]) * v + ctx.s(1.0 - h["beta2"]) * self.square(g_used))
         bc1, bc2 = self.bias_corrections(ctx, conv, t)
         vmax, second, corrected = self.amsgrad(ctx, conv, v, vmax, bc2)
         vmax = r(vmax)

@@ -13,7 +13,7 @@ Guarantees (for every strategy below):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -44,10 +44,35 @@ LARGE_EPSILONS = (1.0, 2.0, 10.0)
 WEIGHT_DECAYS = (0.0, 1e-4, 1e-2, 0.1, 0.5, 0.9)
 MOMENTA = (0.0, 0.5, 0.9, 0.99)
 DAMPENINGS = (0.0, 0.1, 0.5)
-SIZES = (0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 17)
+SIZES = (0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129)
+"""Element counts drawn as exact tuples: around the vector widths of real kernels (8, 16, 32, 64, 128
+lanes); :func:`sizes` keeps those up to ``max_size`` and draws 0 (an empty tensor) rarely."""
+ARRAY_SIZES = (65_535, 65_536, 65_537)
+"""Tensor sizes around multi-tensor chunk boundaries (65,536 elements per chunk), drawn as array-mode runs."""
+LARGE_ARRAY_SIZES = (1_048_575, 1_048_576, 1_048_577)
+"""Larger sizes (a launch grid's capacity, 2**20 elements), drawn only with ``large_sizes``."""
 LONG_RUN_LENGTHS = (257, 258, 300, 260, 2049)
+"""Run lengths of the rare long runs of the three-way fuzz."""
+CHECK_LONG_RUN_LENGTHS = (260, 300, 1000, 1200, 2050, 2060)
+"""Genuinely long runs (past 256 and 2048 steps, where half-precision step counters saturate) for targets
+that cannot be handed a seeded state."""
 SEEDED_STEPS = (255, 254, 252, 2047, 2046, 1000)
+"""Step counts of the fuzz's seeded states (just below 256 and 2048)."""
+SEEDED_STEP_BOUNDARIES = (2**8, 2**11, 2**16, 2**24, 2**31, 10**12)
+"""Step counts where real step-counter bugs live: bfloat16 stalls at 256, float16 at 2048, a 16-bit
+integer wraps at 65,536, float32 stalls at 2**24, an int32 wraps at 2**31; at 10**12 beta**t underflows."""
+NEAR_ONE_BETA2S = (0.999, 0.9999, 0.99999, 0.999999)
+"""beta2 drawn together with long runs and seeded states: close to 1, the bias correction still moves at
+large t, so a frozen or wrapped step counter changes the update."""
 GRADIENT_PATTERNS = ("random", "constant", "sign_flip", "spike_then_small", "zeros", "near_eps", "huge")
+"""The fuzz's gradient patterns."""
+CONVENTION_PATTERNS = ("rise_then_fall", "eps_dominated", "tiny", "subnormal", "all_zero")
+"""Patterns that exercise one convention each: v rising then falling (AMSGrad's maximum), gradients far
+below eps (eps dominates sqrt(v-hat)), tiny and subnormal gradients (underflow in g*g), all-zero gradients
+(weight decay alone moves the parameter)."""
+CHECK_PATTERNS = GRADIENT_PATTERNS + CONVENTION_PATTERNS + ("rise_then_fall", "spike_then_small")
+"""Every pattern, those that make v fall twice as often (AMSGrad's maximum only matters then); what
+``check`` draws from."""
 
 
 @dataclass(frozen=True, eq=True, repr=False)
@@ -122,44 +147,72 @@ def convention_choices(conventions: Iterable[Conventions] | None = None) -> st.S
     return st.sampled_from(pool)
 
 
-def _float_choice(edges: Sequence[float], low: float, high: float) -> st.SearchStrategy[float]:
-    return st.one_of(st.sampled_from(edges), st.floats(low, high, allow_nan=False, allow_infinity=False))
+Bounds = Mapping[str, tuple[float, float]]
+"""Closed ranges ``{name: (low, high)}`` a drawn hyperparameter must lie in (see :data:`BOUNDED`)."""
+BOUNDED = ("lr", "weight_decay", "beta1", "beta2", "eps", "momentum")
+"""The hyperparameters a range can restrict."""
+
+
+def _float_choice(edges: Sequence[float], low: float, high: float, bound: tuple[float, float] | None = None) -> st.SearchStrategy[float]:
+    """One of ``edges`` or a float in [low, high]; with ``bound`` = (lo, hi), only values in [lo, hi]."""
+    if bound is not None:
+        lo, hi = bound
+        edges = [e for e in edges if lo <= e <= hi]
+        low, high = max(low, lo), min(high, hi)
+        if low > high:
+            low, high = lo, hi
+    floats = st.floats(low, high, allow_nan=False, allow_infinity=False)
+    return st.one_of(st.sampled_from(edges), floats) if edges else floats
 
 
 @st.composite
-def hyperparameters(draw: st.DrawFn, conventions: Conventions, schedules: bool = True) -> Hyperparameters:
+def hyperparameters(draw: st.DrawFn, conventions: Conventions, schedules: bool = True, *,
+                    bounds: Bounds | None = None, beta2_near_one: bool = False) -> Hyperparameters:
     """Hyperparameters valid for ``conventions``: lr 0/tiny/large, wd 0/large lr*wd, beta2 0.95..0.9999,
     eps tiny or large relative to sqrt(v-hat), schedule multipliers (always for DECOUPLED_SCHEDULE,
-    sometimes elsewhere unless ``schedules`` is False: frameworks take one learning rate, lr_t)."""
-    lr = draw(_float_choice(LEARNING_RATES, 1e-6, 1.0))
+    sometimes elsewhere unless ``schedules`` is False: frameworks take one learning rate, lr_t).
+
+    ``bounds`` restricts the hyperparameters of :data:`BOUNDED` to closed ranges; ``beta2_near_one``
+    draws beta2 from :data:`NEAR_ONE_BETA2S` (long runs and seeded states)."""
+    b = dict(bounds or {})
+    lr = draw(_float_choice(LEARNING_RATES, 1e-6, 1.0, b.get("lr")))
     values: dict[str, Any] = {"lr": lr}
     if conventions.weight_decay is not WeightDecay.NONE:
-        wd = draw(_float_choice(WEIGHT_DECAYS, 0.0, 1.0))
+        wd = draw(_float_choice(WEIGHT_DECAYS, 0.0, 1.0, b.get("weight_decay")))
         if conventions.weight_decay is WeightDecay.DECOUPLED_LR and lr > 1:
             wd = min(wd, 1.0 / lr)
         values["weight_decay"] = wd
     if conventions.weight_decay is WeightDecay.DECOUPLED_SCHEDULE or (schedules and draw(st.integers(0, 9)) == 0):
         values["schedule_multiplier"] = draw(st.sampled_from((1.0, 0.5, 0.1, 1.0 / 3.0)))
     if conventions.family is Family.ADAM:
-        values["beta1"] = draw(_float_choice(BETA1S, 0.0, 0.999))
-        values["beta2"] = draw(_float_choice(BETA2S, 0.9, 0.99999))
+        values["beta1"] = draw(_float_choice(BETA1S, 0.0, 0.999, b.get("beta1")))
+        near = [x for x in NEAR_ONE_BETA2S if "beta2" not in b or b["beta2"][0] <= x <= b["beta2"][1]]
+        if beta2_near_one and near:
+            values["beta2"] = draw(st.sampled_from(near))
+        else:
+            values["beta2"] = draw(_float_choice(BETA2S, 0.9, 0.99999, b.get("beta2")))
         # eps >= 1 dominates sqrt(v-hat) for ordinary gradients: its own branch, so it is not rare
-        values["eps"] = draw(st.one_of(_float_choice(EPSILONS, 1e-10, 1.0), st.sampled_from(LARGE_EPSILONS)))
+        if "eps" in b:
+            values["eps"] = draw(_float_choice(EPSILONS + LARGE_EPSILONS, 1e-10, 10.0, b["eps"]))
+        else:
+            values["eps"] = draw(st.one_of(_float_choice(EPSILONS, 1e-10, 1.0), st.sampled_from(LARGE_EPSILONS)))
         if conventions.eps_placement is EpsPlacement.INSIDE_ROOT:
             values["eps_root"] = draw(st.sampled_from((0.0, 1e-8, 1e-16, 1e-4)))
     else:
         values.update(beta1=0.9, beta2=0.999, eps=1e-8)  # unused by SGD; float64 values like the rest
-        momentum = draw(_float_choice(MOMENTA, 0.0, 0.999))
+        momentum = draw(_float_choice(MOMENTA, 0.0, 0.999, b.get("momentum")))
         values["momentum"] = momentum
         values["dampening"] = draw(st.sampled_from(DAMPENINGS + (0.0,))) if momentum else 0.0
         values["nesterov"] = bool(momentum and values["dampening"] == 0 and draw(st.booleans()))
     return Hyperparameters(**values)
 
 
-def configs(conventions: Iterable[Conventions] | None = None, schedules: bool = True) -> st.SearchStrategy[OptimizerConfig]:
+def configs(conventions: Iterable[Conventions] | None = None, schedules: bool = True, *,
+            bounds: Bounds | None = None, beta2_near_one: bool = False) -> st.SearchStrategy[OptimizerConfig]:
     """Valid :class:`OptimizerConfig` over ``conventions`` (default: all of them)."""
     return convention_choices(conventions).flatmap(
-        lambda conv: hyperparameters(conv, schedules).map(lambda h: OptimizerConfig(conv, h, name="fuzz"))
+        lambda conv: hyperparameters(conv, schedules, bounds=bounds, beta2_near_one=beta2_near_one).map(
+            lambda h: OptimizerConfig(conv, h, name="fuzz"))
     )
 
 
@@ -170,8 +223,12 @@ def dtypes(allowed: Iterable[Dtype | str] | None = None) -> st.SearchStrategy[Dt
 
 
 def sizes(max_size: int = 17) -> st.SearchStrategy[int]:
-    """Element counts: 0 (zero-size), small, and sizes just below, at and above multiples of 8 and 16."""
-    return st.sampled_from([s for s in SIZES if s <= max_size])
+    """Element counts of :data:`SIZES` up to ``max_size``: small ones, and sizes just below, at and above
+    multiples of 8, 16, 32, 64 and 128; 0 (an empty tensor) about once in 50 draws."""
+    pool = [s for s in SIZES if 0 < s <= max_size]
+    if not pool:
+        return st.just(0)
+    return st.integers(0, 49).flatmap(lambda k: st.just(0) if k == 0 else st.sampled_from(pool))
 
 
 def huge_magnitude(dtype: Dtype) -> float:
@@ -204,12 +261,17 @@ def magnitudes(draw: st.DrawFn, dtype: Dtype, eps: float = 1e-8) -> float:
 
 
 @st.composite
-def gradient_sequences(draw: st.DrawFn, dtype: Dtype, size: int, steps: int, eps: float = 1e-8) -> tuple[tuple[Fraction, ...], ...]:
-    """``steps`` gradient vectors of ``size`` values of ``dtype`` following one labelled pattern:
-    random, constant, sign flips, one spike then small values, exact zeros, near eps, or huge."""
-    pattern = draw(st.sampled_from(GRADIENT_PATTERNS))
+def gradient_sequences(draw: st.DrawFn, dtype: Dtype, size: int, steps: int, eps: float = 1e-8,
+                       patterns: Sequence[str] = GRADIENT_PATTERNS) -> tuple[tuple[Fraction, ...], ...]:
+    """``steps`` gradient vectors of ``size`` values of ``dtype`` following one labelled pattern of
+    ``patterns``: random, constant, sign flips, one spike then small values, exact zeros, near eps, huge
+    (:data:`GRADIENT_PATTERNS`), or one of :data:`CONVENTION_PATTERNS`."""
+    pattern = draw(st.sampled_from(tuple(patterns)))
     cheap = steps > 64  # long runs repeat one vector so drawing stays cheap
     base = [draw(magnitudes(dtype, eps)) for _ in range(size)]
+    fmt = dtype.format
+    tiny, sub = float(fmt.smallest_normal), float(fmt.smallest_subnormal)
+    top = huge_magnitude(dtype) / 4
     rows: list[list[float]] = []
     for k in range(steps):
         if pattern == "random" and not cheap:
@@ -217,7 +279,7 @@ def gradient_sequences(draw: st.DrawFn, dtype: Dtype, size: int, steps: int, eps
         elif pattern == "sign_flip":
             rows.append([x if k % 2 == 0 else -x for x in base])
         elif pattern == "spike_then_small":
-            spike = [math.copysign(min(huge_magnitude(dtype) / 4, 1e3 * max(abs(x), 1e-3)), x) for x in base]
+            spike = [math.copysign(min(top, 1e3 * max(abs(x), 1e-3)), x) for x in base]
             rows.append(spike if k == 0 else [x * 1e-3 for x in base])
         elif pattern == "zeros":
             rows.append([0.0 if (k + i) % 2 else x for i, x in enumerate(base)])
@@ -225,6 +287,20 @@ def gradient_sequences(draw: st.DrawFn, dtype: Dtype, size: int, steps: int, eps
             rows.append([math.copysign(eps * (1 + i % 3), x if x else 1.0) for i, x in enumerate(base)])
         elif pattern == "huge":
             rows.append([math.copysign(huge_magnitude(dtype) / 2 ** (i % 5), x if x else 1.0) for i, x in enumerate(base)])
+        elif pattern == "rise_then_fall":
+            # v rises over the first half and falls after it: AMSGrad's maximum then differs from v
+            rising = k < (steps + 1) // 2
+            rows.append([math.copysign(min(top, max(abs(x), 1e-2) * (4.0 ** min(k, 8) if rising else 1e-3)), x if x else 1.0)
+                         for x in base])
+        elif pattern == "eps_dominated":
+            rows.append([math.copysign(max(eps, 1e-30) * 1e-3 * (1 + (i + k) % 4), x if x else 1.0) for i, x in enumerate(base)])
+        elif pattern == "tiny":
+            rows.append([math.copysign(tiny * (1 + (i + k) % 8), x if x else 1.0) for i, x in enumerate(base)])
+        elif pattern == "subnormal":
+            rows.append([0.0 if (i + k) % 3 == 2 else math.copysign(sub * (1 + (i + k) % 5), x if x else 1.0)
+                         for i, x in enumerate(base)])
+        elif pattern == "all_zero":
+            rows.append([0.0] * size)
         else:
             rows.append(base)
     return tuple(tuple(in_dtype(x, dtype) for x in row) for row in rows)
@@ -238,15 +314,59 @@ def parameter_vectors(draw: st.DrawFn, dtype: Dtype, size: int) -> tuple[Fractio
 
 
 @st.composite
-def seeded_states(draw: st.DrawFn, dtype: Dtype, size: int, conventions: Conventions) -> OptimizerState[tuple[Fraction, ...]]:
-    """A state after many steps (just below 256 or 2048, where half-precision step counters saturate)."""
-    step = draw(st.sampled_from(SEEDED_STEPS))
+def seeded_states(draw: st.DrawFn, dtype: Dtype, size: int, conventions: Conventions,
+                  hyper: Hyperparameters | None = None, steps: Sequence[int] = SEEDED_STEPS) -> OptimizerState[tuple[Fraction, ...]]:
+    """A state after many steps: one of ``steps`` (default just below 256 or 2048, where half-precision
+    step counters saturate). With ``hyper`` the state is reachable (:func:`~adamw_oracle.verify.reachable.
+    reachable_state`: a two-phase gradient history, often large then small so that v is falling);
+    without, m and v are drawn independently (the fuzz's historical form)."""
+    step = draw(st.sampled_from(tuple(steps)))
+    if hyper is not None:
+        from adamw_oracle.verify.reachable import reachable_state  # a sibling module, loaded only when seeding
+
+        early = [draw(st.floats(-1.0, 1.0)) for _ in range(size)]
+        scale = draw(st.sampled_from((1e-3, 0.1, 1.0, 10.0)))
+        late = [x * scale * draw(st.sampled_from((1.0, -1.0, 0.5))) for x in early]
+        # the late phase in units of v's memory 1/(1 - beta2): from a step ago to 3 memories (v down to 5%)
+        memory = 1.0 / max(1.0 - float(hyper.beta2), 1e-12) if conventions.family is Family.ADAM else 10.0
+        recent = min(step, int(draw(st.sampled_from((0.0, 1.0, 3.0, 0.3 * memory, memory, 3.0 * memory)))))
+        return reachable_state(conventions, hyper, dtype, step, recent, early, late)
     m = tuple(in_dtype(draw(st.floats(-1.0, 1.0)), dtype) for _ in range(size))
     v = tuple(in_dtype(draw(st.floats(1e-6, 1.0)), dtype) for _ in range(size))
     vmax = v if conventions.amsgrad is not AmsGrad.OFF else tuple(Fraction(0) for _ in range(size))
     if conventions.family is Family.SGD:
         v = vmax = tuple(Fraction(0) for _ in range(size))
     return OptimizerState(step, m, v, vmax)
+
+
+@st.composite
+def boundary_steps(draw: st.DrawFn) -> tuple[int, int]:
+    """(start step, run length) that starts just before one of :data:`SEEDED_STEP_BOUNDARIES` and often
+    crosses it: the start is the boundary minus 0..4, the run 1..8 steps."""
+    boundary = draw(st.sampled_from(SEEDED_STEP_BOUNDARIES))
+    start = boundary - draw(st.integers(0, 4))
+    return start, draw(st.integers(1, 8))
+
+
+def array_case(config: OptimizerConfig, dtype: Dtype, size: int, steps: int, seed: int, pattern: str) -> LabelledCase:
+    """A tensor-sized (array-mode) case: parameters ~ N(0, 1) and gradients ~ N(0, 1) times 10**U(-4, 1)
+    per element, from a numpy generator seeded with ``seed``; ``pattern`` ``all_zero`` or ``sign_flip``
+    reshapes the gradients like the exact patterns."""
+    import numpy as np  # numpy is a core dependency; imported here to keep module import light
+
+    from adamw_oracle.verify.numpy_impl import NUMPY_DTYPES  # sibling module (numpy dtypes of the formats)
+
+    rng = np.random.default_rng(seed)
+    store = NUMPY_DTYPES[dtype]
+    params = rng.standard_normal(size).astype(store).astype(np.float64)
+    grads = rng.standard_normal((steps, size)) * 10.0 ** rng.uniform(-4.0, 1.0, size)
+    if pattern == "all_zero":
+        grads[:] = 0.0
+    elif pattern == "sign_flip":
+        grads[1::2] = -grads[0]
+        grads[0::2] = grads[0]
+    grads = grads.astype(store).astype(np.float64)
+    return LabelledCase(Run.from_arrays(config, params, grads, name=f"array {size}x{steps} seed {seed}"), dtype)
 
 
 @st.composite
@@ -260,34 +380,73 @@ def cases(
     long_runs: bool = True,
     seeded: bool = True,
     schedules: bool = True,
+    long_run_lengths: Sequence[int] = LONG_RUN_LENGTHS,
+    seeded_steps: Sequence[int] | None = None,
+    long_run_percent: int = 2,
+    seeded_percent: int = 14,
+    array_percent: int = 0,
+    large_sizes: bool = False,
+    patterns: Sequence[str] = GRADIENT_PATTERNS,
+    bounds: Bounds | None = None,
 ) -> LabelledCase:
     """A complete :class:`LabelledCase`: config, dtype, initial parameters, state and gradients.
 
     Args:
         conventions: the conventions to draw from (default: every valid combination).
         dtypes_: the dtypes to draw from (default: all four).
-        max_size: the largest element count (sizes from :data:`SIZES`).
-        max_steps: the longest ordinary run; rare long runs (past 256 and 2048 steps, one or two
-            elements) are added when ``long_runs``.
-        seeded: sometimes start from a state just below step 256 or 2048.
+        max_size: the largest element count of an exact case (sizes from :data:`SIZES`).
+        max_steps: the longest ordinary run; rare long runs (``long_run_lengths``, one or two elements)
+            are added when ``long_runs``, in ``long_run_percent`` of the cases.
+        seeded: in ``seeded_percent`` of the cases, start from a state after many steps (see
+            ``seeded_steps``).
+        seeded_steps: None (default) draws the fuzz's historical seeded states (:data:`SEEDED_STEPS`,
+            m and v drawn independently); an empty tuple draws reachable states just before one of
+            :data:`SEEDED_STEP_BOUNDARIES` (:func:`boundary_steps`); otherwise reachable states at these
+            step counts. Long runs and seeded states draw beta2 from :data:`NEAR_ONE_BETA2S`.
         schedules: draw schedule multipliers other than 1 outside DECOUPLED_SCHEDULE (set False for
             frameworks that take a single learning rate).
+        array_percent: in this share of the cases, an array-mode case of :data:`ARRAY_SIZES` elements
+            (and :data:`LARGE_ARRAY_SIZES` with ``large_sizes``) over 1 to 3 steps (:func:`array_case`).
+        patterns: the gradient patterns to draw from (:data:`GRADIENT_PATTERNS`, :data:`CHECK_PATTERNS`).
+        bounds: closed ranges for the hyperparameters of :data:`BOUNDED` (see :func:`hyperparameters`).
     """
-    config = draw(configs(conventions, schedules))
+    # ordinary cases at the low end of the roll: hypothesis shrinks the roll (the first choice) towards 0
+    # early, so a failing seeded, tensor-sized or long case shrinks to an ordinary small one when that fails too
+    roll = 99 - draw(st.integers(0, 99))
+    long_share = long_run_percent if long_runs else 0
+    seed_share = seeded_percent if seeded else 0
+    long_run = roll < long_share
+    seeding = not long_run and roll < long_share + seed_share
+    array = not long_run and not seeding and roll < long_share + seed_share + array_percent
+    near_one = (long_run or seeding) and seeded_steps is not None
+    config = draw(configs(conventions, schedules, bounds=bounds, beta2_near_one=near_one))
     conv = config.conventions
     dtype = draw(dtypes(dtypes_))
+    if array:
+        # the size just past a chunk boundary is the one a chunking bug shows at: drawn 3 times as often
+        pool = ARRAY_SIZES + ARRAY_SIZES[-1:] * 2 + (LARGE_ARRAY_SIZES + LARGE_ARRAY_SIZES[-1:] * 2 if large_sizes else ())
+        size, steps = draw(st.sampled_from(pool)), draw(st.integers(1, 3))
+        pattern = draw(st.sampled_from(("random", "random", "sign_flip", "all_zero")))
+        # the generator's seed as 48 bytes: hypothesis ranks shorter choice sequences as simpler, so a
+        # failing tensor-sized case then shrinks to a small exact one (when one fails) rather than the reverse
+        seed = int.from_bytes(bytes(draw(st.integers(0, 255)) for _ in range(48)), "little")
+        return array_case(config, dtype, size, steps, seed, pattern)
     size = draw(sizes(max_size))
-    roll = draw(st.integers(0, 99))
     state = None
-    if long_runs and roll < 2:
-        steps = draw(st.sampled_from(LONG_RUN_LENGTHS))
+    if long_run:
+        steps = draw(st.sampled_from(tuple(long_run_lengths)))
         size = min(size, 2 if steps < 2048 else 1)
+    elif seeding and seeded_steps is not None and not seeded_steps:
+        start, steps = draw(boundary_steps())
+        steps = min(steps, max(max_steps, 1) + 2)
+        state = draw(seeded_states(dtype, size, conv, config.hyper, (start,)))
     else:
         steps = draw(st.integers(1, max_steps))
-        if seeded and roll < 16:
-            state = draw(seeded_states(dtype, size, conv))
+        if seeding:
+            state = draw(seeded_states(dtype, size, conv, config.hyper if seeded_steps else None,
+                                       seeded_steps or SEEDED_STEPS))
     eps = float(config.hyper.eps) if conv.family is Family.ADAM else 1e-8
     params = draw(parameter_vectors(dtype, size))
-    grads = draw(gradient_sequences(dtype, size, steps, eps))
+    grads = draw(gradient_sequences(dtype, size, steps, eps, patterns))
     run = Run(config, params, grads, state, name="fuzz")
     return LabelledCase(run, dtype)
