@@ -155,6 +155,8 @@ def numpy_step(config: OptimizerConfig, dtype: Dtype, t: int, p: np.ndarray, g: 
             update = (s["alpha"] * m) / (np.sqrt(raw) + s["eps"])
         elif conv.eps_placement is EpsPlacement.INSIDE_ROOT:
             update = (s["lr_t"] * m_hat) / (np.sqrt(v_tilde + s["eps_root"]) + s["eps"])
+        elif conv.eps_placement is EpsPlacement.FLOOR:
+            update = (s["lr_t"] * m_hat) / np.maximum(np.sqrt(v_tilde), s["eps"])
         else:
             update = (s["lr_t"] * m_hat) / (np.sqrt(v_tilde) + s["eps"])
     if conv.weight_decay.is_decoupled:

@@ -20,7 +20,7 @@ Flags word (field: shift, width; the codes as generated today, checked by the te
     FAMILY   0 1   ADAM=0, SGD=1
     WD       1 3   NONE=0, COUPLED_L2=1, DECOUPLED_LR=2, DECOUPLED_SCHEDULE=3, DECOUPLED_UNSCALED=4
     TARGET   4 1   PREVIOUS_PARAM=0, UPDATED_PARAM=1
-    EPS      5 2   AFTER_ROOT=0, EPSILON_HAT=1, INSIDE_ROOT=2
+    EPS      5 2   AFTER_ROOT=0, EPSILON_HAT=1, INSIDE_ROOT=2, FLOOR=3
     BIAS     7 1   ON=0, OFF=1  (informational: bias correction is carried by bc1 = bc2 = 1)
     AMSGRAD  8 2   OFF=0, MAX_RAW_V=1, MAX_V_HAT=2
     MAXIMIZE 10 1

@@ -10,6 +10,7 @@ build being the other two) and the base the deliberately broken steps of
     AFTER_ROOT : update = lr_t * (m/bc1) / (sqrt(v~/bc2) + eps)     (v~: v or the AMSGrad max)
     INSIDE_ROOT: update = lr_t * (m/bc1) / (sqrt(v~/bc2 + eps_root) + eps)
     EPSILON_HAT: update = lr_t * sqrt(bc2)/bc1 * m / (sqrt(v~) + eps)
+    FLOOR      : update = lr_t * (m/bc1) / max(sqrt(v~/bc2), eps)
     PREVIOUS_PARAM: p = p - c*p - update;   UPDATED_PARAM: q = p - update; p = q - c*q
 
 The quantities carry the names the other layers use (``g_used``, ``m_hat``, ``v_hat``, ``v_tilde``,
@@ -199,6 +200,14 @@ class NumpyImplementation:
         if conv.eps_placement is EpsPlacement.INSIDE_ROOT:
             v_tilde = second if corrected else second / ctx.s(bc2)
             return np.sqrt(v_tilde + ctx.s(ctx.h["eps_root"])) + eps
+        if conv.eps_placement is EpsPlacement.FLOOR:
+            if corrected:
+                root = np.sqrt(second)
+            elif self.variant.split_sqrt:
+                root = np.sqrt(second) / ctx.s(np.sqrt(bc2))
+            else:
+                root = np.sqrt(second / ctx.s(bc2))
+            return np.maximum(root, eps)
         if corrected:
             return np.sqrt(second) + eps
         if self.variant.split_sqrt:

@@ -27,6 +27,7 @@
  *         after root    : update = (lr_t*m^) / (sqrt(v~) + eps)
  *         inside root   : update = (lr_t*m^) / (sqrt(v~ + eps_root) + eps)
  *         epsilon-hat   : update = (alpha*m) / (sqrt(r) + eps),  alpha = lr_t*sqrt(bc2)/bc1 (host)
+ *         floor         : update = (lr_t*m^) / max(sqrt(v~), eps)   (NaN-propagating max)
  *   SGD:  b = g' on step 1, else b = mu*b + (1-dampening)*g';  d = nesterov ? g' + mu*b : b
  *         (d = g' without momentum);  update = lr_t*d
  *   decay (WD code in AO_WD_DECOUPLED_MASK, c from the host): previous param: p_new = (p - c*p) - update
@@ -219,6 +220,8 @@ template <class C> AO_HD C ao_element_step(int flags, const AoScalars<C>& k, C p
             update = (k.alpha * m) / (ao_sqrt(raw) + k.eps);
         } else if (eps_placement == AO_EPS_INSIDE_ROOT) {
             update = (k.lr_t * m_hat) / (ao_sqrt(v_tilde + k.eps_root) + k.eps);
+        } else if (eps_placement == AO_EPS_FLOOR) {
+            update = (k.lr_t * m_hat) / ao_max_nan(ao_sqrt(v_tilde), k.eps);
         } else {
             update = (k.lr_t * m_hat) / (ao_sqrt(v_tilde) + k.eps);
         }
