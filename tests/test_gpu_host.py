@@ -111,10 +111,10 @@ def test_the_library_evaluates_float_in_float() -> None:
 # ---------------------------------------------------------------------------------------------------
 # an independent numpy evaluation of the documented sequence of operations
 def numpy_step(config: OptimizerConfig, dtype: Dtype, t: int, p: np.ndarray, g: np.ndarray,
-               m: np.ndarray, v: np.ndarray, vmax: np.ndarray) -> np.ndarray:
+               m: np.ndarray, v: np.ndarray, vmax: np.ndarray, float32_arithmetic: bool = False) -> np.ndarray:
     """p_new (compute dtype), updating m, v, vmax in place, from the equations of the header comment."""
     conv, h = config.conventions, config.hyper
-    ct = np.float64 if dtype is Dtype.FLOAT64 else np.float32
+    ct = np.float64 if dtype is Dtype.FLOAT64 and not float32_arithmetic else np.float32
     f = {name: float(getattr(h, name)) for name in ("lr", "beta1", "beta2", "eps", "eps_root", "weight_decay",
                                                    "momentum", "dampening", "schedule_multiplier")}
     if conv.bias_correction is BiasCorrection.ON:
@@ -176,21 +176,35 @@ def _round_to(dtype: Dtype, x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32).astype(target).astype(np.float64)
 
 
-def numpy_trajectory(case: Case) -> np.ndarray:
+def numpy_trajectory(case: Case, float32_arithmetic: bool = False) -> np.ndarray:
     """Parameters after every step by :func:`numpy_step` (float64 array of dtype values)."""
     dtype = case.dtype
-    ct = np.float64 if dtype is Dtype.FLOAT64 else np.float32
+    ct = np.float64 if dtype is Dtype.FLOAT64 and not float32_arithmetic else np.float32
     st = case.run.initial_state
-    kind = kind_of(dtype)
+    kind = kind_of(dtype, "float32" if float32_arithmetic else None)
     m, v, vmax = (kind.state_values(x).astype(ct) for x in (st.m, st.v, st.vmax))
     p = case.initial_params()
     out = []
     with np.errstate(all="ignore"):
         for k, g in enumerate(case.gradients()):
-            p_new = numpy_step(case.run.config, dtype, st.step + k + 1, p.astype(ct), g.astype(ct), m, v, vmax)
+            p_new = numpy_step(case.run.config, dtype, st.step + k + 1, p.astype(ct), g.astype(ct), m, v, vmax,
+                               float32_arithmetic)
             p = _round_to(dtype, p_new)
             out.append(p)
     return np.array(out)
+
+
+def test_float32_arithmetic_for_float64_parameters_is_the_documented_sequence_in_float32() -> None:
+    """The f64c32 instantiation: float64 p and g rounded to float32 when read, float32 arithmetic and
+    state, the result widened back to float64 exactly (so every stored value is a float32 value)."""
+    cases = _cases(Dtype.FLOAT64, seed=5) + _cases(Dtype.FLOAT64, seed=7, nonfinite=True, steps=3)
+    observations = HostBuildImplementation(arithmetic="float32").run_batch(cases)
+    for case, observation in zip(cases, observations):
+        assert observation.error is None
+        _assert_same_bits(observation.params, numpy_trajectory(case, float32_arithmetic=True),
+                          case.run.config.conventions.describe())
+        finite = observation.params[np.isfinite(observation.params)]
+        assert np.array_equal(finite.astype(np.float32).astype(np.float64), finite)
 
 
 def _hyper_for(conv: Conventions, rng: np.random.Generator) -> Hyperparameters:

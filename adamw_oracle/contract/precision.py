@@ -9,6 +9,12 @@ A :class:`PrecisionModel` names four formats:
 * ``state``: m, v, vmax are stored in it after each step;
 * ``param``: the parameter is stored in it after each step (always the case's dtype).
 
+The arithmetic may be *coarser* than the parameter or state format (float32 arithmetic for float64
+parameters, as libraries do that keep float32 working copies and write the result back): every value
+read from a finer storage format (the parameter, the gradient, a finer state) is then rounded once to
+the arithmetic format before the step uses it, and the bound counts that rounding too (a value
+beyond the arithmetic format's range is flagged as a possible overflow, like any other).
+
 Two models are provided for a case in dtype D:
 
 * :meth:`PrecisionModel.conservative` (the default of :func:`~adamw_oracle.verify.judge`):
@@ -18,6 +24,9 @@ Two models are provided for a case in dtype D:
 * :meth:`PrecisionModel.mixed`: float32 arithmetic and float32 state, parameters stored in D (the
   GPU kernels' host build, apex/bitsandbytes 32-bit state). For float32/float64 it equals the
   conservative model.
+* :meth:`PrecisionModel.float32_arithmetic`: float32 arithmetic and float32 state for parameters in
+  any dtype, float64 included (the parameter and gradient are rounded to float32 when read, the
+  result written back to the parameter's dtype); for the other dtypes it equals ``mixed``.
 
 One correctly rounded operation with exact result z returns fl(z) with
 ``|fl(z) - z| <= u*|z| + eta`` where ``eta`` is half the smallest subnormal (gradual underflow).
@@ -29,7 +38,6 @@ from fractions import Fraction
 from functools import lru_cache
 
 from adamw_oracle.contract.dtypes import Dtype, FloatFormat
-from adamw_oracle.errors import InvalidArgumentError
 
 _UP = 1.0 + 2.0**-50  # inflates a float64-computed bound so its own rounding cannot make it too small
 
@@ -69,11 +77,6 @@ class PrecisionModel:
             object.__setattr__(self, "scalars", Dtype.FLOAT32 if half else self.arithmetic)
         else:
             object.__setattr__(self, "scalars", Dtype.parse(self.scalars, "scalars"))
-        if self.arithmetic.format.precision < self.param.format.precision:
-            raise InvalidArgumentError(
-                "arithmetic", self.arithmetic.value,
-                f"a format at least as precise as the parameter format {self.param.value}",
-            )
 
     @classmethod
     def conservative(cls, dtype: Dtype | str) -> PrecisionModel:
@@ -89,9 +92,20 @@ class PrecisionModel:
             return cls(Dtype.FLOAT32, Dtype.FLOAT32, d)
         return cls(d, d, d)
 
+    @classmethod
+    def float32_arithmetic(cls, dtype: Dtype | str) -> PrecisionModel:
+        """Float32 arithmetic and state for parameters of ``dtype`` (float64 included)."""
+        return cls(Dtype.FLOAT32, Dtype.FLOAT32, Dtype.parse(dtype))
+
+    def rounds_on_load(self, stored: Dtype) -> bool:
+        """Whether a value held in ``stored`` is rounded when the arithmetic reads it (a finer format)."""
+        return stored.format.precision > self.arithmetic.format.precision
+
     def describe(self) -> str:
         if self.arithmetic == self.state == self.param:
             text = f"{self.param.value} arithmetic and storage"
+        elif self.rounds_on_load(self.param):
+            text = f"{self.arithmetic.value} arithmetic and {self.state.value} state for {self.param.value} parameters"
         else:
             text = f"{self.arithmetic.value} arithmetic, {self.state.value} state, {self.param.value} parameters"
         assert self.scalars is not None

@@ -105,15 +105,17 @@ def host_multi_tensor_step(
 def host_batched_cases(
     dtype: Dtype | str, elem_case: np.ndarray, case_flags: np.ndarray, case_scalars: np.ndarray,
     p0: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: np.ndarray,
+    *, arithmetic: Dtype | str | None = None,
 ) -> np.ndarray:
     """Run many independent cases (``ao_batched_cases_<dtype>``); returns the trajectory.
 
     Shapes (total elements T, cases C, steps S): ``elem_case (T,) int32``, ``case_flags (C,) int32``,
     ``case_scalars (C, S, SCALAR_COUNT) float64``, ``p0 (T,)`` and ``grads (S, T)`` storage dtype,
     ``m, v, vmax (T,)`` compute dtype (updated in place to the final state). Returns ``traj (S, T)``
-    in the storage dtype: the parameters after every step.
+    in the storage dtype: the parameters after every step. ``arithmetic="float32"`` runs float64
+    parameters in float32 (``ao_batched_cases_f64c32``; m, v, vmax are then float32).
     """
-    kind = kind_of(dtype)
+    kind = kind_of(dtype, arithmetic)
     total = p0.shape[0] if isinstance(p0, np.ndarray) and p0.ndim == 1 else -1
     if total < 0:
         raise InvalidArgumentError("p0", getattr(p0, "shape", type(p0).__name__), "a one-dimensional numpy array")

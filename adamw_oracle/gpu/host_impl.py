@@ -14,6 +14,9 @@ import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.gpu.codes import SCALAR_COUNT, flags_for
 from adamw_oracle.gpu.host import host_batched_cases
 from adamw_oracle.gpu.scalars import scalar_table, step_scalars
@@ -34,6 +37,22 @@ class HostBuildImplementation:
 
     name = "gpu-host-build"
 
+    def __init__(self, arithmetic: Dtype | str | None = None) -> None:
+        """``arithmetic="float32"``: float64 parameters are computed in float32 with float32 state
+        (the kernels' ``f64c32`` instantiation); the other dtypes compute in float32 anyway."""
+        self.arithmetic = None if arithmetic is None else Dtype.parse(arithmetic, "arithmetic")
+        if self.arithmetic not in (None, Dtype.FLOAT32):
+            raise InvalidArgumentError("arithmetic", self.arithmetic.value, "None (the dtype's own) or float32")
+        if self.arithmetic is not None:
+            self.name = "gpu-host-build[float32-arithmetic]"
+
+    def precision_model(self, dtype: Dtype | str) -> PrecisionModel:
+        """The precision model of the kernels' arithmetic for parameters of ``dtype``."""
+        dtype = Dtype.parse(dtype)
+        if self.arithmetic is Dtype.FLOAT32:
+            return PrecisionModel.float32_arithmetic(dtype)
+        return PrecisionModel.mixed(dtype)
+
     def run(self, case: Case) -> Observation:
         return self.run_batch([case])[0]
 
@@ -45,7 +64,7 @@ class HostBuildImplementation:
             groups[(case.dtype.value, case.run.steps)].append(index)
         for (dtype, steps), members in groups.items():
             try:
-                observations = _run_group([cases[i] for i in members], dtype, steps)
+                observations = _run_group([cases[i] for i in members], dtype, steps, self.arithmetic)
             except Exception as exc:  # reported per case, as the protocol asks, never raised into the fuzz
                 observations = [Observation(np.empty((0, cases[i].run.size)), error=f"{type(exc).__name__}: {exc}") for i in members]
             for i, observation in zip(members, observations):
@@ -53,8 +72,8 @@ class HostBuildImplementation:
         return [r for r in results if r is not None]
 
 
-def _run_group(cases: list[Case], dtype: str, steps: int) -> list[Observation]:
-    kind = kind_of(dtype)
+def _run_group(cases: list[Case], dtype: str, steps: int, arithmetic: Dtype | None = None) -> list[Observation]:
+    kind = kind_of(dtype, arithmetic)
     sizes = [case.run.size for case in cases]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     total = int(offsets[-1])
@@ -79,7 +98,8 @@ def _run_group(cases: list[Case], dtype: str, steps: int) -> list[Observation]:
         m[lo:hi] = kind.state_values(state.m)
         v[lo:hi] = kind.state_values(state.v)
         vmax[lo:hi] = kind.state_values(state.vmax)
-    traj = host_batched_cases(kind.dtype, elem_case, case_flags, case_scalars, p0, grads, m, v, vmax)
+    traj = host_batched_cases(kind.dtype, elem_case, case_flags, case_scalars, p0, grads, m, v, vmax,
+                              arithmetic=arithmetic)
     params = kind.from_storage(traj)
     out = []
     for c, case in enumerate(cases):

@@ -28,7 +28,6 @@ from adamw_oracle.reference.records import ADAM_FIELDS, SGD_FIELDS
 from adamw_oracle.reference.trajectory import run_trajectory, step_elements
 from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
 from adamw_oracle.verify.judge import Judgement, judge
-from adamw_oracle.verify.numpy_impl import NumpyImplementation
 
 SYMBOLIC_PREC = 256
 
@@ -115,11 +114,11 @@ def symbolic_disagreements(case: Case, step_function: Callable[..., Any], *, max
 
 
 def natural_precision(implementation: Implementation, case: Case) -> PrecisionModel:
-    """The precision model an implementation documents: float32 arithmetic on half storage for the
-    GPU host build and numpy's float32 variants, half arithmetic for numpy's ``storage`` variant."""
-    if isinstance(implementation, NumpyImplementation) and implementation.variant.half_arithmetic == "storage":
-        return PrecisionModel.conservative(case.dtype)
-    return PrecisionModel.mixed(case.dtype)
+    """The precision model an implementation declares (``precision_model(dtype)``: numpy's variants, the
+    GPU host build, adapters); else (or when it declares None) float32 arithmetic on half storage."""
+    declare = getattr(implementation, "precision_model", None)
+    model = declare(case.dtype) if callable(declare) else None
+    return model if isinstance(model, PrecisionModel) else PrecisionModel.mixed(case.dtype)
 
 
 def implementations_under_bound(case: Case, implementations: Sequence[Implementation]) -> list[tuple[Implementation, Judgement]]:

@@ -34,6 +34,7 @@ import numpy as np
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import AmsGrad, Conventions, DecayTarget, EpsPlacement, Family, WeightDecay
 from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.scalars import bias_corrected, decay_coefficient, decay_rule
 from adamw_oracle.errors import InvalidArgumentError
 
@@ -47,6 +48,7 @@ _CHOICES = {
     "decay_form": ("subtract", "scale", "optax"),
     "scalars": ("float64", "arithmetic"),
     "half_arithmetic": ("float32", "storage"),
+    "arithmetic": ("native", "float32"),
 }
 
 
@@ -64,6 +66,10 @@ class NumpyVariant:
     * ``half_arithmetic``: float16/bfloat16 cases computed in ``float32`` with float32 state, or
       (``storage``) torch-CPU style: each tensor operation computed in float32 from float32 scalars and
       its result rounded to the half format (state kept in the half format).
+    * ``arithmetic``: ``native`` (the case's dtype; float32 for half parameters) or ``float32``:
+      float32 arithmetic and state for parameters of any dtype, float64 included (p and g are read
+      as float32, the result is written back to the parameter's dtype), the precision model
+      :meth:`~adamw_oracle.contract.precision.PrecisionModel.float32_arithmetic`.
     """
 
     moment_form: str = "weighted"
@@ -72,6 +78,7 @@ class NumpyVariant:
     decay_form: str = "subtract"
     scalars: str = "float64"
     half_arithmetic: str = "float32"
+    arithmetic: str = "native"
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -86,6 +93,8 @@ class NumpyVariant:
             parts.append("split-sqrt")
         if self.half_arithmetic == "storage":
             parts.append("half-arith")
+        if self.arithmetic == "float32":
+            parts.append("f32-arith")
         return "/".join(parts)
 
 
@@ -119,9 +128,18 @@ class NumpyImplementation:
     def formats(self, dtype: Dtype) -> tuple[np.dtype, np.dtype]:
         """(arithmetic dtype, parameter storage dtype): float32 arithmetic for half parameters."""
         store = NUMPY_DTYPES[dtype]
-        if dtype in (Dtype.FLOAT16, Dtype.BFLOAT16):
+        if dtype in (Dtype.FLOAT16, Dtype.BFLOAT16) or self.variant.arithmetic == "float32":
             return np.dtype(np.float32), store
         return store, store
+
+    def precision_model(self, dtype: Dtype | str) -> PrecisionModel:
+        """The precision model of this variant's arithmetic for parameters of ``dtype``."""
+        dtype = Dtype.parse(dtype)
+        if self.variant.half_arithmetic == "storage" and dtype in (Dtype.FLOAT16, Dtype.BFLOAT16):
+            return PrecisionModel.conservative(dtype)
+        if self.variant.arithmetic == "float32":
+            return PrecisionModel.float32_arithmetic(dtype)
+        return PrecisionModel.mixed(dtype)
 
     def tensor_op(self, x: np.ndarray) -> np.ndarray:
         """The result of one tensor operation: rounded to the half storage format in ``storage`` mode
@@ -315,6 +333,7 @@ CORRECT_VARIANTS: tuple[NumpyVariant, ...] = (
     NumpyVariant(scalars="arithmetic", fold_step_size=True),  # Keras-like: scalars in the variable dtype
     NumpyVariant(decay_form="optax"),  # optax-like: u = -lr*(direction + wd*p)
     NumpyVariant(moment_form="lerp", split_sqrt=True, half_arithmetic="storage"),  # torch CPU on half tensors
+    NumpyVariant(moment_form="lerp", decay_form="scale", arithmetic="float32"),  # float32 working copy of any param
 )
 """Legitimate operation orders; the judge must never flag any of them (zero false alarms)."""
 

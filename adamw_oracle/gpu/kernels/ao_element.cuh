@@ -134,6 +134,11 @@ AO_HD ao_u16 ao_float_to_f16(float x) {
 /* ---- storage types: how a parameter/gradient element is loaded to and stored from compute type -- */
 struct AoF64 { typedef double storage; typedef double compute;
     AO_HD static double load(double x) { return x; } AO_HD static double store(double x) { return x; } };
+/* float64 parameters computed in float32 (a float32 working copy): each load rounds to float32 (a cast:
+ * cvt.rn.f32.f64 on the device, round to nearest under the pinned MXCSR on the host), each store is
+ * the exact widening back to float64; the state is float32. */
+struct AoF64C32 { typedef double storage; typedef float compute;
+    AO_HD static float load(double x) { return (float)x; } AO_HD static double store(float x) { return (double)x; } };
 struct AoF32 { typedef float storage; typedef float compute;
     AO_HD static float load(float x) { return x; } AO_HD static float store(float x) { return x; } };
 struct AoF16 { typedef ao_u16 storage; typedef float compute;

@@ -92,6 +92,7 @@ AO_HOST_ENTRIES(f64, AoF64)
 AO_HOST_ENTRIES(f32, AoF32)
 AO_HOST_ENTRIES(f16, AoF16)
 AO_HOST_ENTRIES(bf16, AoBF16)
+AO_HOST_ENTRIES(f64c32, AoF64C32)
 
 extern "C" int ao_host_flt_eval_method(void) { return FLT_EVAL_METHOD; }
 extern "C" void ao_host_float_to_f16(long long n, const float* x, unsigned short* out) {
