@@ -38,6 +38,7 @@ from adamw_oracle.contract import (
     WeightDecay,
     all_conventions,
     exact_state,
+    preset,
 )
 from adamw_oracle.contract.case import Case
 from adamw_oracle.gpu import HostBuildImplementation
@@ -48,6 +49,7 @@ from adamw_oracle.gpu.scalars import scalar_table, step_scalars
 from adamw_oracle.gpu.storage import kind_of
 from adamw_oracle.reference import run_trajectory
 from adamw_oracle.verify import PrecisionModel, judge
+from adamw_oracle.verify.stochastic import judge_stochastic_rounding
 
 HALF = (Dtype.FLOAT16, Dtype.BFLOAT16)
 
@@ -463,3 +465,27 @@ def test_threaded_vectorised_loop_equals_the_serial_batched_loop(dtype: Dtype, c
         _assert_same_bits(kind.from_storage(p), kind.from_storage(serial[k]), f"step {k + 1}")
     _assert_same_bits(m2.astype(np.float64), m.astype(np.float64), "m")
     _assert_same_bits(v2.astype(np.float64), v.astype(np.float64), "v")
+
+
+def _bf16_case(lr: str, n: int = 64, steps: int = 8, seed: int = 1) -> Case:
+    rng = np.random.default_rng(seed)
+    params = tuple(_values(Dtype.BFLOAT16, rng.normal(size=n)))
+    grads = tuple(tuple(_values(Dtype.BFLOAT16, row)) for row in rng.normal(size=(steps, n)))
+    return Case(Run(preset("torch.AdamW", lr=lr, weight_decay="0.01"), params, grads), Dtype.BFLOAT16)
+
+
+def test_stochastic_rounding_of_bfloat16_parameters_passes_the_frequency_test() -> None:
+    """The kernels' stochastic rounding (ROUNDING flag, hashed bits) stores a neighbour of every step's
+    float32 result and rounds away from zero as often as the fractional positions say; round to
+    nearest on the same case fails the same test, and dtypes other than bfloat16 are unaffected."""
+    case = _bf16_case("0.01")
+    stochastic = HostBuildImplementation(rounding="stochastic")
+    observed = stochastic.run(case)
+    verdict = judge_stochastic_rounding(case, observed)
+    assert verdict.passed and verdict.counted > 400, verdict.describe()
+    nearest = HostBuildImplementation().run(case)
+    assert not np.array_equal(observed.params, nearest.params)
+    assert not judge_stochastic_rounding(case, nearest).passed
+    assert judge(case, observed, precision=stochastic.precision_model(case.dtype)).passed
+    f32 = Case(case.run, Dtype.FLOAT32)
+    assert np.array_equal(stochastic.run(f32).params, HostBuildImplementation().run(f32).params)

@@ -33,13 +33,32 @@ One correctly rounded operation with exact result z returns fl(z) with
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 
+from adamw_oracle.contract.conventions import parse_choice
 from adamw_oracle.contract.dtypes import Dtype, FloatFormat
+from adamw_oracle.errors import InvalidArgumentError
 
 _UP = 1.0 + 2.0**-50  # inflates a float64-computed bound so its own rounding cannot make it too small
+
+
+class ParamRounding(enum.Enum):
+    """How the parameter is rounded into its storage format after each step.
+
+    * ``NEAREST``: round to nearest, ties to even (every framework's default).
+    * ``STOCHASTIC``: stochastic rounding to bfloat16 (torchao's ``bf16_stochastic_round``, optimi):
+      the float32 result x is stored as the neighbouring bfloat16 value away from zero with probability
+      equal to x's fractional position between its two neighbours (adding 16 random bits to the
+      float32 pattern and truncating), else as the neighbour nearer zero. One rounding then errs by
+      less than one full spacing (2u relative), not half; :mod:`adamw_oracle.verify.stochastic` judges
+      the distribution.
+    """
+
+    NEAREST = "nearest"
+    STOCHASTIC = "stochastic"
 
 
 @dataclass(frozen=True)
@@ -59,6 +78,14 @@ class FormatCost:
         eta = max(float(fmt.smallest_subnormal / 2), 2.0**-1074)
         return cls(dtype.value, dtype, float(fmt.unit_roundoff), eta, float(fmt.largest), fmt)
 
+    @classmethod
+    def stochastic(cls, dtype: Dtype) -> FormatCost:
+        """The cost of one stochastic rounding into ``dtype``: less than one full spacing, so twice the
+        unit roundoff and the whole smallest subnormal (a distinct name: never the arithmetic format)."""
+        cost = cls.of(dtype)
+        return replace(cost, name=f"{dtype.value}~stochastic", unit_roundoff=2 * cost.unit_roundoff,
+                       underflow=max(float(dtype.format.smallest_subnormal), 2.0**-1074))
+
 
 @dataclass(frozen=True)
 class PrecisionModel:
@@ -68,10 +95,17 @@ class PrecisionModel:
     state: Dtype
     param: Dtype
     scalars: Dtype | None = None
+    param_rounding: ParamRounding = ParamRounding.NEAREST
 
     def __post_init__(self) -> None:
         for name in ("arithmetic", "state", "param"):
             object.__setattr__(self, name, Dtype.parse(getattr(self, name), name))
+        rounding = parse_choice(ParamRounding, self.param_rounding, "param_rounding")
+        object.__setattr__(self, "param_rounding", rounding)
+        if rounding is ParamRounding.STOCHASTIC and not (
+                self.param is Dtype.BFLOAT16 and self.arithmetic.format.precision > self.param.format.precision):
+            raise InvalidArgumentError("param_rounding", rounding.value,
+                                       "nearest unless bfloat16 parameters are computed in a wider arithmetic")
         if self.scalars is None:
             half = self.arithmetic in (Dtype.FLOAT16, Dtype.BFLOAT16)
             object.__setattr__(self, "scalars", Dtype.FLOAT32 if half else self.arithmetic)
@@ -97,6 +131,21 @@ class PrecisionModel:
         """Float32 arithmetic and state for parameters of ``dtype`` (float64 included)."""
         return cls(Dtype.FLOAT32, Dtype.FLOAT32, Dtype.parse(dtype))
 
+    @classmethod
+    def stochastic(cls, dtype: Dtype | str = Dtype.BFLOAT16) -> PrecisionModel:
+        """Float32 arithmetic and state with stochastic rounding of bfloat16 parameters (for any other
+        dtype: :meth:`mixed`, which has no stochastic form)."""
+        d = Dtype.parse(dtype)
+        if d is not Dtype.BFLOAT16:
+            return cls.mixed(d)
+        return cls(Dtype.FLOAT32, Dtype.FLOAT32, d, param_rounding=ParamRounding.STOCHASTIC)
+
+    def param_cost(self) -> FormatCost:
+        """The cost of storing the parameter: one rounding to nearest, or one stochastic rounding."""
+        if self.param_rounding is ParamRounding.STOCHASTIC:
+            return FormatCost.stochastic(self.param)
+        return FormatCost.of(self.param)
+
     def rounds_on_load(self, stored: Dtype) -> bool:
         """Whether a value held in ``stored`` is rounded when the arithmetic reads it (a finer format)."""
         return stored.format.precision > self.arithmetic.format.precision
@@ -109,7 +158,11 @@ class PrecisionModel:
         else:
             text = f"{self.arithmetic.value} arithmetic, {self.state.value} state, {self.param.value} parameters"
         assert self.scalars is not None
-        return text if self.scalars == self.arithmetic else text + f", {self.scalars.value} scalars"
+        if self.scalars != self.arithmetic:
+            text += f", {self.scalars.value} scalars"
+        if self.param_rounding is ParamRounding.STOCHASTIC:
+            text += ", parameters rounded stochastically"
+        return text
 
 
 @lru_cache(maxsize=4096)

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
-from adamw_oracle.contract.conventions import Family
+from adamw_oracle.contract.conventions import Family, parse_choice
 from adamw_oracle.contract.dtypes import Dtype
-from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.contract.precision import ParamRounding, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.gpu.codes import SCALAR_COUNT, flags_for
 from adamw_oracle.gpu.host import host_batched_cases
@@ -37,20 +37,30 @@ class HostBuildImplementation:
 
     name = "gpu-host-build"
 
-    def __init__(self, arithmetic: Dtype | str | None = None) -> None:
+    def __init__(self, arithmetic: Dtype | str | None = None,
+                 rounding: ParamRounding | str = ParamRounding.NEAREST) -> None:
         """``arithmetic="float32"``: float64 parameters are computed in float32 with float32 state
-        (the kernels' ``f64c32`` instantiation); the other dtypes compute in float32 anyway."""
+        (the kernels' ``f64c32`` instantiation); the other dtypes compute in float32 anyway.
+        ``rounding="stochastic"``: bfloat16 parameters are stored by stochastic rounding (the other
+        dtypes round to nearest)."""
         self.arithmetic = None if arithmetic is None else Dtype.parse(arithmetic, "arithmetic")
         if self.arithmetic not in (None, Dtype.FLOAT32):
             raise InvalidArgumentError("arithmetic", self.arithmetic.value, "None (the dtype's own) or float32")
+        self.rounding = parse_choice(ParamRounding, rounding, "rounding")
+        if self.arithmetic is not None and self.rounding is not ParamRounding.NEAREST:
+            raise InvalidArgumentError("rounding", self.rounding.value, "nearest with arithmetic='float32'")
         if self.arithmetic is not None:
             self.name = "gpu-host-build[float32-arithmetic]"
+        elif self.rounding is ParamRounding.STOCHASTIC:
+            self.name = "gpu-host-build[stochastic-rounding]"
 
     def precision_model(self, dtype: Dtype | str) -> PrecisionModel:
         """The precision model of the kernels' arithmetic for parameters of ``dtype``."""
         dtype = Dtype.parse(dtype)
         if self.arithmetic is Dtype.FLOAT32:
             return PrecisionModel.float32_arithmetic(dtype)
+        if self.rounding is ParamRounding.STOCHASTIC:
+            return PrecisionModel.stochastic(dtype)
         return PrecisionModel.mixed(dtype)
 
     def run(self, case: Case) -> Observation:
@@ -64,7 +74,8 @@ class HostBuildImplementation:
             groups[(case.dtype.value, case.run.steps)].append(index)
         for (dtype, steps), members in groups.items():
             try:
-                observations = _run_group([cases[i] for i in members], dtype, steps, self.arithmetic)
+                rounding = self.rounding if dtype == Dtype.BFLOAT16.value else ParamRounding.NEAREST
+                observations = _run_group([cases[i] for i in members], dtype, steps, self.arithmetic, rounding)
             except Exception as exc:  # reported per case, as the protocol asks, never raised into the fuzz
                 observations = [Observation(np.empty((0, cases[i].run.size)), error=f"{type(exc).__name__}: {exc}") for i in members]
             for i, observation in zip(members, observations):
@@ -72,13 +83,14 @@ class HostBuildImplementation:
         return [r for r in results if r is not None]
 
 
-def _run_group(cases: list[Case], dtype: str, steps: int, arithmetic: Dtype | None = None) -> list[Observation]:
+def _run_group(cases: list[Case], dtype: str, steps: int, arithmetic: Dtype | None = None,
+               rounding: ParamRounding = ParamRounding.NEAREST) -> list[Observation]:
     kind = kind_of(dtype, arithmetic)
     sizes = [case.run.size for case in cases]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     total = int(offsets[-1])
     elem_case = np.repeat(np.arange(len(cases), dtype=np.int32), sizes)
-    case_flags = np.array([flags_for(case.run.config) for case in cases], dtype=np.int32)
+    case_flags = np.array([flags_for(case.run.config, rounding) for case in cases], dtype=np.int32)
     case_scalars = np.zeros((len(cases), steps, SCALAR_COUNT), dtype=np.float64)
     p0 = np.empty(total, dtype=kind.storage)
     grads = np.empty((steps, total), dtype=kind.storage)

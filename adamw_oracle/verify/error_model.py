@@ -109,7 +109,8 @@ def tracked_constants(backend: RunningErrorBackend, config: OptimizerConfig, t: 
 def bounded_trajectory(case: Case, precision: PrecisionModel | None = None, *, prec: int = 200) -> BoundedTrajectory:
     """Exact parameters after every step of ``case`` with their error bounds under ``precision``."""
     precision = precision or PrecisionModel.conservative(case.dtype)
-    arith, state_fmt, param_fmt = (FormatCost.of(d) for d in (precision.arithmetic, precision.state, precision.param))
+    arith, state_fmt = (FormatCost.of(d) for d in (precision.arithmetic, precision.state))
+    param_fmt = precision.param_cost()  # to nearest, or stochastic (a full spacing)
     backend = RunningErrorBackend(arith, prec)
     assert precision.scalars is not None
     scalar_backend = backend.sibling(FormatCost.of(precision.scalars))

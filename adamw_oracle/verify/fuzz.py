@@ -86,7 +86,7 @@ class FuzzSummary:
 
 def default_implementations(summary: FuzzSummary) -> list[Implementation]:
     """The GPU host build (when it can be built here; also its float32 arithmetic for float64
-    parameters) and every correct numpy variant."""
+    parameters and its stochastic rounding of bfloat16 parameters) and every correct numpy variant."""
     impls: list[Implementation] = []
     try:
         reason = host_build_unavailable()
@@ -96,7 +96,8 @@ def default_implementations(summary: FuzzSummary) -> list[Implementation]:
     if reason is None:
         from adamw_oracle.gpu import HostBuildImplementation  # heavy or optional
 
-        impls += [HostBuildImplementation(), HostBuildImplementation(arithmetic="float32")]
+        impls += [HostBuildImplementation(), HostBuildImplementation(arithmetic="float32"),
+                  HostBuildImplementation(rounding="stochastic")]
     else:  # reported, never silently passed nor counted as a failure of every case
         summary.skipped["gpu-host-build"] = reason
     impls.extend(correct_implementations())

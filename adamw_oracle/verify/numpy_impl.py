@@ -49,6 +49,7 @@ _CHOICES = {
     "scalars": ("float64", "arithmetic"),
     "half_arithmetic": ("float32", "storage"),
     "arithmetic": ("native", "float32"),
+    "param_rounding": ("nearest", "stochastic", "toward_zero", "away_from_zero"),
 }
 
 
@@ -70,6 +71,12 @@ class NumpyVariant:
       float32 arithmetic and state for parameters of any dtype, float64 included (p and g are read
       as float32, the result is written back to the parameter's dtype), the precision model
       :meth:`~adamw_oracle.contract.precision.PrecisionModel.float32_arithmetic`.
+    * ``param_rounding``: how a float32 result is stored into bfloat16 parameters: ``nearest`` (ties to
+      even), ``stochastic`` (torchao's ``bf16_stochastic_round``: 16 random bits from a generator
+      seeded with ``seed`` are added to the float32 pattern, which is then truncated), or the biased
+      roundings ``toward_zero`` (truncation) and ``away_from_zero``, which are *not* correct (the
+      frequency test of :mod:`adamw_oracle.verify.stochastic` must reject them). Other dtypes, and the
+      ``storage`` half arithmetic, always round to nearest.
     """
 
     moment_form: str = "weighted"
@@ -79,6 +86,8 @@ class NumpyVariant:
     scalars: str = "float64"
     half_arithmetic: str = "float32"
     arithmetic: str = "native"
+    param_rounding: str = "nearest"
+    seed: int = 0
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -95,6 +104,8 @@ class NumpyVariant:
             parts.append("half-arith")
         if self.arithmetic == "float32":
             parts.append("f32-arith")
+        if self.param_rounding != "nearest":
+            parts.append(f"{self.param_rounding}-rounding")
         return "/".join(parts)
 
 
@@ -139,7 +150,24 @@ class NumpyImplementation:
             return PrecisionModel.conservative(dtype)
         if self.variant.arithmetic == "float32":
             return PrecisionModel.float32_arithmetic(dtype)
+        if self.variant.param_rounding != "nearest":
+            return PrecisionModel.stochastic(dtype)
         return PrecisionModel.mixed(dtype)
+
+    def store_param(self, p: np.ndarray, store: np.dtype, arith: np.dtype, rng: np.random.Generator) -> np.ndarray:
+        """The parameter after storage into ``store`` (as values of ``arith``), per ``param_rounding``."""
+        rounding = self.variant.param_rounding
+        if rounding == "nearest" or store != NUMPY_DTYPES[Dtype.BFLOAT16] or arith != np.float32 or self._round_to is not None:
+            return p.astype(store).astype(arith)
+        bits = np.ascontiguousarray(p, dtype=np.float32).view(np.uint32)
+        if rounding == "stochastic":
+            added = rng.integers(0, 1 << 16, size=bits.shape, dtype=np.uint32)
+        else:
+            added = np.full(bits.shape, 0 if rounding == "toward_zero" else 0xFFFF, dtype=np.uint32)
+        finite = (bits & 0x7F800000) != 0x7F800000
+        # the sign-magnitude pattern: adding to the dropped 16 bits carries away from zero
+        rounded = ((bits + added) & np.uint32(0xFFFF0000)).view(np.float32)
+        return np.where(finite, rounded, p.astype(store).astype(arith)).astype(arith)
 
     def tensor_op(self, x: np.ndarray) -> np.ndarray:
         """The result of one tensor operation: rounded to the half storage format in ``storage`` mode
@@ -161,6 +189,7 @@ class NumpyImplementation:
         v = np.array([float(x) for x in st.v], dtype=np.float64).astype(arith)
         vmax = np.array([float(x) for x in st.vmax], dtype=np.float64).astype(arith)
         grads = case.gradients()
+        rng = np.random.default_rng(self.variant.seed)
         out = np.empty((run.steps, run.size), dtype=np.float64)
         with np.errstate(all="ignore"):
             for k in range(run.steps):
@@ -172,7 +201,7 @@ class NumpyImplementation:
                     p, m, v, vmax = self.adam_step(ctx, run.config.conventions, p, g, m, v, vmax, t)
                 else:
                     p, m = self.sgd_step(ctx, run.config.conventions, p, g, m, t)
-                p = p.astype(store).astype(arith)
+                p = self.store_param(p, store, arith, rng)
                 out[k] = p.astype(np.float64)
         return Observation(out, {"m": m.astype(np.float64), "v": v.astype(np.float64), "vmax": vmax.astype(np.float64)})
 
@@ -334,6 +363,7 @@ CORRECT_VARIANTS: tuple[NumpyVariant, ...] = (
     NumpyVariant(decay_form="optax"),  # optax-like: u = -lr*(direction + wd*p)
     NumpyVariant(moment_form="lerp", split_sqrt=True, half_arithmetic="storage"),  # torch CPU on half tensors
     NumpyVariant(moment_form="lerp", decay_form="scale", arithmetic="float32"),  # float32 working copy of any param
+    NumpyVariant(param_rounding="stochastic"),  # bfloat16 parameters rounded stochastically (torchao, optimi)
 )
 """Legitimate operation orders; the judge must never flag any of them (zero false alarms)."""
 

@@ -41,7 +41,7 @@ from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import Conventions, Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.hyperparameters import Hyperparameters
-from adamw_oracle.contract.precision import FormatCost, PrecisionModel
+from adamw_oracle.contract.precision import FormatCost, ParamRounding, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.constants import StepConstants
@@ -197,7 +197,7 @@ class _Setup:
 def _setup(case: Case, precision: PrecisionModel | None, xp: Any) -> _Setup:
     precision = precision or PrecisionModel.conservative(case.dtype)
     backend = reference_backend(precision, xp)
-    state_fmt, param_fmt = FormatCost.of(precision.state), FormatCost.of(precision.param)
+    state_fmt, param_fmt = FormatCost.of(precision.state), precision.param_cost()  # nearest or stochastic
     run = case.run
     conv, hyper = run.config.conventions, run.config.hyper
     st = run.initial_state
@@ -213,7 +213,7 @@ def _setup(case: Case, precision: PrecisionModel | None, xp: Any) -> _Setup:
     loads = (precision.rounds_on_load(precision.param), precision.rounds_on_load(precision.state))
     step = functools.partial(one_step, conv=conv, hyper=hyper, state_fmt=state_fmt, param_fmt=param_fmt, loads=loads)
     keys = tuple((run.config_at(k), precision) for k in range(run.steps))
-    plain = not any(loads)
+    plain = not any(loads) and precision.param_rounding is ParamRounding.NEAREST
     return _Setup(backend, consts, step, (state_fmt, param_fmt), (p0, m0, v0, vmax0), grads, keys, plain)
 
 
