@@ -20,7 +20,7 @@ import numpy as np
 
 from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.contract.conventions import Family
-from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.contract.precision import ParamSummation, PrecisionModel
 from adamw_oracle.contract.state import OptimizerState
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference.backends import IntervalBackend, PointBackend, interval_ends, mpf_to_fraction
@@ -127,7 +127,7 @@ def implementations_under_bound(case: Case, implementations: Sequence[Implementa
     out = []
     for impl in implementations:
         model = natural_precision(impl, case)
-        if model not in cache:
+        if model not in cache and model.param_summation is ParamSummation.PLAIN:  # Kahan: judge() bounds it
             cache[model] = bounded_trajectory(case, model)
         try:
             observation = impl.run(case)
@@ -135,5 +135,5 @@ def implementations_under_bound(case: Case, implementations: Sequence[Implementa
 
 
             observation = Observation(np.empty((0, case.run.size)), error=f"{type(exc).__name__}: {exc}")
-        out.append((impl, judge(case, observation, bounds=cache[model])))
+        out.append((impl, judge(case, observation, precision=model, bounds=cache.get(model))))
     return out

@@ -77,6 +77,10 @@ class NumpyVariant:
       roundings ``toward_zero`` (truncation) and ``away_from_zero``, which are *not* correct (the
       frequency test of :mod:`adamw_oracle.verify.stochastic` must reject them). Other dtypes, and the
       ``storage`` half arithmetic, always round to nearest.
+    * ``kahan``: the parameter is kept with compensated summation (torch-optimi's ``kahan_sum``): the
+      step's change d = -(update + decay) is computed from the stored p, then
+      ``y = c + d; p' = p + y; c' = y - (p' - p)``, each result rounded to the parameter's format
+      (the compensation c is held in it); the observation carries c after every step.
     """
 
     moment_form: str = "weighted"
@@ -88,6 +92,7 @@ class NumpyVariant:
     arithmetic: str = "native"
     param_rounding: str = "nearest"
     seed: int = 0
+    kahan: bool = False
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -106,6 +111,8 @@ class NumpyVariant:
             parts.append("f32-arith")
         if self.param_rounding != "nearest":
             parts.append(f"{self.param_rounding}-rounding")
+        if self.kahan:
+            parts.append("kahan")
         return "/".join(parts)
 
 
@@ -152,6 +159,8 @@ class NumpyImplementation:
             return PrecisionModel.float32_arithmetic(dtype)
         if self.variant.param_rounding != "nearest":
             return PrecisionModel.stochastic(dtype)
+        if self.variant.kahan:
+            return PrecisionModel.kahan(dtype)
         return PrecisionModel.mixed(dtype)
 
     def store_param(self, p: np.ndarray, store: np.dtype, arith: np.dtype, rng: np.random.Generator) -> np.ndarray:
@@ -191,6 +200,13 @@ class NumpyImplementation:
         grads = case.gradients()
         rng = np.random.default_rng(self.variant.seed)
         out = np.empty((run.steps, run.size), dtype=np.float64)
+        kahan = self.variant.kahan
+        comp = np.zeros(run.size, dtype=arith)
+        comp_out = np.empty((run.steps, run.size), dtype=np.float64) if kahan else None
+
+        def stored(x: np.ndarray) -> np.ndarray:
+            return x.astype(store).astype(arith)
+
         with np.errstate(all="ignore"):
             for k in range(run.steps):
                 t = st.step + k + 1
@@ -198,12 +214,23 @@ class NumpyImplementation:
                     ctx.h = case.hyper_floats(k)  # this step's eta_t
                 g = grads[k].astype(arith)
                 if run.config.conventions.family is Family.ADAM:
-                    p, m, v, vmax = self.adam_step(ctx, run.config.conventions, p, g, m, v, vmax, t)
+                    p_new, m, v, vmax = self.adam_step(ctx, run.config.conventions, p, g, m, v, vmax, t)
                 else:
-                    p, m = self.sgd_step(ctx, run.config.conventions, p, g, m, t)
-                p = self.store_param(p, store, arith, rng)
+                    p_new, m = self.sgd_step(ctx, run.config.conventions, p, g, m, t)
+                if kahan:  # p_new is the change d here (see apply_decay)
+                    y = stored(comp + p_new)
+                    moved = stored(p + y)
+                    comp = stored(y - (moved - p))
+                    p = moved
+                    assert comp_out is not None
+                    comp_out[k] = comp.astype(np.float64)
+                else:
+                    p = self.store_param(p_new, store, arith, rng)
                 out[k] = p.astype(np.float64)
-        return Observation(out, {"m": m.astype(np.float64), "v": v.astype(np.float64), "vmax": vmax.astype(np.float64)})
+        state = {"m": m.astype(np.float64), "v": v.astype(np.float64), "vmax": vmax.astype(np.float64)}
+        if kahan:
+            state["compensation"] = comp.astype(np.float64)
+        return Observation(out, state, compensation=comp_out)
 
     # -- hooks -------------------------------------------------------------------------------------
     def gradient_used(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -271,7 +298,14 @@ class NumpyImplementation:
         return c
 
     def apply_decay(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, update: np.ndarray, direction: np.ndarray) -> np.ndarray:
-        """p_new from p and the update, with the decoupled decay (if any) in the variant's form."""
+        """p_new from p and the update, with the decoupled decay (if any) in the variant's form; with
+        Kahan summation the change d = -(update + decay) instead (subtract form)."""
+        if self.variant.kahan:
+            if not conv.weight_decay.is_decoupled:
+                return -update
+            c = ctx.s(self.decay_coefficient(ctx, conv))
+            decay = c * (p - update) if conv.decay_target is DecayTarget.UPDATED_PARAM else c * p
+            return -(update + decay)
         if not conv.weight_decay.is_decoupled:
             return p - update
         c = self.decay_coefficient(ctx, conv)
@@ -364,6 +398,7 @@ CORRECT_VARIANTS: tuple[NumpyVariant, ...] = (
     NumpyVariant(moment_form="lerp", split_sqrt=True, half_arithmetic="storage"),  # torch CPU on half tensors
     NumpyVariant(moment_form="lerp", decay_form="scale", arithmetic="float32"),  # float32 working copy of any param
     NumpyVariant(param_rounding="stochastic"),  # bfloat16 parameters rounded stochastically (torchao, optimi)
+    NumpyVariant(moment_form="lerp", kahan=True),  # parameters kept with Kahan compensation (torch-optimi)
 )
 """Legitimate operation orders; the judge must never flag any of them (zero false alarms)."""
 
