@@ -47,7 +47,7 @@ from adamw_oracle.gpu.host import host_batched_cases, host_convert, host_fused_s
 from adamw_oracle.gpu.hostbuild import load_library
 from adamw_oracle.gpu.scalars import scalar_table, step_scalars
 from adamw_oracle.gpu.storage import kind_of
-from adamw_oracle.reference import run_trajectory
+from adamw_oracle.reference import mpf_to_fraction, run_trajectory
 from adamw_oracle.verify import PrecisionModel, judge
 from adamw_oracle.verify.stochastic import judge_stochastic_rounding
 
@@ -489,3 +489,25 @@ def test_stochastic_rounding_of_bfloat16_parameters_passes_the_frequency_test() 
     assert judge(case, observed, precision=stochastic.precision_model(case.dtype)).passed
     f32 = Case(case.run, Dtype.FLOAT32)
     assert np.array_equal(stochastic.run(f32).params, HostBuildImplementation().run(f32).params)
+
+
+@pytest.mark.parametrize("dtype", list(Dtype), ids=lambda d: d.value)
+def test_kahan_summation_passes_the_compensated_bound_for_every_convention(dtype: Dtype) -> None:
+    """The batched kernel's Kahan path: params + compensation within the bound of verify/kahan.py for
+    every convention, and on a long bfloat16 run far closer to the exact parameters than plain storage."""
+    kahan = HostBuildImplementation(summation="kahan")
+    model = kahan.precision_model(dtype)
+    cases = _cases(dtype, seed=21)
+    for case, observation in zip(cases, kahan.run_batch(cases)):
+        assert observation.compensation is not None and observation.compensation.shape == observation.params.shape
+        verdict = judge(case, observation, precision=model)
+        assert verdict.passed, (case.run.config.conventions.describe(), verdict.describe())
+    if dtype is Dtype.BFLOAT16:
+        case = _bf16_case("0.001", n=16, steps=200)
+        exact = np.array([float(mpf_to_fraction(e.p_new)) for e in run_trajectory(case.run).steps[-1]])
+        observed = kahan.run(case)
+        assert observed.compensation is not None
+        kahan_error = np.abs(observed.params[-1] + observed.compensation[-1] - exact).max()
+        plain_error = np.abs(HostBuildImplementation().run(case).params[-1] - exact).max()
+        assert kahan_error * 20 < plain_error, (kahan_error, plain_error)
+        assert judge(case, observed, precision=model).passed

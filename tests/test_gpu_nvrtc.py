@@ -79,7 +79,7 @@ def test_options_fix_float_semantics() -> None:
 
 def test_header_uses_only_codes_defined_in_python() -> None:
     header = (KERNEL_DIR / HEADER).read_text()
-    used = set(re.findall(r"\bAO_(?:S|WD|EPS|AMS|TARGET|FAMILY|ROUND)_[A-Z0-9_]+\b", header))
+    used = set(re.findall(r"\bAO_(?:S|WD|EPS|AMS|TARGET|FAMILY|ROUND|SUM)_[A-Z0-9_]+\b", header))
     used |= {f"AO_FLAG_{name}_{part}" for name in re.findall(r"AO_FIELD\(\w+, ([A-Z]+)\)", header) for part in ("SHIFT", "MASK")}
     defined = set(compile_definitions())
     assert used - defined == set()

@@ -28,6 +28,8 @@ Flags word (field: shift, width; the codes as generated today, checked by the te
     NESTEROV 12 1  SGD Nesterov
     ROUNDING 13 1  NEAREST=0, STOCHASTIC=1  (contract.precision.ParamRounding: how bfloat16
                    parameters are stored; the random bits hash the element index and the STEP slot)
+    SUMMATION 14 1 PLAIN=0, KAHAN=1  (contract.precision.ParamSummation: Kahan-compensated parameters,
+                   batched-case kernel only)
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ from adamw_oracle.contract.conventions import (
     Family,
     WeightDecay,
 )
-from adamw_oracle.contract.precision import ParamRounding
+from adamw_oracle.contract.precision import ParamRounding, ParamSummation
 from adamw_oracle.contract.scalars import STEP_SCALAR_NAMES, WEIGHT_DECAY_RULES
 
 E = TypeVar("E", bound=enum.Enum)
@@ -63,16 +65,19 @@ EPS_CODES: dict[EpsPlacement, int] = enum_codes(EpsPlacement)
 BIAS_CODES: dict[BiasCorrection, int] = enum_codes(BiasCorrection)
 AMSGRAD_CODES: dict[AmsGrad, int] = enum_codes(AmsGrad)
 ROUNDING_CODES: dict[ParamRounding, int] = enum_codes(ParamRounding)
+SUMMATION_CODES: dict[ParamSummation, int] = enum_codes(ParamSummation)
 
 # field name -> (shift, width)
 FLAG_FIELDS: dict[str, tuple[int, int]] = {
     "FAMILY": (0, 1), "WD": (1, 3), "TARGET": (4, 1), "EPS": (5, 2), "BIAS": (7, 1),
     "AMSGRAD": (8, 2), "MAXIMIZE": (10, 1), "MOMENTUM": (11, 1), "NESTEROV": (12, 1), "ROUNDING": (13, 1),
+    "SUMMATION": (14, 1),
 }
 
 ENUM_FIELDS: dict[str, dict[Any, int]] = {
     "FAMILY": FAMILY_CODES, "WD": WEIGHT_DECAY_CODES, "TARGET": TARGET_CODES, "EPS": EPS_CODES,
     "BIAS": BIAS_CODES, "AMSGRAD": AMSGRAD_CODES, "ROUNDING": ROUNDING_CODES,
+    "SUMMATION": SUMMATION_CODES,
 }
 """Flag field -> the code table of the contract enum it holds."""
 
@@ -120,6 +125,7 @@ def compile_definitions() -> dict[str, int]:
     out.update(_enum_prefixed("AO_EPS", EPS_CODES))
     out.update(_enum_prefixed("AO_AMS", AMSGRAD_CODES))
     out.update(_enum_prefixed("AO_ROUND", ROUNDING_CODES))
+    out.update(_enum_prefixed("AO_SUM", SUMMATION_CODES))
     out["AO_WD_COUPLED_MASK"] = WD_COUPLED_MASK
     out["AO_WD_DECOUPLED_MASK"] = WD_DECOUPLED_MASK
     for name, index in SLOT.items():
@@ -141,16 +147,18 @@ def _field(name: str, code: int) -> int:
     return code << shift
 
 
-def flags_for(config: OptimizerConfig, rounding: ParamRounding = ParamRounding.NEAREST) -> int:
-    """The flags word of a configuration (conventions, plus SGD's momentum/Nesterov switches and how
-    the parameter is rounded into its storage)."""
+def flags_for(config: OptimizerConfig, rounding: ParamRounding = ParamRounding.NEAREST,
+              summation: ParamSummation = ParamSummation.PLAIN) -> int:
+    """The flags word of a configuration (conventions, plus SGD's momentum/Nesterov switches, how the
+    parameter is rounded into its storage and whether it is kept with Kahan compensation)."""
     hyper = config.hyper
     return flags_for_conventions(config.conventions, momentum=hyper.momentum != 0, nesterov=hyper.nesterov,
-                                 rounding=rounding)
+                                 rounding=rounding, summation=summation)
 
 
 def flags_for_conventions(conv: Conventions, *, momentum: bool = False, nesterov: bool = False,
-                          rounding: ParamRounding = ParamRounding.NEAREST) -> int:
+                          rounding: ParamRounding = ParamRounding.NEAREST,
+                          summation: ParamSummation = ParamSummation.PLAIN) -> int:
     """The flags word of conventions; ``momentum``/``nesterov`` only count for the SGD family."""
     sgd = conv.family is Family.SGD
     return (
@@ -164,6 +172,7 @@ def flags_for_conventions(conv: Conventions, *, momentum: bool = False, nesterov
         | _field("MOMENTUM", int(sgd and momentum))
         | _field("NESTEROV", int(sgd and nesterov))
         | _field("ROUNDING", ROUNDING_CODES[rounding])
+        | _field("SUMMATION", SUMMATION_CODES[summation])
     )
 
 

@@ -192,7 +192,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         multi.argtypes = [i32, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
         multi.restype = None
         batched = getattr(lib, f"ao_host_batched_cases_{suffix}")
-        batched.argtypes = [ll, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
+        batched.argtypes = [ll, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
         batched.restype = None
     lib.ao_host_flt_eval_method.restype = ctypes.c_int
     lib.ao_host_test_set_ftz_daz.argtypes = [ctypes.c_int]

@@ -86,7 +86,8 @@ class FuzzSummary:
 
 def default_implementations(summary: FuzzSummary) -> list[Implementation]:
     """The GPU host build (when it can be built here; also its float32 arithmetic for float64
-    parameters and its stochastic rounding of bfloat16 parameters) and every correct numpy variant."""
+    parameters, its stochastic rounding of bfloat16 parameters and its Kahan-compensated parameters)
+    and every correct numpy variant."""
     impls: list[Implementation] = []
     try:
         reason = host_build_unavailable()
@@ -97,7 +98,7 @@ def default_implementations(summary: FuzzSummary) -> list[Implementation]:
         from adamw_oracle.gpu import HostBuildImplementation  # heavy or optional
 
         impls += [HostBuildImplementation(), HostBuildImplementation(arithmetic="float32"),
-                  HostBuildImplementation(rounding="stochastic")]
+                  HostBuildImplementation(rounding="stochastic"), HostBuildImplementation(summation="kahan")]
     else:  # reported, never silently passed nor counted as a failure of every case
         summary.skipped["gpu-host-build"] = reason
     impls.extend(correct_implementations())

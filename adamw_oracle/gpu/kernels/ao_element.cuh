@@ -33,6 +33,11 @@
  *   decay (WD code in AO_WD_DECOUPLED_MASK, c from the host): previous param: p_new = (p - c*p) - update
  *                                            updated param : q = p - update; p_new = q - c*q
  *   otherwise p_new = p - update.
+ * Kahan summation (SUMMATION field = AO_SUM_KAHAN, batched kernel): the step's change
+ *   d = -(update + decay)   (decay = c*p, or c*(p - update) for the updated param; 0 without decoupled decay)
+ * is added with a compensation c kept in the parameter's storage type:
+ *   y = store(c + d);  p_new = store(p + y);  c = store(y - (p_new - p))
+ * (every operation in the compute type, each store() a rounding to nearest into storage).
  * Storage of p_new: rounded to nearest, or (ROUNDING field = AO_ROUND_STOCHASTIC, bfloat16 parameters
  * only) stochastically: 16 random bits are added to the float32 pattern, which is then truncated, so
  * the value away from zero is taken with probability equal to the dropped fraction. The bits are a
@@ -230,9 +235,25 @@ template <class C> AO_HD C ao_apply_decay(int flags, const AoScalars<C>& k, C p,
     return p - update;
 }
 
+/* The step's change d = -(update + decay) (Kahan summation adds it with a compensation). */
+template <class C> AO_HD C ao_change(int flags, const AoScalars<C>& k, C p, C update) {
+    if (AO_HAS_WD(AO_WD_DECOUPLED_MASK, flags)) {
+        C decay = AO_FIELD(flags, TARGET) == AO_TARGET_UPDATED_PARAM ? k.decay_coef * (p - update) : k.decay_coef * p;
+        return -(update + decay);
+    }
+    return -update;
+}
+
 /* One element of one step. m is Adam's first moment or SGD's momentum buffer; v and vmax are unused
  * (left unchanged) for SGD and vmax is unchanged with AMSGrad off. Returns p_new. */
+template <class C> AO_HD C ao_element_update(int flags, const AoScalars<C>& k, C p, C g, C& m, C& v, C& vmax);
+
 template <class C> AO_HD C ao_element_step(int flags, const AoScalars<C>& k, C p, C g, C& m, C& v, C& vmax) {
+    return ao_apply_decay(flags, k, p, ao_element_update<C>(flags, k, p, g, m, v, vmax));
+}
+
+/* The update of one element's step (before decay): updates m, v, vmax in place. */
+template <class C> AO_HD C ao_element_update(int flags, const AoScalars<C>& k, C p, C g, C& m, C& v, C& vmax) {
     C g_used = AO_FIELD(flags, MAXIMIZE) ? -g : g;
     if (AO_HAS_WD(AO_WD_COUPLED_MASK, flags)) g_used = g_used + k.weight_decay * p;
     C update;
@@ -271,7 +292,7 @@ template <class C> AO_HD C ao_element_step(int flags, const AoScalars<C>& k, C p
             update = (k.lr_t * m_hat) / (ao_sqrt(v_tilde) + k.eps);
         }
     }
-    return ao_apply_decay(flags, k, p, update);
+    return update;
 }
 
 /* Element i of a fused step over one array: reads p, g, m, v, vmax and writes p, m, v, vmax. */
@@ -290,27 +311,41 @@ template <class S> AO_HD void ao_fused_element(
 }
 
 /* Element i of the batched-case layout (see batched_cases.cu): runs every step of its case and
- * writes the parameter after each step into traj[step * total + i]. */
+ * writes the parameter after each step into traj[step * total + i], and the Kahan compensation
+ * (SUMMATION field; it stays 0 otherwise) into comp_traj[step * total + i]. */
 template <class S> AO_HD void ao_batched_element(
     long long i, long long total, int steps, const int* elem_case, const int* case_flags,
     const double* case_scalars, const typename S::storage* p0, const typename S::storage* grads,
-    typename S::compute* m, typename S::compute* v, typename S::compute* vmax, typename S::storage* traj) {
+    typename S::compute* m, typename S::compute* v, typename S::compute* vmax, typename S::storage* traj,
+    typename S::storage* comp, typename S::storage* comp_traj) {
     typedef typename S::compute C;
     int c = elem_case[i];
     int flags = case_flags[c];
+    bool kahan = AO_FIELD(flags, SUMMATION) == AO_SUM_KAHAN;
     C p = S::load(p0[i]);
     C m_i = m[i], v_i = v[i], vmax_i = vmax[i];
+    typename S::storage comp_i = comp[i];
     for (int step = 0; step < steps; ++step) {
         AoScalars<C> k;
         k.load(case_scalars + ((long long)c * steps + step) * AO_S_COUNT);
-        C p_new = ao_element_step<C>(flags, k, p, S::load(grads[(long long)step * total + i]), m_i, v_i, vmax_i);
-        typename S::storage stored = ao_store_param<S>(flags, i, k.step, p_new);
+        C g = S::load(grads[(long long)step * total + i]);
+        typename S::storage stored;
+        if (kahan) {
+            C d = ao_change(flags, k, p, ao_element_update<C>(flags, k, p, g, m_i, v_i, vmax_i));
+            C y = S::load(S::store(S::load(comp_i) + d));
+            stored = S::store(p + y);
+            comp_i = S::store(y - (S::load(stored) - p));
+        } else {
+            stored = ao_store_param<S>(flags, i, k.step, ao_element_step<C>(flags, k, p, g, m_i, v_i, vmax_i));
+        }
         traj[(long long)step * total + i] = stored;
+        comp_traj[(long long)step * total + i] = comp_i;
         p = S::load(stored);  /* the parameter lives in its storage dtype between steps */
     }
     m[i] = m_i;
     v[i] = v_i;
     vmax[i] = vmax_i;
+    comp[i] = comp_i;
 }
 
 #endif /* AO_ELEMENT_CUH */
