@@ -17,10 +17,10 @@ def test_prove_lists_every_theorem_as_held(capsys) -> None:
     assert main(["prove"]) == 0
     out = capsys.readouterr().out.splitlines()
     theorem_lines = [line for line in out if line.startswith("T")]
-    assert len(theorem_lines) == len(THEOREMS) == 11
+    assert len(theorem_lines) == len(THEOREMS) == 12
     for theorem, line in zip(THEOREMS, theorem_lines):
         assert line.startswith(theorem.name + ": " + theorem.statement) and line.endswith("-- held")
-    assert out[-1] == "11/11 theorems held"
+    assert out[-1] == "12/12 theorems held"
 
 
 def test_a_failing_theorem_exits_1_with_its_residual(monkeypatch, capsys) -> None:
@@ -47,7 +47,7 @@ def test_output_dash_prints_the_document_and_reports_on_stderr(capsys) -> None:
     assert main(["prove", "--format", "markdown", "--output", "-"]) == 0
     captured = capsys.readouterr()
     assert captured.out == (default_docs_dir() / "proofs.md").read_text()
-    assert "11/11 theorems held" in captured.err
+    assert "12/12 theorems held" in captured.err
 
 
 def test_check_docs_passes_on_the_committed_documents(capsys) -> None:
@@ -77,4 +77,4 @@ def test_unknown_format_is_rejected_by_the_parser(capsys) -> None:
 def test_console_script_runs() -> None:
     done = subprocess.run([sys.executable, "-m", "adamw_oracle", "prove"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("11/11 theorems held")
+    assert done.stdout.strip().endswith("12/12 theorems held")

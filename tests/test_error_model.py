@@ -16,6 +16,7 @@ from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.strategies import cases
 from adamw_oracle.verify import SLACK, NumpyImplementation, PrecisionModel, bounded_trajectory, judge
 from adamw_oracle.verify.mutations import mutation
+from adamw_oracle.verify.numpy_impl import NumpyVariant
 
 U64 = 2.0**-53
 
@@ -115,8 +116,26 @@ def test_half_precision_models():
     wide = PrecisionModel.conservative("float16")
     assert (wide.arithmetic, wide.scalars) == (Dtype.FLOAT16, Dtype.FLOAT32)
     with pytest.raises(InvalidArgumentError) as err:
-        PrecisionModel("float16", "float32", "float32")
+        PrecisionModel("float12", "float32", "float32")
     assert err.value.argument == "arithmetic"
+
+
+def test_float32_arithmetic_for_float64_parameters_is_a_model_and_bounds_such_an_implementation():
+    """A float64-parameter implementation computing in float32 fails the float64 model and passes
+    the model of its arithmetic, whose bound counts the rounding of p and g to float32 on every read."""
+    model = PrecisionModel.float32_arithmetic("float64")
+    assert (model.arithmetic, model.state, model.param, model.scalars) == (Dtype.FLOAT32, Dtype.FLOAT32, Dtype.FLOAT64, Dtype.FLOAT32)
+    assert model.describe() == "float32 arithmetic and float32 state for float64 parameters"
+    assert PrecisionModel.float32_arithmetic("bfloat16") == PrecisionModel.mixed("bfloat16")
+    conv = Conventions(Family.ADAM, WeightDecay.DECOUPLED_LR)
+    g = 0.1  # not a float32 value: its rounding on read is part of the bound
+    case = _case(conv, Hyperparameters(lr="0.01", weight_decay="0.1"), [1 / 3], [[g], [-g], [g]], Dtype.FLOAT64)
+    observed = NumpyImplementation(NumpyVariant(arithmetic="float32")).run(case)
+    assert not judge(case, observed).passed
+    assert judge(case, observed, precision=model).passed
+    read_only = bounded_trajectory(case, model).params[0][0].bound
+    exact_inputs = bounded_trajectory(case, PrecisionModel("float32", "float32", "float32")).params[0][0].bound
+    assert read_only > exact_inputs  # p = 1/3 and g = 0.1 are rounded to float32 first
 
 
 def test_state_rounding_to_half_storage_widens_the_bound():

@@ -38,6 +38,7 @@ from adamw_oracle.contract import (
     WeightDecay,
     all_conventions,
     exact_state,
+    preset,
 )
 from adamw_oracle.contract.case import Case
 from adamw_oracle.gpu import HostBuildImplementation
@@ -46,8 +47,9 @@ from adamw_oracle.gpu.host import host_batched_cases, host_convert, host_fused_s
 from adamw_oracle.gpu.hostbuild import load_library
 from adamw_oracle.gpu.scalars import scalar_table, step_scalars
 from adamw_oracle.gpu.storage import kind_of
-from adamw_oracle.reference import run_trajectory
+from adamw_oracle.reference import mpf_to_fraction, run_trajectory
 from adamw_oracle.verify import PrecisionModel, judge
+from adamw_oracle.verify.stochastic import judge_stochastic_rounding
 
 HALF = (Dtype.FLOAT16, Dtype.BFLOAT16)
 
@@ -111,10 +113,10 @@ def test_the_library_evaluates_float_in_float() -> None:
 # ---------------------------------------------------------------------------------------------------
 # an independent numpy evaluation of the documented sequence of operations
 def numpy_step(config: OptimizerConfig, dtype: Dtype, t: int, p: np.ndarray, g: np.ndarray,
-               m: np.ndarray, v: np.ndarray, vmax: np.ndarray) -> np.ndarray:
+               m: np.ndarray, v: np.ndarray, vmax: np.ndarray, float32_arithmetic: bool = False) -> np.ndarray:
     """p_new (compute dtype), updating m, v, vmax in place, from the equations of the header comment."""
     conv, h = config.conventions, config.hyper
-    ct = np.float64 if dtype is Dtype.FLOAT64 else np.float32
+    ct = np.float64 if dtype is Dtype.FLOAT64 and not float32_arithmetic else np.float32
     f = {name: float(getattr(h, name)) for name in ("lr", "beta1", "beta2", "eps", "eps_root", "weight_decay",
                                                    "momentum", "dampening", "schedule_multiplier")}
     if conv.bias_correction is BiasCorrection.ON:
@@ -155,6 +157,8 @@ def numpy_step(config: OptimizerConfig, dtype: Dtype, t: int, p: np.ndarray, g: 
             update = (s["alpha"] * m) / (np.sqrt(raw) + s["eps"])
         elif conv.eps_placement is EpsPlacement.INSIDE_ROOT:
             update = (s["lr_t"] * m_hat) / (np.sqrt(v_tilde + s["eps_root"]) + s["eps"])
+        elif conv.eps_placement is EpsPlacement.FLOOR:
+            update = (s["lr_t"] * m_hat) / np.maximum(np.sqrt(v_tilde), s["eps"])
         else:
             update = (s["lr_t"] * m_hat) / (np.sqrt(v_tilde) + s["eps"])
     if conv.weight_decay.is_decoupled:
@@ -174,21 +178,35 @@ def _round_to(dtype: Dtype, x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32).astype(target).astype(np.float64)
 
 
-def numpy_trajectory(case: Case) -> np.ndarray:
+def numpy_trajectory(case: Case, float32_arithmetic: bool = False) -> np.ndarray:
     """Parameters after every step by :func:`numpy_step` (float64 array of dtype values)."""
     dtype = case.dtype
-    ct = np.float64 if dtype is Dtype.FLOAT64 else np.float32
+    ct = np.float64 if dtype is Dtype.FLOAT64 and not float32_arithmetic else np.float32
     st = case.run.initial_state
-    kind = kind_of(dtype)
+    kind = kind_of(dtype, "float32" if float32_arithmetic else None)
     m, v, vmax = (kind.state_values(x).astype(ct) for x in (st.m, st.v, st.vmax))
     p = case.initial_params()
     out = []
     with np.errstate(all="ignore"):
         for k, g in enumerate(case.gradients()):
-            p_new = numpy_step(case.run.config, dtype, st.step + k + 1, p.astype(ct), g.astype(ct), m, v, vmax)
+            p_new = numpy_step(case.run.config, dtype, st.step + k + 1, p.astype(ct), g.astype(ct), m, v, vmax,
+                               float32_arithmetic)
             p = _round_to(dtype, p_new)
             out.append(p)
     return np.array(out)
+
+
+def test_float32_arithmetic_for_float64_parameters_is_the_documented_sequence_in_float32() -> None:
+    """The f64c32 instantiation: float64 p and g rounded to float32 when read, float32 arithmetic and
+    state, the result widened back to float64 exactly (so every stored value is a float32 value)."""
+    cases = _cases(Dtype.FLOAT64, seed=5) + _cases(Dtype.FLOAT64, seed=7, nonfinite=True, steps=3)
+    observations = HostBuildImplementation(arithmetic="float32").run_batch(cases)
+    for case, observation in zip(cases, observations):
+        assert observation.error is None
+        _assert_same_bits(observation.params, numpy_trajectory(case, float32_arithmetic=True),
+                          case.run.config.conventions.describe())
+        finite = observation.params[np.isfinite(observation.params)]
+        assert np.array_equal(finite.astype(np.float32).astype(np.float64), finite)
 
 
 def _hyper_for(conv: Conventions, rng: np.random.Generator) -> Hyperparameters:
@@ -447,3 +465,49 @@ def test_threaded_vectorised_loop_equals_the_serial_batched_loop(dtype: Dtype, c
         _assert_same_bits(kind.from_storage(p), kind.from_storage(serial[k]), f"step {k + 1}")
     _assert_same_bits(m2.astype(np.float64), m.astype(np.float64), "m")
     _assert_same_bits(v2.astype(np.float64), v.astype(np.float64), "v")
+
+
+def _bf16_case(lr: str, n: int = 64, steps: int = 8, seed: int = 1) -> Case:
+    rng = np.random.default_rng(seed)
+    params = tuple(_values(Dtype.BFLOAT16, rng.normal(size=n)))
+    grads = tuple(tuple(_values(Dtype.BFLOAT16, row)) for row in rng.normal(size=(steps, n)))
+    return Case(Run(preset("torch.AdamW", lr=lr, weight_decay="0.01"), params, grads), Dtype.BFLOAT16)
+
+
+def test_stochastic_rounding_of_bfloat16_parameters_passes_the_frequency_test() -> None:
+    """The kernels' stochastic rounding (ROUNDING flag, hashed bits) stores a neighbour of every step's
+    float32 result and rounds away from zero as often as the fractional positions say; round to
+    nearest on the same case fails the same test, and dtypes other than bfloat16 are unaffected."""
+    case = _bf16_case("0.01")
+    stochastic = HostBuildImplementation(rounding="stochastic")
+    observed = stochastic.run(case)
+    verdict = judge_stochastic_rounding(case, observed)
+    assert verdict.passed and verdict.counted > 400, verdict.describe()
+    nearest = HostBuildImplementation().run(case)
+    assert not np.array_equal(observed.params, nearest.params)
+    assert not judge_stochastic_rounding(case, nearest).passed
+    assert judge(case, observed, precision=stochastic.precision_model(case.dtype)).passed
+    f32 = Case(case.run, Dtype.FLOAT32)
+    assert np.array_equal(stochastic.run(f32).params, HostBuildImplementation().run(f32).params)
+
+
+@pytest.mark.parametrize("dtype", list(Dtype), ids=lambda d: d.value)
+def test_kahan_summation_passes_the_compensated_bound_for_every_convention(dtype: Dtype) -> None:
+    """The batched kernel's Kahan path: params + compensation within the bound of verify/kahan.py for
+    every convention, and on a long bfloat16 run far closer to the exact parameters than plain storage."""
+    kahan = HostBuildImplementation(summation="kahan")
+    model = kahan.precision_model(dtype)
+    cases = _cases(dtype, seed=21)
+    for case, observation in zip(cases, kahan.run_batch(cases)):
+        assert observation.compensation is not None and observation.compensation.shape == observation.params.shape
+        verdict = judge(case, observation, precision=model)
+        assert verdict.passed, (case.run.config.conventions.describe(), verdict.describe())
+    if dtype is Dtype.BFLOAT16:
+        case = _bf16_case("0.001", n=16, steps=200)
+        exact = np.array([float(mpf_to_fraction(e.p_new)) for e in run_trajectory(case.run).steps[-1]])
+        observed = kahan.run(case)
+        assert observed.compensation is not None
+        kahan_error = np.abs(observed.params[-1] + observed.compensation[-1] - exact).max()
+        plain_error = np.abs(HostBuildImplementation().run(case).params[-1] - exact).max()
+        assert kahan_error * 20 < plain_error, (kahan_error, plain_error)
+        assert judge(case, observed, precision=model).passed

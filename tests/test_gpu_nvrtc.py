@@ -14,7 +14,7 @@ from adamw_oracle.gpu import compile_all_ptx  # noqa: E402
 from adamw_oracle.gpu.codes import compile_definitions  # noqa: E402
 from adamw_oracle.gpu.nvrtc import compile_ptx, nvrtc_options  # noqa: E402
 from adamw_oracle.gpu.ptx import entry_names, float_instructions, fused_multiply_adds, inexact_divisions_and_roots  # noqa: E402
-from adamw_oracle.gpu.sources import DTYPE_SUFFIXES, HEADER, KERNEL_DIR, KERNEL_FILES, kernel_names  # noqa: E402
+from adamw_oracle.gpu.sources import HEADER, KERNEL_DIR, KERNEL_FILES, KERNEL_SUFFIXES, kernel_names  # noqa: E402
 
 ARCHS = ("sm_80", "sm_90")
 
@@ -30,7 +30,7 @@ def test_every_kernel_file_compiles_and_defines_one_kernel_per_dtype(ptx_by_file
     for source, text in ptx.items():
         assert f".target {arch}" in text
         assert sorted(entry_names(text)) == sorted(kernel_names(source))
-        assert len(entry_names(text)) == len(DTYPE_SUFFIXES)
+        assert len(entry_names(text)) == len(KERNEL_SUFFIXES)  # one per dtype, plus float64 in float32
 
 
 def test_division_and_sqrt_are_ieee_round_to_nearest(ptx_by_file: tuple[str, dict[str, str]]) -> None:
@@ -79,7 +79,7 @@ def test_options_fix_float_semantics() -> None:
 
 def test_header_uses_only_codes_defined_in_python() -> None:
     header = (KERNEL_DIR / HEADER).read_text()
-    used = set(re.findall(r"\bAO_(?:S|WD|EPS|AMS|TARGET|FAMILY)_[A-Z0-9_]+\b", header))
+    used = set(re.findall(r"\bAO_(?:S|WD|EPS|AMS|TARGET|FAMILY|ROUND|SUM)_[A-Z0-9_]+\b", header))
     used |= {f"AO_FLAG_{name}_{part}" for name in re.findall(r"AO_FIELD\(\w+, ([A-Z]+)\)", header) for part in ("SHIFT", "MASK")}
     defined = set(compile_definitions())
     assert used - defined == set()

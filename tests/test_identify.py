@@ -116,6 +116,34 @@ def test_hf_style_callable_is_identified_as_hf_adamw() -> None:
                         examples=6, max_steps=3).passed
 
 
+def _eps_floor(params, grads, hyper):
+    """AdamW with eps as a floor under the root: denom = max(sqrt(v-hat), eps) (``clamp_(min=eps)``)."""
+    p, m, v = params.copy(), np.zeros_like(params), np.zeros_like(params)
+    b1, b2, lr, eps, wd = hyper["beta1"], hyper["beta2"], hyper["lr"], hyper["eps"], hyper["weight_decay"]
+    out = []
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - lr * wd * p
+        p = p - lr * (m / (1 - b1**t)) / np.maximum(np.sqrt(v / (1 - b2**t)), eps)
+        out.append(p)
+    return np.array(out)
+
+
+def test_eps_floor_probe_separates_the_floor_from_eps_after_the_root() -> None:
+    """sqrt(v-hat) = 2^-7 > eps = 2^-8: the floor leaves the step at lr, eps after the root makes it 2/3 lr."""
+    probe = Probe("floor", "eps_placement", "", _h(lr=2.0**-4, eps=2.0**-8), (1,), ((2.0**-7,),))
+    assert _final(probe, ADAM.replace(eps_placement=EpsPlacement.FLOOR))[0] == 1 - 2.0**-4
+    assert f"{_final(probe, ADAM)[0]:.6f}" == f"{1 - 2.0**-4 * 2 / 3:.6f}"
+
+
+def test_eps_floor_callable_is_identified_and_passes_check() -> None:
+    target = from_callable(_eps_floor, name="eps_floor", capabilities={"weight_decay"})
+    r = identify(target)
+    assert r.conventions == Conventions(weight_decay=WeightDecay.DECOUPLED_LR, eps_placement=EpsPlacement.FLOOR), r.describe()
+    assert check_target(target, expect=r, dtype="float64", examples=6, max_steps=3).passed
+
+
 def _no_sqrt(params, grads, hyper):
     """Not an Adam convention at all: divides by v-hat instead of its square root."""
     p, m, v = params.copy(), np.zeros_like(params), np.zeros_like(params)

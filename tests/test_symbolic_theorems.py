@@ -22,7 +22,7 @@ def results():
 
 def test_every_issue_theorem_is_present_and_held(results) -> None:
     numbers = [int(re.match(r"T(\d+) ", r.name).group(1)) for r in results]
-    assert numbers == list(range(1, 12))
+    assert numbers == list(range(1, 13))
     failed = [r.line() for r in results if not r.held]
     assert not failed, failed
     for r in results:
@@ -145,3 +145,18 @@ def test_readme_symbolic_section_example_runs() -> None:
     runner = doctest.DocTestRunner()
     runner.run(test)
     assert test.examples and runner.failures == 0
+
+
+def test_the_eps_floor_theorem_would_catch_a_floor_over_the_raw_second_moment() -> None:
+    """T12's first claim compares the floor's update with its max resolved at sqrt(v~) against the
+    after-root form at eps = 0; a floor over sqrt(v) (no bias correction of v) makes it fail."""
+    import sympy as sp
+
+    from adamw_oracle.contract.conventions import Conventions, EpsPlacement
+    from adamw_oracle.symbolic import Claim, adam_step
+    from adamw_oracle.symbolic.symbols import HYPER
+
+    floor = adam_step(Conventions(eps_placement=EpsPlacement.FLOOR))
+    after = adam_step(Conventions())
+    wrong = floor["update"].xreplace({floor["denom"]: sp.sqrt(floor["v"])}) - after["update"].xreplace({HYPER.eps: 0})
+    assert not Claim("zero", wrong, "floor over raw v").check().held

@@ -199,7 +199,7 @@ def candidate_space(capabilities: frozenset[Capability]) -> list[Candidate]:
     if Capability.WEIGHT_DECAY in capabilities:
         decays.append((WeightDecay.COUPLED_L2, DecayTarget.PREVIOUS_PARAM))
         decays += [(wd, t) for wd in (WeightDecay.DECOUPLED_LR, WeightDecay.DECOUPLED_UNSCALED) for t in DecayTarget]
-    eps_forms = [EpsPlacement.AFTER_ROOT, EpsPlacement.EPSILON_HAT]
+    eps_forms = [EpsPlacement.AFTER_ROOT, EpsPlacement.EPSILON_HAT, EpsPlacement.FLOOR]
     if Capability.EPS_ROOT in capabilities:
         eps_forms.append(EpsPlacement.INSIDE_ROOT)
     out = []

@@ -8,6 +8,8 @@ with betas (0.9, 0.999) unless stated:
 
 * ``eps_placement``: t=1, p=1, g=2^-7, lr=1, eps=1. After-root update g/(|g|+1); epsilon-hat
   sqrt(bc2)/bc1 * m/(sqrt(v)+1), about 400 times smaller; no bias correction 0.1g/(0.0316|g|+1).
+* ``eps_floor``: t=1, p=1, g=2^-7, lr=2^-4, eps=2^-8 (below sqrt(v-hat) = 2^-7): eps as a floor,
+  max(sqrt(v-hat), eps), leaves the update at lr; added after the root it gives 2/3 lr.
 * ``eps_root``: t=1, p=1, g=2^-7, lr=2^-4, eps=0, eps_root=1: g/sqrt(g^2+1) inside the root, 1 (g/|g|) when
   eps_root is ignored.
 * ``bias_correction``: two steps of g=2^-7, lr=2^-10, eps=2^-40: each update is about lr with bias
@@ -141,6 +143,8 @@ _G = Fraction(1, 128)
 PROBES: tuple[Probe, ...] = (
     Probe("eps_placement", "eps_placement", "where does eps enter the denominator (and is there bias correction)?",
           _h(lr=1, eps=1), (1,), ((_G,),)),
+    Probe("eps_floor", "eps_placement", "is eps added to sqrt(v-hat) or only a floor under it?",
+          _h(lr=Fraction(1, 16), eps=Fraction(1, 256)), (1,), ((_G,),)),
     Probe("eps_root", "eps_placement", "is eps_root added inside the square root?",
           _h(lr=Fraction(1, 16), eps=0, eps_root=1), (1,), ((_G,),), needs=frozenset({Capability.EPS_ROOT})),
     Probe("bias_correction", "bias_correction", "are m and v divided by 1 - beta^t?",

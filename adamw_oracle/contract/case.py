@@ -89,6 +89,10 @@ class Observation:
     #: in place"); the checker reports each as a finding. Empty for a well-behaved implementation.
     findings: tuple[str, ...] = ()
     step_states: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: The compensation buffer after every step (shape of ``params``, values of the parameter format)
+    #: of an implementation that keeps its parameters with Kahan summation; None otherwise. The
+    #: high-precision parameter is ``params + compensation`` (see contract.precision.ParamSummation).
+    compensation: np.ndarray | None = None
 
 
 STEP_STATE_KEYS = ("m", "v", "vmax", "step")

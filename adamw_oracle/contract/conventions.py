@@ -15,6 +15,7 @@ Notation used throughout the docstrings of the toolkit (one element, step t = 1,
     AFTER_ROOT  : update = lr_t * m^ / (sqrt(v^) + eps)                     (torch)
     INSIDE_ROOT : update = lr_t * m^ / (sqrt(v^ + eps_root) + eps)          (optax)
     EPSILON_HAT : update = lr_t * sqrt(bc2) / bc1 * m_t / (sqrt(v_t) + eps) (Keras, TF, paper code)
+    FLOOR       : update = lr_t * m^ / max(sqrt(v^), eps)                    (eps as a floor)
 
     decay coefficient c: DECOUPLED_LR -> lr_t * wd; DECOUPLED_SCHEDULE -> s * wd;
                          DECOUPLED_UNSCALED -> wd; NONE and COUPLED_L2 -> 0
@@ -70,11 +71,21 @@ class DecayTarget(enum.Enum):
 
 
 class EpsPlacement(enum.Enum):
-    """Where epsilon enters the denominator (see the module docstring for the equations)."""
+    """Where epsilon enters the denominator (see the module docstring for the equations).
+
+    * ``AFTER_ROOT``: sqrt(v~) + eps (torch, MLX, HF).
+    * ``EPSILON_HAT``: sqrt(raw v) + eps, with sqrt(bc2) folded into the step size (Keras, TF).
+    * ``INSIDE_ROOT``: sqrt(v~ + eps_root) + eps (optax).
+    * ``FLOOR``: max(sqrt(v~), eps): eps bounds the denominator from below instead of being added to
+      it (``denom.clamp_(min=eps)`` in some third-party optimizers); v~ is v^ or the AMSGrad maximum as
+      for ``AFTER_ROOT``. Where sqrt(v~) >= eps it is ``AFTER_ROOT`` with eps = 0, and everywhere
+      max(a, eps) <= a + eps <= 2 max(a, eps): the two denominators differ by at most a factor 2.
+    """
 
     AFTER_ROOT = "after_root"
     EPSILON_HAT = "epsilon_hat"
     INSIDE_ROOT = "inside_root"
+    FLOOR = "floor"
 
 
 class BiasCorrection(enum.Enum):

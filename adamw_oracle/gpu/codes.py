@@ -20,12 +20,16 @@ Flags word (field: shift, width; the codes as generated today, checked by the te
     FAMILY   0 1   ADAM=0, SGD=1
     WD       1 3   NONE=0, COUPLED_L2=1, DECOUPLED_LR=2, DECOUPLED_SCHEDULE=3, DECOUPLED_UNSCALED=4
     TARGET   4 1   PREVIOUS_PARAM=0, UPDATED_PARAM=1
-    EPS      5 2   AFTER_ROOT=0, EPSILON_HAT=1, INSIDE_ROOT=2
+    EPS      5 2   AFTER_ROOT=0, EPSILON_HAT=1, INSIDE_ROOT=2, FLOOR=3
     BIAS     7 1   ON=0, OFF=1  (informational: bias correction is carried by bc1 = bc2 = 1)
     AMSGRAD  8 2   OFF=0, MAX_RAW_V=1, MAX_V_HAT=2
     MAXIMIZE 10 1
     MOMENTUM 11 1  SGD momentum > 0
     NESTEROV 12 1  SGD Nesterov
+    ROUNDING 13 1  NEAREST=0, STOCHASTIC=1  (contract.precision.ParamRounding: how bfloat16
+                   parameters are stored; the random bits hash the element index and the STEP slot)
+    SUMMATION 14 1 PLAIN=0, KAHAN=1  (contract.precision.ParamSummation: Kahan-compensated parameters,
+                   batched-case kernel only)
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ from adamw_oracle.contract.conventions import (
     Family,
     WeightDecay,
 )
+from adamw_oracle.contract.precision import ParamRounding, ParamSummation
 from adamw_oracle.contract.scalars import STEP_SCALAR_NAMES, WEIGHT_DECAY_RULES
 
 E = TypeVar("E", bound=enum.Enum)
@@ -59,16 +64,20 @@ TARGET_CODES: dict[DecayTarget, int] = enum_codes(DecayTarget)
 EPS_CODES: dict[EpsPlacement, int] = enum_codes(EpsPlacement)
 BIAS_CODES: dict[BiasCorrection, int] = enum_codes(BiasCorrection)
 AMSGRAD_CODES: dict[AmsGrad, int] = enum_codes(AmsGrad)
+ROUNDING_CODES: dict[ParamRounding, int] = enum_codes(ParamRounding)
+SUMMATION_CODES: dict[ParamSummation, int] = enum_codes(ParamSummation)
 
 # field name -> (shift, width)
 FLAG_FIELDS: dict[str, tuple[int, int]] = {
     "FAMILY": (0, 1), "WD": (1, 3), "TARGET": (4, 1), "EPS": (5, 2), "BIAS": (7, 1),
-    "AMSGRAD": (8, 2), "MAXIMIZE": (10, 1), "MOMENTUM": (11, 1), "NESTEROV": (12, 1),
+    "AMSGRAD": (8, 2), "MAXIMIZE": (10, 1), "MOMENTUM": (11, 1), "NESTEROV": (12, 1), "ROUNDING": (13, 1),
+    "SUMMATION": (14, 1),
 }
 
 ENUM_FIELDS: dict[str, dict[Any, int]] = {
     "FAMILY": FAMILY_CODES, "WD": WEIGHT_DECAY_CODES, "TARGET": TARGET_CODES, "EPS": EPS_CODES,
-    "BIAS": BIAS_CODES, "AMSGRAD": AMSGRAD_CODES,
+    "BIAS": BIAS_CODES, "AMSGRAD": AMSGRAD_CODES, "ROUNDING": ROUNDING_CODES,
+    "SUMMATION": SUMMATION_CODES,
 }
 """Flag field -> the code table of the contract enum it holds."""
 
@@ -86,9 +95,10 @@ WD_COUPLED_MASK = _mask([WEIGHT_DECAY_CODES[m] for m, rule in WEIGHT_DECAY_RULES
 WD_DECOUPLED_MASK = _mask([WEIGHT_DECAY_CODES[m] for m, rule in WEIGHT_DECAY_RULES.items() if rule.decoupled])
 """Bit ``code`` is set for the weight-decay codes that decay the parameter by c (``AO_WD_DECOUPLED_MASK``)."""
 
-SCALAR_SLOTS: tuple[str, ...] = (*(name.upper() for name in STEP_SCALAR_NAMES), "ALPHA", "FIRST_STEP")
+SCALAR_SLOTS: tuple[str, ...] = (*(name.upper() for name in STEP_SCALAR_NAMES), "ALPHA", "FIRST_STEP", "STEP")
 """Slot names of the per-step scalar vector, in order (``AO_S_<NAME>`` in the header): the contract's
-step scalars, then ``ALPHA`` (lr_t*sqrt(bc2)/bc1) and ``FIRST_STEP``, which only the GPU layer keeps."""
+step scalars, then ``ALPHA`` (lr_t*sqrt(bc2)/bc1), ``FIRST_STEP`` and ``STEP`` (the step number t, the
+counter of the stochastic rounding's random bits), which only the GPU layer keeps."""
 
 SCALAR_COUNT = len(SCALAR_SLOTS)
 SLOT: dict[str, int] = {name: index for index, name in enumerate(SCALAR_SLOTS)}
@@ -114,6 +124,8 @@ def compile_definitions() -> dict[str, int]:
     out.update(_enum_prefixed("AO_TARGET", TARGET_CODES))
     out.update(_enum_prefixed("AO_EPS", EPS_CODES))
     out.update(_enum_prefixed("AO_AMS", AMSGRAD_CODES))
+    out.update(_enum_prefixed("AO_ROUND", ROUNDING_CODES))
+    out.update(_enum_prefixed("AO_SUM", SUMMATION_CODES))
     out["AO_WD_COUPLED_MASK"] = WD_COUPLED_MASK
     out["AO_WD_DECOUPLED_MASK"] = WD_DECOUPLED_MASK
     for name, index in SLOT.items():
@@ -135,13 +147,18 @@ def _field(name: str, code: int) -> int:
     return code << shift
 
 
-def flags_for(config: OptimizerConfig) -> int:
-    """The flags word of a configuration (conventions, plus SGD's momentum/Nesterov switches)."""
+def flags_for(config: OptimizerConfig, rounding: ParamRounding = ParamRounding.NEAREST,
+              summation: ParamSummation = ParamSummation.PLAIN) -> int:
+    """The flags word of a configuration (conventions, plus SGD's momentum/Nesterov switches, how the
+    parameter is rounded into its storage and whether it is kept with Kahan compensation)."""
     hyper = config.hyper
-    return flags_for_conventions(config.conventions, momentum=hyper.momentum != 0, nesterov=hyper.nesterov)
+    return flags_for_conventions(config.conventions, momentum=hyper.momentum != 0, nesterov=hyper.nesterov,
+                                 rounding=rounding, summation=summation)
 
 
-def flags_for_conventions(conv: Conventions, *, momentum: bool = False, nesterov: bool = False) -> int:
+def flags_for_conventions(conv: Conventions, *, momentum: bool = False, nesterov: bool = False,
+                          rounding: ParamRounding = ParamRounding.NEAREST,
+                          summation: ParamSummation = ParamSummation.PLAIN) -> int:
     """The flags word of conventions; ``momentum``/``nesterov`` only count for the SGD family."""
     sgd = conv.family is Family.SGD
     return (
@@ -154,6 +171,8 @@ def flags_for_conventions(conv: Conventions, *, momentum: bool = False, nesterov
         | _field("MAXIMIZE", int(conv.maximize))
         | _field("MOMENTUM", int(sgd and momentum))
         | _field("NESTEROV", int(sgd and nesterov))
+        | _field("ROUNDING", ROUNDING_CODES[rounding])
+        | _field("SUMMATION", SUMMATION_CODES[summation])
     )
 
 

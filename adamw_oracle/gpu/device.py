@@ -138,7 +138,8 @@ def device_batched_cases(kind: StorageKind, elem_case: np.ndarray, case_flags: n
         raise InvalidArgumentError("case_scalars", case_scalars.shape, f"shape (cases, steps, {SCALAR_COUNT})")
     d = [cupy.asarray(a) for a in (elem_case, case_flags, case_scalars, p0, grads, m, v, vmax)]
     traj = cupy.empty((steps, total), dtype=kind.storage)
+    comp, comp_traj = cupy.zeros(total, dtype=kind.storage), cupy.empty((steps, total), dtype=kind.storage)
     if total and steps:
         fn = kernel("batched_cases.cu", f"{KERNEL_FILES['batched_cases.cu']}_{kind.suffix}")
-        fn((_blocks(total),), (THREADS_PER_BLOCK,), (np.int64(total), np.int32(steps), *d, traj))
+        fn((_blocks(total),), (THREADS_PER_BLOCK,), (np.int64(total), np.int32(steps), *d, traj, comp, comp_traj))
     return cupy.asnumpy(traj), cupy.asnumpy(d[5]), cupy.asnumpy(d[6]), cupy.asnumpy(d[7])

@@ -105,15 +105,19 @@ def host_multi_tensor_step(
 def host_batched_cases(
     dtype: Dtype | str, elem_case: np.ndarray, case_flags: np.ndarray, case_scalars: np.ndarray,
     p0: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: np.ndarray,
+    *, arithmetic: Dtype | str | None = None, comp: np.ndarray | None = None, comp_traj: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run many independent cases (``ao_batched_cases_<dtype>``); returns the trajectory.
 
     Shapes (total elements T, cases C, steps S): ``elem_case (T,) int32``, ``case_flags (C,) int32``,
     ``case_scalars (C, S, SCALAR_COUNT) float64``, ``p0 (T,)`` and ``grads (S, T)`` storage dtype,
     ``m, v, vmax (T,)`` compute dtype (updated in place to the final state). Returns ``traj (S, T)``
-    in the storage dtype: the parameters after every step.
+    in the storage dtype: the parameters after every step. ``arithmetic="float32"`` runs float64
+    parameters in float32 (``ao_batched_cases_f64c32``; m, v, vmax are then float32). ``comp (T,)`` and
+    ``comp_traj (S, T)`` (storage dtype; zeros / scratch when None) are the Kahan compensation of the
+    cases whose flags ask for it: updated in place to the final value, and written after every step.
     """
-    kind = kind_of(dtype)
+    kind = kind_of(dtype, arithmetic)
     total = p0.shape[0] if isinstance(p0, np.ndarray) and p0.ndim == 1 else -1
     if total < 0:
         raise InvalidArgumentError("p0", getattr(p0, "shape", type(p0).__name__), "a one-dimensional numpy array")
@@ -132,11 +136,16 @@ def host_batched_cases(
         _require_array(name, array, kind.compute, (total,))
     if total and (elem_case.min() < 0 or elem_case.max() >= cases):
         raise InvalidArgumentError("elem_case", f"indices in [{elem_case.min()}, {elem_case.max()}]", f"indices in [0, {cases - 1}]")
+    comp = np.zeros(total, dtype=kind.storage) if comp is None else comp
+    comp_traj = np.empty((steps, total), dtype=kind.storage) if comp_traj is None else comp_traj
+    _require_array("comp", comp, kind.storage, (total,))
+    _require_array("comp_traj", comp_traj, kind.storage, (steps, total))
     traj = np.empty((steps, total), dtype=kind.storage)
     if total == 0 or steps == 0:
         return traj
     fn = getattr(load_library(), f"ao_host_batched_cases_{kind.suffix}")
-    fn(total, steps, *(_address(a) for a in (elem_case, case_flags, case_scalars, p0, grads, m, v, vmax, traj)))
+    fn(total, steps, *(_address(a) for a in (elem_case, case_flags, case_scalars, p0, grads, m, v, vmax, traj,
+                                             comp, comp_traj)))
     return traj
 
 

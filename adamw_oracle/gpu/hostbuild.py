@@ -32,7 +32,7 @@ from pathlib import Path
 from adamw_oracle.errors import AdamwOracleError
 from adamw_oracle.gpu import sources
 from adamw_oracle.gpu.codes import compile_options
-from adamw_oracle.gpu.sources import HEADER, HOST_SOURCE, sources_digest
+from adamw_oracle.gpu.sources import HEADER, HOST_SOURCE, KERNEL_SUFFIXES, sources_digest
 
 HOST_FLAGS: tuple[str, ...] = (
     "-O3", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-march=native",
@@ -184,7 +184,7 @@ def load_library() -> ctypes.CDLL:
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     ptr, ll, i32 = ctypes.c_void_p, ctypes.c_longlong, ctypes.c_int
-    for suffix in ("f64", "f32", "f16", "bf16"):
+    for suffix in KERNEL_SUFFIXES:
         fused = getattr(lib, f"ao_host_fused_step_{suffix}")
         fused.argtypes = [ll, i32, ptr, ptr, ptr, ptr, ptr, ptr]
         fused.restype = None
@@ -192,7 +192,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         multi.argtypes = [i32, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
         multi.restype = None
         batched = getattr(lib, f"ao_host_batched_cases_{suffix}")
-        batched.argtypes = [ll, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
+        batched.argtypes = [ll, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
         batched.restype = None
     lib.ao_host_flt_eval_method.restype = ctypes.c_int
     lib.ao_host_test_set_ftz_daz.argtypes = [ctypes.c_int]

@@ -11,6 +11,7 @@ double, rounded to nearest)::
     alpha = lr_t * sqrt(bc2) / bc1                 (epsilon-hat step size, Keras' alpha)
     1 - beta1, 1 - beta2, 1 - dampening            (one double subtraction each)
     first_step = 1.0 when t == 1 (SGD's momentum buffer starts as g'), else 0.0
+    step  = t                                      (the counter of stochastic rounding's random bits)
 
 Which scalars exist, the choice of bc and the factor of c are the contract's
 (:mod:`adamw_oracle.contract.scalars`); the float64 arithmetic is this module's.
@@ -75,6 +76,7 @@ def scalars_from_floats(h: dict[str, float], config: OptimizerConfig, t: int) ->
     out[SLOT["MOMENTUM"]] = h["momentum"]
     out[SLOT["ONE_MINUS_DAMPENING"]] = 1.0 - h["dampening"]
     out[SLOT["FIRST_STEP"]] = 1.0 if t == 1 else 0.0
+    out[SLOT["STEP"]] = float(t)
     return out
 
 

@@ -7,7 +7,11 @@ float64    float64              float64                    f64
 float32    float32              float32                    f32
 float16    IEEE binary16 bits   float32                    f16
 bfloat16   bfloat16 bits        float32                    bf16
+float64    float64              float32 (``arithmetic=``)  f64c32
 =========  ===================  =========================  ==================
+
+The last row is the float32 working copy of float64 parameters (``kind_of("float64", "float32")``):
+p and g are rounded to float32 when read, the float32 result is widened back exactly.
 
 Half-width values cross the Python boundary as ``uint16`` bit patterns (numpy ``float16`` viewed as
 ``uint16``; bfloat16 as the top half of a float32's bits), so no library's own rounding is involved.
@@ -22,7 +26,7 @@ import numpy as np
 
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.errors import InvalidArgumentError
-from adamw_oracle.gpu.sources import DTYPE_SUFFIXES
+from adamw_oracle.gpu.sources import DTYPE_SUFFIXES, FLOAT32_ARITHMETIC_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,11 @@ class StorageKind:
     dtype: Dtype
     storage: np.dtype
     compute: np.dtype
+    kernel_suffix: str | None = None  # None: the dtype's own suffix
 
     @property
     def suffix(self) -> str:
-        return DTYPE_SUFFIXES[self.dtype.value]
+        return self.kernel_suffix or DTYPE_SUFFIXES[self.dtype.value]
 
     @property
     def compute_dtype(self) -> Dtype:
@@ -83,9 +88,22 @@ KINDS: dict[Dtype, StorageKind] = {
 }
 
 
-def kind_of(dtype: Dtype | str) -> StorageKind:
-    """The storage description of a dtype (accepts names)."""
-    return KINDS[Dtype.parse(dtype)]
+FLOAT64_IN_FLOAT32 = StorageKind(Dtype.FLOAT64, np.dtype(np.float64), np.dtype(np.float32), FLOAT32_ARITHMETIC_SUFFIX)
+"""float64 parameters with float32 arithmetic and state."""
+
+
+def kind_of(dtype: Dtype | str, arithmetic: Dtype | str | None = None) -> StorageKind:
+    """The storage description of a dtype (accepts names); ``arithmetic="float32"`` picks the float32
+    instantiation (float64: :data:`FLOAT64_IN_FLOAT32`; the other dtypes already compute in float32)."""
+    kind = KINDS[Dtype.parse(dtype)]
+    if arithmetic is None:
+        return kind
+    wanted = Dtype.parse(arithmetic, "arithmetic")
+    if wanted is Dtype.FLOAT32 and kind.dtype is Dtype.FLOAT64:
+        return FLOAT64_IN_FLOAT32
+    if wanted is not kind.compute_dtype:
+        raise InvalidArgumentError("arithmetic", wanted.value, f"{kind.compute_dtype.value} or float32 for {kind.dtype.value} parameters")
+    return kind
 
 
 def kind_of_array(array: Any, argument: str, storage: str | None = None) -> StorageKind:

@@ -11,6 +11,7 @@ With g' the gradient after maximize/L2 and t the step number (see
     AFTER_ROOT  : denom = sqrt(v~) + eps;            update = lr_t * m^ / denom
     INSIDE_ROOT : denom = sqrt(v~ + eps_root) + eps; update = lr_t * m^ / denom
     EPSILON_HAT : denom = sqrt(r) + eps;             update = lr_t * sqrt(bc2)/bc1 * m / denom
+    FLOOR       : denom = max(sqrt(v~), eps);        update = lr_t * m^ / denom
     PREVIOUS_PARAM: decay = c*p;            p_new = p - decay - update
     UPDATED_PARAM : decay = c*(p - update); p_new = p - update - decay
 """
@@ -50,6 +51,9 @@ def adam_element_step(
         update = k.lr_t * backend.sqrt(k.bc2) / k.bc1 * m_new / denom
     elif conv.eps_placement is EpsPlacement.INSIDE_ROOT:
         denom = backend.sqrt(v_tilde + k.eps_root) + k.eps
+        update = k.lr_t * m_hat / denom
+    elif conv.eps_placement is EpsPlacement.FLOOR:
+        denom = backend.maximum(backend.sqrt(v_tilde), k.eps)
         update = k.lr_t * m_hat / denom
     else:
         denom = backend.sqrt(v_tilde) + k.eps

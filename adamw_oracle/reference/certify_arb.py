@@ -8,6 +8,7 @@ evaluated for every element of a step in one tight loop, with the per-step scala
     m   = b1*m + (1-b1)*g'            v = b2*v + (1-b2)*g'^2
     AFTER_ROOT / INSIDE_ROOT:  update = (lr_t/bc1) * m / (sqrt(v~ [+ eps_root]) + eps),  v~ = v*(1/bc2)
                                (or vmax*(1/bc2) for MAX_RAW_V, vmax = max(vmax, v*(1/bc2)) for MAX_V_HAT)
+    FLOOR:                     update = (lr_t/bc1) * m / max(sqrt(v~), eps)
     EPSILON_HAT:               update = (lr_t*sqrt(bc2)/bc1) * m / (sqrt(r) + eps),
                                r = v, vmax (MAX_RAW_V) or vmax*bc2 (MAX_V_HAT)
     PREVIOUS_PARAM:            p_new = p*(1-c) - update
@@ -141,6 +142,7 @@ def _adam_params(backend: ArbBackend, run: Run) -> tuple[tuple[Any, ...], ...]:
     placement, ams = conv.eps_placement, conv.amsgrad
     inside = placement is EpsPlacement.INSIDE_ROOT
     eps_hat = placement is EpsPlacement.EPSILON_HAT
+    floor = placement is EpsPlacement.FLOOR
     b1_t = b1 ** state.step if bias else one
     b2_t = b2 ** state.step if bias else one
 
@@ -189,7 +191,7 @@ def _adam_params(backend: ArbBackend, run: Run) -> tuple[tuple[Any, ...], ...]:
                     root = (vi * omb2).sqrt()
                 else:
                     root = (vi * to_v_hat + eps_root).sqrt() if inside else (vi * to_v_hat).sqrt()
-            update = step_m * mi / (root + eps)
+            update = step_m * mi / (root.max(eps) if floor else root + eps)
             if keep_previous is not None:
                 p[i] = pi * keep_previous - update
             elif keep_updated is not None:

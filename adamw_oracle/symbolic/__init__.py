@@ -1,6 +1,6 @@
 """The symbolic layer: sympy proofs of the AdamW identities and a second formulation of the step.
 
-* :func:`prove_all` -- prove every theorem (T1-T11); a list of :class:`TheoremResult`
+* :func:`prove_all` -- prove every theorem (T1-T12); a list of :class:`TheoremResult`
   (``name``, ``statement``, ``held``, ``residual``).
 * :func:`lambdified_step` -- the symbolic one-step update of a configuration, evaluated in a private
   mpmath context: ``fn(p, g, m, v, vmax, t, *, prec=256) -> dict[str, mpf]``.

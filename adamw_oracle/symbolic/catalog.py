@@ -5,11 +5,11 @@ from collections.abc import Iterable
 
 from adamw_oracle.symbolic.theorem import Theorem, TheoremResult
 from adamw_oracle.symbolic.theorems_adam import ADAM_THEOREMS
-from adamw_oracle.symbolic.theorems_conventions import CONVENTION_THEOREMS
+from adamw_oracle.symbolic.theorems_conventions import CONVENTION_THEOREMS, EPS_FLOOR_THEOREM
 from adamw_oracle.symbolic.theorems_seeds import SEED_THEOREMS
 from adamw_oracle.symbolic.theorems_sgd import SGD_THEOREMS
 
-THEOREMS: tuple[Theorem, ...] = SGD_THEOREMS + ADAM_THEOREMS + CONVENTION_THEOREMS + SEED_THEOREMS
+THEOREMS: tuple[Theorem, ...] = SGD_THEOREMS + ADAM_THEOREMS + CONVENTION_THEOREMS + SEED_THEOREMS + (EPS_FLOOR_THEOREM,)
 
 
 def prove_all(theorems: Iterable[Theorem] | None = None) -> list[TheoremResult]:

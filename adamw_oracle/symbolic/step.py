@@ -20,6 +20,7 @@ Adam family::
     AFTER_ROOT : denom = sqrt(v~) + eps,            update = lr_t*m^/denom
     INSIDE_ROOT: denom = sqrt(v~ + eps_root) + eps, update = lr_t*m^/denom
     EPSILON_HAT: denom = sqrt(r) + eps,             update = lr_t*sqrt(bc2)/bc1 * m_t/denom
+    FLOOR      : denom = Max(sqrt(v~), eps),        update = lr_t*m^/denom
 
 SGD family (torch.optim.SGD semantics; tau is the dampening)::
 
@@ -115,6 +116,9 @@ def adam_step(
         update = lr_t * sp.sqrt(bc2) / bc1 * m_new / denom
     elif conv.eps_placement is EpsPlacement.INSIDE_ROOT:
         denom = sp.sqrt(v_tilde + hyper.eps_root) + hyper.eps
+        update = lr_t * m_hat / denom
+    elif conv.eps_placement is EpsPlacement.FLOOR:
+        denom = sp.Max(sp.sqrt(v_tilde), hyper.eps)
         update = lr_t * m_hat / denom
     else:
         denom = sp.sqrt(v_tilde) + hyper.eps

@@ -1,4 +1,4 @@
-"""Theorems 7-9: exact maps between the conventions frameworks disagree on.
+"""Theorems 7-9 and 12: exact maps between the conventions frameworks disagree on.
 
 Built from :func:`adamw_oracle.symbolic.step.adam_step` / ``sgd_step``; s is the schedule multiplier.
 """
@@ -96,6 +96,46 @@ def _derive_decay_maps() -> Derivation:
     )
     return Derivation(steps, claims)
 
+
+def _derive_eps_floor() -> Derivation:
+    r, e, d = sp.Symbol("r", positive=True), sp.Symbol("epsilon", positive=True), sp.Symbol("d", positive=True)
+    claims = []
+    for ams in AmsGrad:
+        floor = adam_step(Conventions(Family.ADAM, eps_placement=EpsPlacement.FLOOR, amsgrad=ams))
+        after = adam_step(Conventions(Family.ADAM, amsgrad=ams))
+        root = after["denom"] - EPS  # sqrt(v~) of the same AMSGrad form
+        claims.append(Claim("zero", floor["update"].xreplace({floor["denom"]: root}) - after["update"].xreplace({EPS: 0}),
+                            f"floor with the max at sqrt(v~) = after-root with eps = 0, amsgrad={ams.value}"))
+        lr_t = HYPER.lr * HYPER.schedule
+        claims.append(Claim("zero", floor["update"].xreplace({floor["denom"]: EPS}) - lr_t * floor["m_hat"] / EPS,
+                            f"floor with the max at eps = lr_t*m^/eps, amsgrad={ams.value}"))
+    # the two branches of the max and the factor-2 sandwich, on r > eps (r = eps + d) and r < eps (eps = r + d)
+    above, below = {r: e + d}, {e: r + d}
+    for region, name in ((above, "sqrt(v~) > eps"), (below, "sqrt(v~) < eps")):
+        claims.append(Claim("positive", ((r + e) - sp.Max(r, e)).xreplace(region), f"max(r, eps) < r + eps where {name}"))
+        claims.append(Claim("positive", (2 * sp.Max(r, e) - (r + e)).xreplace(region), f"r + eps < 2 max(r, eps) where {name}"))
+    claims.append(Claim("zero", sp.Max(r, e).xreplace(above) - (e + d), "max(r, eps) = r where r > eps"))
+    claims.append(Claim("zero", sp.Max(r, e).xreplace(below) - (r + d), "max(r, eps) = eps where r < eps"))
+    floor = adam_step(Conventions(Family.ADAM, eps_placement=EpsPlacement.FLOOR))
+    after = adam_step(Conventions(Family.ADAM))
+    steps = (
+        DerivationStep("eps as a floor", sp.Symbol("u_floor"), floor["update"]),
+        DerivationStep("eps after the root", sp.Symbol("u_torch"), after["update"]),
+        DerivationStep("r = sqrt(v~) > eps: the max is r (r = eps + d, d > 0)", sp.Max(r, e).xreplace(above), e + d),
+        DerivationStep("r < eps: the max is eps (eps = r + d, d > 0)", sp.Max(r, e).xreplace(below), r + d),
+        DerivationStep("so (r + eps)/2 < max(r, eps) < r + eps: u_torch < u_floor < 2 u_torch in magnitude",
+                       sp.Symbol("u_floor") / sp.Symbol("u_torch"), (r + e) / sp.Max(r, e)),
+    )
+    return Derivation(steps, tuple(claims))
+
+
+EPS_FLOOR_THEOREM = Theorem(
+    "T12 eps_floor_bounds",
+    "eps as a floor, max(sqrt(v~), eps), is the after-root form with eps = 0 where sqrt(v~) >= eps and "
+    "lr*m^/eps below it; its denominator lies strictly between (sqrt(v~) + eps)/2 and sqrt(v~) + eps",
+    ("eps > 0", "v, vmax >= 0", "every AMSGrad form"),
+    _derive_eps_floor,
+)
 
 CONVENTION_THEOREMS = (
     Theorem(

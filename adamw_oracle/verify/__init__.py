@@ -7,6 +7,9 @@
 * :func:`bounded_trajectory` -- exact parameters with rigorous running error bounds per dtype.
 * :class:`NumpyImplementation` -- plain numpy, every convention, several legitimate operation orders.
 * :func:`three_way_fuzz` -- reference vs symbolic, and GPU host build + numpy vs the error model.
+* :func:`judge_stochastic_rounding` -- stochastic rounding to bfloat16: neighbour check and frequency
+  test (:mod:`adamw_oracle.verify.stochastic`); Kahan-compensated parameters are judged by
+  :func:`judge` under ``PrecisionModel.kahan`` (:mod:`adamw_oracle.verify.kahan`).
 * :mod:`adamw_oracle.verify.mutations` -- deliberately broken steps the fuzz must catch.
 
 The hypothesis-based parts (:func:`three_way_fuzz`, the strategies) import hypothesis on first use.
@@ -21,12 +24,14 @@ from adamw_oracle.verify.error_model import BoundedTrajectory, BoundedValue, bou
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, judge
 from adamw_oracle.verify.numpy_impl import CORRECT_VARIANTS, NumpyImplementation, NumpyVariant, correct_implementations
 from adamw_oracle.verify.resync import judge_resynced
+from adamw_oracle.verify.stochastic import RoundingVerdict, judge_stochastic_rounding
 from adamw_oracle.verify.vectorized import judge_vectorized
 
 __all__ = [
     "BoundedTrajectory", "BoundedValue", "CORRECT_VARIANTS", "Failure", "FuzzSummary", "Judgement",
-    "NumpyImplementation", "NumpyVariant", "PrecisionModel", "SLACK", "bounded_trajectory",
-    "correct_implementations", "judge", "judge_resynced", "judge_vectorized", "three_way_fuzz",
+    "NumpyImplementation", "NumpyVariant", "PrecisionModel", "RoundingVerdict", "SLACK", "bounded_trajectory",
+    "correct_implementations", "judge", "judge_resynced", "judge_stochastic_rounding", "judge_vectorized",
+    "three_way_fuzz",
 ]
 
 _LAZY = {"three_way_fuzz": "adamw_oracle.verify.fuzz", "FuzzSummary": "adamw_oracle.verify.fuzz"}

@@ -366,8 +366,10 @@ class ArrayBackend:
         else:
             take_a, lo = a.hi >= b.hi, None
         # max is 1-Lipschitz in each argument: the larger of the two reference errors bounds its error
-        return ArrayNumber(xp.where(take_a, a.hi, b.hi), lo, xp.maximum(a.r, b.r), xp.maximum(a.e, b.e),
-                           a.flags | b.flags, self.fmt, self)
+        hi, r, e = xp.where(take_a, a.hi, b.hi), xp.maximum(a.r, b.r), xp.maximum(a.e, b.e)
+        if a.fmt.name != b.fmt.name:  # tracked.py: one rounding into the coarser of two formats
+            return self.rounded(hi, lo, r, e, a.flags | b.flags, a._coarser(b))
+        return ArrayNumber(hi, lo, r, e, a.flags | b.flags, self.fmt, self)
 
     def power(self, base: ArrayNumber, exponent: int) -> ArrayNumber:
         """base**exponent (exponent >= 0): tracked.py's bound t (|b| + e_b)**(t-1) e_b + POWER_ULPS u."""

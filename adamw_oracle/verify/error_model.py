@@ -16,13 +16,16 @@ per-step constants mirror what frameworks do with Python-float hyperparameters::
     lr_t = lr' * s' (lr' when s = 1; s is step k's eta_t, Run.config_at(k), under a schedule);  c = lr_t * wd' | s' * wd' | wd' | 0  (contract.scalars.decay_coefficient)
 
 After each step the parameter is rounded to the parameter format and m, v, vmax to the state format
-when those differ from the arithmetic format. Errors carried in the state feed the next step, so the
+when those differ from the arithmetic format. When a storage format is finer than the arithmetic (float32
+arithmetic for float64 parameters), every value read from it (parameter, gradient, state) is rounded
+to the arithmetic format before the step (:func:`loaded`: one rounding, ``u_a*reach + eta``). Errors carried in the state feed the next step, so the
 bound grows with the run exactly as the propagated rounding does.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.config import OptimizerConfig
@@ -33,7 +36,7 @@ from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.sgd import sgd_element_step
-from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked
+from adamw_oracle.verify.tracked import NONFINITE, RunningErrorBackend, Tracked
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,17 @@ class BoundedTrajectory:
 
     precision: PrecisionModel
     params: tuple[tuple[BoundedValue, ...], ...]
+
+
+def loaded(value: Any, one: Any, rounds: bool) -> Any:
+    """A stored value as the arithmetic reads it: rounded once to the arithmetic format when its storage
+    format is finer (``rounds``), written as the product with an exact 1 so that the backend's own
+    multiplication adds exactly one rounding; non-finite inputs pass unchanged (their flags decide)."""
+    if not rounds:
+        return value
+    if isinstance(value, Tracked) and value.flags & NONFINITE:
+        return value
+    return value * one
 
 
 def moment_rate(backend: RunningErrorBackend, beta: Fraction) -> Tracked:
@@ -95,7 +109,8 @@ def tracked_constants(backend: RunningErrorBackend, config: OptimizerConfig, t: 
 def bounded_trajectory(case: Case, precision: PrecisionModel | None = None, *, prec: int = 200) -> BoundedTrajectory:
     """Exact parameters after every step of ``case`` with their error bounds under ``precision``."""
     precision = precision or PrecisionModel.conservative(case.dtype)
-    arith, state_fmt, param_fmt = (FormatCost.of(d) for d in (precision.arithmetic, precision.state, precision.param))
+    arith, state_fmt = (FormatCost.of(d) for d in (precision.arithmetic, precision.state))
+    param_fmt = precision.param_cost()  # to nearest, or stochastic (a full spacing)
     backend = RunningErrorBackend(arith, prec)
     assert precision.scalars is not None
     scalar_backend = backend.sibling(FormatCost.of(precision.scalars))
@@ -103,6 +118,12 @@ def bounded_trajectory(case: Case, precision: PrecisionModel | None = None, *, p
     conv, hyper = run.config.conventions, run.config.hyper
     st = run.initial_state
     assert st is not None
+    one = backend.exact(1)
+    param_load, state_load = precision.rounds_on_load(precision.param), precision.rounds_on_load(precision.state)
+
+    def read(values: list[Tracked], rounds: bool) -> list[Tracked]:
+        return [loaded(x, one, rounds) for x in values]
+
     params: list[Tracked] = [backend.exact(x) for x in run.initial_params]
     m = [backend.exact(x) for x in st.m]
     v = [backend.exact(x) for x in st.v]
@@ -111,16 +132,18 @@ def bounded_trajectory(case: Case, precision: PrecisionModel | None = None, *, p
     for k, grads in enumerate(run.gradients):
         t = st.step + k + 1
         consts = tracked_constants(scalar_backend, run.config_at(k), t)
-        g = [backend.exact(x) for x in grads]
+        g = read([backend.exact(x) for x in grads], param_load)
+        p_in, m_in = read(params, param_load), read(m, state_load)
         if conv.family is Family.ADAM:
-            steps = [adam_element_step(backend, consts, conv, *args) for args in zip(params, g, m, v, vmax)]
+            steps = [adam_element_step(backend, consts, conv, *args)
+                     for args in zip(p_in, g, m_in, read(v, state_load), read(vmax, state_load))]
             v = [backend.store(_present(e.v), state_fmt) for e in steps]
             vmax = [backend.store(_present(e.vmax), state_fmt) for e in steps]
         else:
             steps = [
                 sgd_element_step(backend, consts, conv, p, gi, b, first_step=t == 1, nesterov=hyper.nesterov,
                                  has_momentum=hyper.momentum != 0)
-                for p, gi, b in zip(params, g, m)
+                for p, gi, b in zip(p_in, g, m_in)
             ]
         m = [backend.store(e.m, state_fmt) for e in steps]
         params = [backend.store(e.p_new, param_fmt) for e in steps]

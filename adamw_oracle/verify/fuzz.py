@@ -85,7 +85,9 @@ class FuzzSummary:
 
 
 def default_implementations(summary: FuzzSummary) -> list[Implementation]:
-    """The GPU host build (when it can be built here) and every correct numpy variant."""
+    """The GPU host build (when it can be built here; also its float32 arithmetic for float64
+    parameters, its stochastic rounding of bfloat16 parameters and its Kahan-compensated parameters)
+    and every correct numpy variant."""
     impls: list[Implementation] = []
     try:
         reason = host_build_unavailable()
@@ -95,7 +97,8 @@ def default_implementations(summary: FuzzSummary) -> list[Implementation]:
     if reason is None:
         from adamw_oracle.gpu import HostBuildImplementation  # heavy or optional
 
-        impls.append(HostBuildImplementation())
+        impls += [HostBuildImplementation(), HostBuildImplementation(arithmetic="float32"),
+                  HostBuildImplementation(rounding="stochastic"), HostBuildImplementation(summation="kahan")]
     else:  # reported, never silently passed nor counted as a failure of every case
         summary.skipped["gpu-host-build"] = reason
     impls.extend(correct_implementations())

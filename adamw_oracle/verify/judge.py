@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
-from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.contract.precision import ParamSummation, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
+from adamw_oracle.verify.kahan import judge_kahan_elements
 from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
 
 SLACK = 2.0
@@ -124,6 +125,8 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
     if precision is not None and bounds is not None and bounds.precision != precision:
         raise InvalidArgumentError("bounds", bounds.precision.describe(), f"bounds computed for {precision.describe()}")
     precision = precision or (bounds.precision if bounds else PrecisionModel.conservative(case.dtype))
+    if precision.param_summation is ParamSummation.KAHAN:
+        return judge_compensated(case, observation, precision, slack)
     bounds = bounds or bounded_trajectory(case, precision)
     steps, n = case.run.steps, case.run.size
     counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
@@ -173,6 +176,15 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
                 first = Failure(k + 1, i, obs, exact, allowed, ulps, frac)
     passed = counts["outside"] == 0
     return Judgement(passed, counts, first, worst, precision, slack, None, reasons)
+
+
+def judge_compensated(case: Case, observation: Observation, precision: PrecisionModel, slack: float) -> Judgement:
+    """The verdict under Kahan summation: ``params + compensation`` against the exact parameter
+    (:mod:`adamw_oracle.verify.kahan`)."""
+    out = judge_kahan_elements(case, observation, precision, slack)
+    first = None if out.first is None else Failure(*out.first)
+    return Judgement(out.error is None and out.counts["outside"] == 0, out.counts, first, out.worst, precision, slack,
+                     out.error, out.reasons)
 
 
 def diff_exact_within(diff: float, allowed: float, observed: float, exact: Any) -> bool:

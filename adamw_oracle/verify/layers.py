@@ -20,7 +20,7 @@ import numpy as np
 
 from adamw_oracle.contract.case import Case, Implementation, Observation
 from adamw_oracle.contract.conventions import Family
-from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.contract.precision import ParamSummation, PrecisionModel
 from adamw_oracle.contract.state import OptimizerState
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference.backends import IntervalBackend, PointBackend, interval_ends, mpf_to_fraction
@@ -28,7 +28,6 @@ from adamw_oracle.reference.records import ADAM_FIELDS, SGD_FIELDS
 from adamw_oracle.reference.trajectory import run_trajectory, step_elements
 from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
 from adamw_oracle.verify.judge import Judgement, judge
-from adamw_oracle.verify.numpy_impl import NumpyImplementation
 
 SYMBOLIC_PREC = 256
 
@@ -115,11 +114,11 @@ def symbolic_disagreements(case: Case, step_function: Callable[..., Any], *, max
 
 
 def natural_precision(implementation: Implementation, case: Case) -> PrecisionModel:
-    """The precision model an implementation documents: float32 arithmetic on half storage for the
-    GPU host build and numpy's float32 variants, half arithmetic for numpy's ``storage`` variant."""
-    if isinstance(implementation, NumpyImplementation) and implementation.variant.half_arithmetic == "storage":
-        return PrecisionModel.conservative(case.dtype)
-    return PrecisionModel.mixed(case.dtype)
+    """The precision model an implementation declares (``precision_model(dtype)``: numpy's variants, the
+    GPU host build, adapters); else (or when it declares None) float32 arithmetic on half storage."""
+    declare = getattr(implementation, "precision_model", None)
+    model = declare(case.dtype) if callable(declare) else None
+    return model if isinstance(model, PrecisionModel) else PrecisionModel.mixed(case.dtype)
 
 
 def implementations_under_bound(case: Case, implementations: Sequence[Implementation]) -> list[tuple[Implementation, Judgement]]:
@@ -128,7 +127,7 @@ def implementations_under_bound(case: Case, implementations: Sequence[Implementa
     out = []
     for impl in implementations:
         model = natural_precision(impl, case)
-        if model not in cache:
+        if model not in cache and model.param_summation is ParamSummation.PLAIN:  # Kahan: judge() bounds it
             cache[model] = bounded_trajectory(case, model)
         try:
             observation = impl.run(case)
@@ -136,5 +135,5 @@ def implementations_under_bound(case: Case, implementations: Sequence[Implementa
 
 
             observation = Observation(np.empty((0, case.run.size)), error=f"{type(exc).__name__}: {exc}")
-        out.append((impl, judge(case, observation, bounds=cache[model])))
+        out.append((impl, judge(case, observation, precision=model, bounds=cache.get(model))))
     return out

@@ -47,14 +47,15 @@ import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import AmsGrad, Family
-from adamw_oracle.contract.precision import FormatCost, PrecisionModel
+from adamw_oracle.contract.precision import FormatCost, ParamSummation, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
-from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
+from adamw_oracle.verify.error_model import loaded
+from adamw_oracle.verify.judge import SLACK, Failure, Judgement, judge_compensated, unjudgeable
 from adamw_oracle.verify.tracked import ILL, NONFINITE
 from adamw_oracle.verify.vectorized import CHUNK, reference_backend, step_constants
 
@@ -113,6 +114,8 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
     if not isinstance(slack, (int, float)) or isinstance(slack, bool) or not slack >= 1:
         raise InvalidArgumentError("slack", slack, "a number >= 1 (1: the running bound itself)")
     precision = precision or PrecisionModel.conservative(case.dtype)
+    if precision.param_summation is ParamSummation.KAHAN:  # params + compensation, judged on the trajectory
+        return judge_compensated(case, observation, precision, slack)
     broken = unjudgeable(case, observation, precision, slack)
     if broken is not None:
         return dataclasses.replace(broken, mode="per-step")
@@ -128,7 +131,9 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                                    hint="judge it by its trajectory (judge_mode='trajectory')")
     backend = reference_backend(precision, xp)
     xp = backend.xp
-    state_fmt, param_fmt = FormatCost.of(precision.state), FormatCost.of(precision.param)
+    state_fmt, param_fmt = FormatCost.of(precision.state), precision.param_cost()  # nearest or stochastic
+    # values read from a storage format finer than the arithmetic are rounded to it first (error_model.loaded)
+    param_load, state_load = precision.rounds_on_load(precision.param), precision.rounds_on_load(precision.state)
     consts = step_constants(case, precision, backend)
     st = run.initial_state
     assert st is not None
@@ -158,6 +163,10 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                 c = _gathered(per_step, consts[first_step], xp.asarray(flat // n), backend)
                 p, m, v, vmax = (starts[key].number(backend, a, b) for key in ("p", "m", "v", "vmax"))
                 g = grads.number(backend, a, b)
+                if param_load or state_load:
+                    one = backend.exact(1)
+                    p, g = loaded(p, one, param_load), loaded(g, one, param_load)
+                    m, v, vmax = (loaded(x, one, state_load) for x in (m, v, vmax))
                 if conv.family is Family.ADAM:
                     step = adam_element_step(backend, c, conv, p, g, m, v, vmax)
                     assert step.v is not None and step.vmax is not None

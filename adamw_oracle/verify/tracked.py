@@ -14,7 +14,8 @@ a +- b         e_a + e_b
 a * b          |a| e_b + |b| e_a + e_a e_b
 a / b          (e_a + |a/b| e_b) / (|b| - e_b)      (ill-conditioned if e_b > tau*|b|)
 sqrt(a)        min(e_a / (sqrt(a) + sqrt(max(a - e_a, 0))), sqrt(e_a))
-max(a, b)      max(e_a, e_b)                          (exact operation: no rounding added)
+max(a, b)      max(e_a, e_b)                          (exact: no rounding added, unless a and b are held
+                                                      in different formats: one rounding to the coarser)
 b ** t         t (|b| + e_b)**(t-1) e_b               (rounding: POWER_ULPS * u)
 -a             e_a                                    (exact)
 =============  ===========================================================================
@@ -217,6 +218,10 @@ class RunningErrorBackend:
 
     def maximum(self, a: Tracked, b: Tracked) -> Tracked:
         x = a.x if a.x >= b.x else b.x
+        if a.backend.fmt.name != b.backend.fmt.name:
+            # a tensor element against a scalar of another format (eps as a floor): the result is held in
+            # the coarser format, so the value that wins may be rounded once into it
+            return a._coarser(b).rounded(x, max(a.e, b.e), a.flags | b.flags)
         return Tracked(x, max(a.e, b.e), a.flags | b.flags, self)
 
     def power(self, base: Tracked, exponent: int) -> Tracked:

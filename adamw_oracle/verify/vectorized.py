@@ -41,15 +41,15 @@ from adamw_oracle.contract.config import OptimizerConfig
 from adamw_oracle.contract.conventions import Conventions, Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.hyperparameters import Hyperparameters
-from adamw_oracle.contract.precision import FormatCost, PrecisionModel
+from adamw_oracle.contract.precision import FormatCost, ParamRounding, ParamSummation, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
-from adamw_oracle.verify.error_model import tracked_constants
-from adamw_oracle.verify.judge import SLACK, Failure, Judgement, ulps_between, unjudgeable
+from adamw_oracle.verify.error_model import loaded, tracked_constants
+from adamw_oracle.verify.judge import SLACK, Failure, Judgement, judge_compensated, ulps_between, unjudgeable
 from adamw_oracle.verify.tracked import ILL, NONFINITE, RunningErrorBackend
 
 SCALAR_PREC = 200
@@ -191,12 +191,13 @@ class _Setup:
     inputs: tuple[_Exact, _Exact, _Exact, _Exact]
     grads: list[_Exact]
     key: tuple[Any, ...]  # per step (config of the step, precision): what its trace depends on besides t
+    plain: bool = True  # no reads rounded to the arithmetic, no stochastic rounding: the fused kernels apply
 
 
 def _setup(case: Case, precision: PrecisionModel | None, xp: Any) -> _Setup:
     precision = precision or PrecisionModel.conservative(case.dtype)
     backend = reference_backend(precision, xp)
-    state_fmt, param_fmt = FormatCost.of(precision.state), FormatCost.of(precision.param)
+    state_fmt, param_fmt = FormatCost.of(precision.state), precision.param_cost()  # nearest or stochastic
     run = case.run
     conv, hyper = run.config.conventions, run.config.hyper
     st = run.initial_state
@@ -208,15 +209,18 @@ def _setup(case: Case, precision: PrecisionModel | None, xp: Any) -> _Setup:
         grads = [_Exact(row) for row in run.gradients]
     else:
         grads = [_exact(row, dd_mode) for row in run.gradients]
-    step = functools.partial(one_step, conv=conv, hyper=hyper, state_fmt=state_fmt, param_fmt=param_fmt)
+    # values read from a storage format finer than the arithmetic are rounded to it first (error_model.loaded)
+    loads = (precision.rounds_on_load(precision.param), precision.rounds_on_load(precision.state))
+    step = functools.partial(one_step, conv=conv, hyper=hyper, state_fmt=state_fmt, param_fmt=param_fmt, loads=loads)
     keys = tuple((run.config_at(k), precision) for k in range(run.steps))
-    return _Setup(backend, consts, step, (state_fmt, param_fmt), (p0, m0, v0, vmax0), grads, keys)
+    plain = not any(loads) and precision.param_rounding is ParamRounding.NEAREST
+    return _Setup(backend, consts, step, (state_fmt, param_fmt), (p0, m0, v0, vmax0), grads, keys, plain)
 
 
 def _fused_preparation(setup: _Setup, fused: bool | None) -> Any:
     """The fused kernels' preparation of a case (:func:`adamw_oracle.verify.fused.prepare`), or None
     for the array path (not selected, or a step the tracer cannot record)."""
-    if not use_fused(setup.backend, fused):
+    if not setup.plain or not use_fused(setup.backend, fused):
         return None
     from adamw_oracle.verify import fused as fusion  # heavy: numba, loaded on first use
 
@@ -228,9 +232,15 @@ def _fused_preparation(setup: _Setup, fused: bool | None) -> Any:
 
 
 def one_step(backend: Any, c: StepConstants, p: Any, g: Any, m: Any, v: Any, vmax: Any, *, conv: Conventions,
-             hyper: Hyperparameters, state_fmt: FormatCost, param_fmt: FormatCost) -> tuple[Any, Any, Any, Any]:
+             hyper: Hyperparameters, state_fmt: FormatCost, param_fmt: FormatCost,
+             loads: tuple[bool, bool] = (False, False)) -> tuple[Any, Any, Any, Any]:
     """One step of every element on ``backend``: the reference element step, then the stores of the new
-    state (state format) and parameter (parameter format). Returns the new ``(p, m, v, vmax)``."""
+    state (state format) and parameter (parameter format). Returns the new ``(p, m, v, vmax)``.
+    ``loads``: whether parameter/gradient and state are rounded to the arithmetic when read."""
+    if any(loads):
+        one = backend.exact(1)
+        p, g = loaded(p, one, loads[0]), loaded(g, one, loads[0])
+        m, v, vmax = (loaded(x, one, loads[1]) for x in (m, v, vmax))
     if conv.family is Family.ADAM:
         step = adam_element_step(backend, c, conv, p, g, m, v, vmax)
         assert step.v is not None and step.vmax is not None
@@ -288,6 +298,8 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
     if xp is None:
         xp = np
     precision = precision or PrecisionModel.conservative(case.dtype)
+    if precision.param_summation is ParamSummation.KAHAN:  # params + compensation: the mpmath path
+        return judge_compensated(case, observation, precision, slack)
     counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
     broken = unjudgeable(case, observation, precision, slack)
     if broken is not None:

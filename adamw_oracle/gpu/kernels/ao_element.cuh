@@ -27,11 +27,22 @@
  *         after root    : update = (lr_t*m^) / (sqrt(v~) + eps)
  *         inside root   : update = (lr_t*m^) / (sqrt(v~ + eps_root) + eps)
  *         epsilon-hat   : update = (alpha*m) / (sqrt(r) + eps),  alpha = lr_t*sqrt(bc2)/bc1 (host)
+ *         floor         : update = (lr_t*m^) / max(sqrt(v~), eps)   (NaN-propagating max)
  *   SGD:  b = g' on step 1, else b = mu*b + (1-dampening)*g';  d = nesterov ? g' + mu*b : b
  *         (d = g' without momentum);  update = lr_t*d
  *   decay (WD code in AO_WD_DECOUPLED_MASK, c from the host): previous param: p_new = (p - c*p) - update
  *                                            updated param : q = p - update; p_new = q - c*q
  *   otherwise p_new = p - update.
+ * Kahan summation (SUMMATION field = AO_SUM_KAHAN, batched kernel): the step's change
+ *   d = -(update + decay)   (decay = c*p, or c*(p - update) for the updated param; 0 without decoupled decay)
+ * is added with a compensation c kept in the parameter's storage type:
+ *   y = store(c + d);  p_new = store(p + y);  c = store(y - (p_new - p))
+ * (every operation in the compute type, each store() a rounding to nearest into storage).
+ * Storage of p_new: rounded to nearest, or (ROUNDING field = AO_ROUND_STOCHASTIC, bfloat16 parameters
+ * only) stochastically: 16 random bits are added to the float32 pattern, which is then truncated, so
+ * the value away from zero is taken with probability equal to the dropped fraction. The bits are a
+ * counter-based hash of the element index and the step number (slot AO_S_STEP): reproducible, the same
+ * on host and device, independent from element to element and step to step.
  */
 #ifndef AO_ELEMENT_CUH
 #define AO_ELEMENT_CUH
@@ -94,6 +105,26 @@ AO_HD ao_u16 ao_float_to_bf16(float x) {
     return (ao_u16)(u >> 16);
 }
 
+/* Stochastic rounding to bfloat16: add 16 random bits below the kept 16 and truncate (a carry out of
+ * the significand moves into the exponent, up to infinity past the largest value); NaN and infinity
+ * are stored as by round to nearest. */
+AO_HD ao_u16 ao_float_to_bf16_stochastic(float x, ao_u32 random_bits) {
+    ao_u32 u = ao_float_to_bits(x);
+    if ((u & 0x7f800000u) == 0x7f800000u) return ao_float_to_bf16(x);
+    return (ao_u16)((u + (random_bits & 0xffffu)) >> 16);
+}
+
+/* A 32-bit integer finaliser (xor-shift-multiply, full avalanche): the random bits of element i at
+ * step t are ao_mix(ao_mix(i_low ^ ao_mix(i_high)) + t). */
+AO_HD ao_u32 ao_mix(ao_u32 x) {
+    x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
+    return x;
+}
+AO_HD ao_u32 ao_random_bits(long long i, ao_u32 step) {
+    ao_u32 index = ao_mix((ao_u32)i ^ ao_mix((ao_u32)((unsigned long long)i >> 32) + 0x9e3779b9u));
+    return ao_mix(index + step * 0x85ebca6bu);
+}
+
 /* ---- float16 <-> float32 --------------------------------------------------------------------- */
 AO_HD float ao_f16_to_float(ao_u16 h) {
     ao_u32 sign = ((ao_u32)h & 0x8000u) << 16;
@@ -131,16 +162,28 @@ AO_HD ao_u16 ao_float_to_f16(float x) {
 }
 
 /* ---- storage types: how a parameter/gradient element is loaded to and stored from compute type -- */
+/* store_stochastic(x, bits): the stochastic rounding into storage; only bfloat16 has one (the Python
+ * side refuses stochastic rounding for the other dtypes), the others store as store(x). */
 struct AoF64 { typedef double storage; typedef double compute;
-    AO_HD static double load(double x) { return x; } AO_HD static double store(double x) { return x; } };
+    AO_HD static double load(double x) { return x; } AO_HD static double store(double x) { return x; }
+    AO_HD static double store_stochastic(double x, ao_u32) { return x; } };
+/* float64 parameters computed in float32 (a float32 working copy): each load rounds to float32 (a cast:
+ * cvt.rn.f32.f64 on the device, round to nearest under the pinned MXCSR on the host), each store is
+ * the exact widening back to float64; the state is float32. */
+struct AoF64C32 { typedef double storage; typedef float compute;
+    AO_HD static float load(double x) { return (float)x; } AO_HD static double store(float x) { return (double)x; }
+    AO_HD static double store_stochastic(float x, ao_u32) { return (double)x; } };
 struct AoF32 { typedef float storage; typedef float compute;
-    AO_HD static float load(float x) { return x; } AO_HD static float store(float x) { return x; } };
+    AO_HD static float load(float x) { return x; } AO_HD static float store(float x) { return x; }
+    AO_HD static float store_stochastic(float x, ao_u32) { return x; } };
 struct AoF16 { typedef ao_u16 storage; typedef float compute;
     AO_HD static float load(ao_u16 x) { return ao_f16_to_float(x); }
-    AO_HD static ao_u16 store(float x) { return ao_float_to_f16(x); } };
+    AO_HD static ao_u16 store(float x) { return ao_float_to_f16(x); }
+    AO_HD static ao_u16 store_stochastic(float x, ao_u32) { return ao_float_to_f16(x); } };
 struct AoBF16 { typedef ao_u16 storage; typedef float compute;
     AO_HD static float load(ao_u16 x) { return ao_bf16_to_float(x); }
-    AO_HD static ao_u16 store(float x) { return ao_float_to_bf16(x); } };
+    AO_HD static ao_u16 store(float x) { return ao_float_to_bf16(x); }
+    AO_HD static ao_u16 store_stochastic(float x, ao_u32 bits) { return ao_float_to_bf16_stochastic(x, bits); } };
 
 /* ---- elementary operations ------------------------------------------------------------------- */
 AO_HD double ao_sqrt(double x) { return sqrt(x); }   /* sqrt.rn.f64 / sqrtsd */
@@ -159,6 +202,7 @@ template <class C> struct AoScalars {
     C beta1, one_minus_beta1, beta2, one_minus_beta2, bc1, bc2, lr_t, eps, eps_root, weight_decay,
       decay_coef, alpha, momentum, one_minus_dampening;
     bool first_step;
+    ao_u32 step;
     AO_HD void load(const double* s) {
         beta1 = (C)s[AO_S_BETA1]; one_minus_beta1 = (C)s[AO_S_ONE_MINUS_BETA1];
         beta2 = (C)s[AO_S_BETA2]; one_minus_beta2 = (C)s[AO_S_ONE_MINUS_BETA2];
@@ -166,11 +210,18 @@ template <class C> struct AoScalars {
         eps_root = (C)s[AO_S_EPS_ROOT]; weight_decay = (C)s[AO_S_WEIGHT_DECAY];
         decay_coef = (C)s[AO_S_DECAY_COEF]; alpha = (C)s[AO_S_ALPHA]; momentum = (C)s[AO_S_MOMENTUM];
         one_minus_dampening = (C)s[AO_S_ONE_MINUS_DAMPENING]; first_step = s[AO_S_FIRST_STEP] != 0.0;
+        step = (ao_u32)s[AO_S_STEP];
     }
 };
 
 #define AO_FIELD(flags, name) (((flags) >> AO_FLAG_##name##_SHIFT) & AO_FLAG_##name##_MASK)
 #define AO_HAS_WD(mask, flags) ((((mask) >> AO_FIELD(flags, WD)) & 1) != 0)
+
+/* The new parameter of element i in its storage type, rounded per the ROUNDING field. */
+template <class S> AO_HD typename S::storage ao_store_param(int flags, long long i, ao_u32 step, typename S::compute x) {
+    if (AO_FIELD(flags, ROUNDING) == AO_ROUND_STOCHASTIC) return S::store_stochastic(x, ao_random_bits(i, step));
+    return S::store(x);
+}
 
 /* Decoupled decay and the new parameter (see the header comment). */
 template <class C> AO_HD C ao_apply_decay(int flags, const AoScalars<C>& k, C p, C update) {
@@ -184,9 +235,25 @@ template <class C> AO_HD C ao_apply_decay(int flags, const AoScalars<C>& k, C p,
     return p - update;
 }
 
+/* The step's change d = -(update + decay) (Kahan summation adds it with a compensation). */
+template <class C> AO_HD C ao_change(int flags, const AoScalars<C>& k, C p, C update) {
+    if (AO_HAS_WD(AO_WD_DECOUPLED_MASK, flags)) {
+        C decay = AO_FIELD(flags, TARGET) == AO_TARGET_UPDATED_PARAM ? k.decay_coef * (p - update) : k.decay_coef * p;
+        return -(update + decay);
+    }
+    return -update;
+}
+
 /* One element of one step. m is Adam's first moment or SGD's momentum buffer; v and vmax are unused
  * (left unchanged) for SGD and vmax is unchanged with AMSGrad off. Returns p_new. */
+template <class C> AO_HD C ao_element_update(int flags, const AoScalars<C>& k, C p, C g, C& m, C& v, C& vmax);
+
 template <class C> AO_HD C ao_element_step(int flags, const AoScalars<C>& k, C p, C g, C& m, C& v, C& vmax) {
+    return ao_apply_decay(flags, k, p, ao_element_update<C>(flags, k, p, g, m, v, vmax));
+}
+
+/* The update of one element's step (before decay): updates m, v, vmax in place. */
+template <class C> AO_HD C ao_element_update(int flags, const AoScalars<C>& k, C p, C g, C& m, C& v, C& vmax) {
     C g_used = AO_FIELD(flags, MAXIMIZE) ? -g : g;
     if (AO_HAS_WD(AO_WD_COUPLED_MASK, flags)) g_used = g_used + k.weight_decay * p;
     C update;
@@ -219,11 +286,13 @@ template <class C> AO_HD C ao_element_step(int flags, const AoScalars<C>& k, C p
             update = (k.alpha * m) / (ao_sqrt(raw) + k.eps);
         } else if (eps_placement == AO_EPS_INSIDE_ROOT) {
             update = (k.lr_t * m_hat) / (ao_sqrt(v_tilde + k.eps_root) + k.eps);
+        } else if (eps_placement == AO_EPS_FLOOR) {
+            update = (k.lr_t * m_hat) / ao_max_nan(ao_sqrt(v_tilde), k.eps);
         } else {
             update = (k.lr_t * m_hat) / (ao_sqrt(v_tilde) + k.eps);
         }
     }
-    return ao_apply_decay(flags, k, p, update);
+    return update;
 }
 
 /* Element i of a fused step over one array: reads p, g, m, v, vmax and writes p, m, v, vmax. */
@@ -235,34 +304,48 @@ template <class S> AO_HD void ao_fused_element(
     C v_i = v ? v[i] : (C)0;
     C vmax_i = vmax ? vmax[i] : (C)0;
     C p_new = ao_element_step<C>(flags, k, S::load(p[i]), S::load(g[i]), m_i, v_i, vmax_i);
-    p[i] = S::store(p_new);
+    p[i] = ao_store_param<S>(flags, i, k.step, p_new);
     m[i] = m_i;
     if (v) v[i] = v_i;
     if (vmax) vmax[i] = vmax_i;
 }
 
 /* Element i of the batched-case layout (see batched_cases.cu): runs every step of its case and
- * writes the parameter after each step into traj[step * total + i]. */
+ * writes the parameter after each step into traj[step * total + i], and the Kahan compensation
+ * (SUMMATION field; it stays 0 otherwise) into comp_traj[step * total + i]. */
 template <class S> AO_HD void ao_batched_element(
     long long i, long long total, int steps, const int* elem_case, const int* case_flags,
     const double* case_scalars, const typename S::storage* p0, const typename S::storage* grads,
-    typename S::compute* m, typename S::compute* v, typename S::compute* vmax, typename S::storage* traj) {
+    typename S::compute* m, typename S::compute* v, typename S::compute* vmax, typename S::storage* traj,
+    typename S::storage* comp, typename S::storage* comp_traj) {
     typedef typename S::compute C;
     int c = elem_case[i];
     int flags = case_flags[c];
+    bool kahan = AO_FIELD(flags, SUMMATION) == AO_SUM_KAHAN;
     C p = S::load(p0[i]);
     C m_i = m[i], v_i = v[i], vmax_i = vmax[i];
+    typename S::storage comp_i = comp[i];
     for (int step = 0; step < steps; ++step) {
         AoScalars<C> k;
         k.load(case_scalars + ((long long)c * steps + step) * AO_S_COUNT);
-        C p_new = ao_element_step<C>(flags, k, p, S::load(grads[(long long)step * total + i]), m_i, v_i, vmax_i);
-        typename S::storage stored = S::store(p_new);
+        C g = S::load(grads[(long long)step * total + i]);
+        typename S::storage stored;
+        if (kahan) {
+            C d = ao_change(flags, k, p, ao_element_update<C>(flags, k, p, g, m_i, v_i, vmax_i));
+            C y = S::load(S::store(S::load(comp_i) + d));
+            stored = S::store(p + y);
+            comp_i = S::store(y - (S::load(stored) - p));
+        } else {
+            stored = ao_store_param<S>(flags, i, k.step, ao_element_step<C>(flags, k, p, g, m_i, v_i, vmax_i));
+        }
         traj[(long long)step * total + i] = stored;
+        comp_traj[(long long)step * total + i] = comp_i;
         p = S::load(stored);  /* the parameter lives in its storage dtype between steps */
     }
     m[i] = m_i;
     v[i] = v_i;
     vmax[i] = vmax_i;
+    comp[i] = comp_i;
 }
 
 #endif /* AO_ELEMENT_CUH */

@@ -81,17 +81,18 @@ template <class S> static void ao_host_fused_loop(
     extern "C" void ao_host_batched_cases_##SUFFIX(                                                  \
         long long total, int steps, const int* elem_case, const int* case_flags,                     \
         const double* case_scalars, const S::storage* p0, const S::storage* grads, S::compute* m,    \
-        S::compute* v, S::compute* vmax, S::storage* traj) {                                         \
+        S::compute* v, S::compute* vmax, S::storage* traj, S::storage* comp, S::storage* comp_traj) { \
         AoIeeeGuard guard;                                                                           \
         for (long long i = 0; i < total; ++i)                                                        \
             ao_batched_element<S>(i, total, steps, elem_case, case_flags, case_scalars, p0, grads,   \
-                                  m, v, vmax, traj);                                                 \
+                                  m, v, vmax, traj, comp, comp_traj);                                \
     }
 
 AO_HOST_ENTRIES(f64, AoF64)
 AO_HOST_ENTRIES(f32, AoF32)
 AO_HOST_ENTRIES(f16, AoF16)
 AO_HOST_ENTRIES(bf16, AoBF16)
+AO_HOST_ENTRIES(f64c32, AoF64C32)
 
 extern "C" int ao_host_flt_eval_method(void) { return FLT_EVAL_METHOD; }
 extern "C" void ao_host_float_to_f16(long long n, const float* x, unsigned short* out) {
