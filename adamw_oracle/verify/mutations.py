@@ -45,10 +45,10 @@ class Mutation(NumpyImplementation):
     def __init__(self) -> None:
         super().__init__(name=type(self).name)
 
-    def precision_model(self, dtype: Dtype) -> PrecisionModel:
+    def precision_model(self, dtype: Dtype | str) -> PrecisionModel:
         """What the unbroken implementation computes in (and what ``check`` is told, as a user declares a
         target's precision): float32 arithmetic and state, parameters stored in the dtype."""
-        return PrecisionModel.mixed(dtype)
+        return PrecisionModel.mixed(Dtype.parse(dtype))
 
     def applies(self, conventions: Conventions) -> bool:
         return conventions.family is Family.ADAM
