@@ -430,10 +430,17 @@ def test_check_loops_reports_known_findings_and_strict_holds_them() -> None:
     pytest.importorskip("torch")
     from adamw_oracle.check.loops import check_loops
 
-    default = check_loops("torch.SGD", dtype="float16", seed=3, examples=12, shrink_runs=0)
-    assert default.passed and default.known.get("torch-sgd-float16-lr-rounded-to-half", 0) >= 1, default.describe()
+    # the first seed whose loops show the lr rounding (which seed does depends on the draws, not on the
+    # property under test: seen by default it is known and passes, under --strict the same loops fail)
+    for seed in range(16):
+        default = check_loops("torch.SGD", dtype="float16", seed=seed, examples=12, shrink_runs=0)
+        assert default.passed, default.describe()
+        if default.known.get("torch-sgd-float16-lr-rounded-to-half", 0) >= 1:
+            break
+    else:
+        pytest.fail("no seed in 0..15 drew a float16 SGD loop that shows torch's lr rounding")
     assert "torch-sgd-float16-lr-rounded-to-half" in default.applied_known
-    strict = check_loops("torch.SGD", dtype="float16", seed=3, examples=12, shrink_runs=0, strict=True)
+    strict = check_loops("torch.SGD", dtype="float16", seed=seed, examples=12, shrink_runs=0, strict=True)
     assert not strict.passed and strict.failure is not None and strict.known == {}
     assert "held (--strict)" in strict.describe()
 
