@@ -128,7 +128,9 @@ def test_broken_optimizer_yields_shrunk_counterexample(mutation: str) -> None:
     # shrunk to one element and one step -- or two from a seeded state with zero moments (then p0 = 0 and
     # the decay bug needs a second step to show): hypothesis ranks both as small
     run = ce.case.run
-    assert run.size == 1 and (run.steps == 1 or (run.steps == 2 and run.initial_state.step > 0))
+    seeded_at_zero = (run.initial_state is not None and run.initial_state.step > 0
+                      and not any(run.initial_state.m) and not any(run.initial_state.v))
+    assert run.size == 1 and (run.steps == 1 or (run.steps == 2 and seeded_at_zero)), run
     f = ce.findings[0]
     assert f.step == run.steps and f.element == 0 and "ulp" in f.message
     # the reproduction is a runnable program that shows the same failure
