@@ -27,12 +27,14 @@ from adamw_oracle.contract.hyperparameters import Hyperparameters
 from adamw_oracle.contract.scalars import bias_corrected
 from adamw_oracle.contract.state import OptimizerState
 from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.verify.rounding import round_values
 
 
-def _rounded(x: float, dtype: Dtype) -> Fraction:
-    out = dtype.format.round(Fraction(x))
-    assert isinstance(out, Fraction)
-    return out
+def _rounded(values: Sequence[float], dtype: Dtype) -> tuple[Fraction, ...]:
+    """``FloatFormat.round`` of each value (exactly, on an array: :mod:`adamw_oracle.verify.rounding`)."""
+    out = round_values(values, dtype)
+    assert all(isinstance(x, Fraction) for x in out)
+    return out  # type: ignore[return-value]
 
 
 def reachable_state(conventions: Conventions, hyper: Hyperparameters, dtype: Dtype, step: int, recent: int,
@@ -56,7 +58,7 @@ def reachable_state(conventions: Conventions, hyper: Hyperparameters, dtype: Dty
         if mu == 0:
             return OptimizerState(step, zeros, zeros, zeros)
         a, b = mu**recent * (1 - mu**first), 1 - mu**recent
-        buf = tuple(_rounded((1 - damp) * (a * c + b * d) / (1 - mu), dtype) for c, d in zip(early, late))
+        buf = _rounded([(1 - damp) * (a * c + b * d) / (1 - mu) for c, d in zip(early, late)], dtype)
         return OptimizerState(step, buf, zeros, zeros)
     b1, b2 = float(hyper.beta1), float(hyper.beta2)
     m = [b1**recent * (1 - b1**first) * c + (1 - b1**recent) * d for c, d in zip(early, late)]
@@ -70,5 +72,4 @@ def reachable_state(conventions: Conventions, hyper: Hyperparameters, dtype: Dty
         vmax = [max(c * c, x / bc2) if bc2 > 0 else c * c for c, x in zip(early, v)]
     else:
         vmax = [0.0 for _ in early]
-    return OptimizerState(step, tuple(_rounded(x, dtype) for x in m), tuple(_rounded(x, dtype) for x in v),
-                          tuple(_rounded(x, dtype) for x in vmax))
+    return OptimizerState(step, _rounded(m, dtype), _rounded(v, dtype), _rounded(vmax, dtype))

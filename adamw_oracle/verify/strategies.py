@@ -12,11 +12,16 @@ Guarantees (for every strategy below):
 """
 from __future__ import annotations
 
+import dataclasses
+import enum
+import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -35,6 +40,7 @@ from adamw_oracle.contract.hyperparameters import Hyperparameters, exact_str
 from adamw_oracle.contract.run import Run
 from adamw_oracle.contract.state import OptimizerState
 from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.verify.rounding import round_value, round_values
 
 LEARNING_RATES = (0.0, 1e-10, 2.0**-30, 1e-6, 3e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0)
 BETA1S = (0.0, 0.5, 0.9, 0.99)
@@ -73,6 +79,58 @@ below eps (eps dominates sqrt(v-hat)), tiny and subnormal gradients (underflow i
 CHECK_PATTERNS = GRADIENT_PATTERNS + CONVENTION_PATTERNS + ("rise_then_fall", "spike_then_small")
 """Every pattern, those that make v fall twice as often (AMSGrad's maximum only matters then); what
 ``check`` draws from."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+REUSED_STRATEGIES = 512
+"""Strategies kept per factory by :func:`reused` (the least recently used one is dropped past this)."""
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable key for a factory argument: values of immutable types as themselves (with their type),
+    lists and tuples by content, mappings by sorted items. Anything else raises TypeError (then the
+    strategy is built afresh rather than keyed by an object's identity)."""
+    if value is None or isinstance(value, (bool, int, float, str, Fraction, enum.Enum)):
+        return (type(value), value)
+    if isinstance(value, (list, tuple)):
+        return ("seq", tuple(_frozen(v) for v in value))
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted((_frozen(k), _frozen(v)) for k, v in value.items())))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and value.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+        return (type(value), value)
+    raise TypeError(f"not reusable: {type(value).__name__}")
+
+
+def reused(factory: F) -> F:
+    """``factory`` (a function that builds a hypothesis strategy) building each strategy once per distinct
+    arguments and handing out the same object afterwards.
+
+    A strategy object is immutable once built; drawing from the same object or from a fresh, equal one
+    makes the same choices with the same labels, so reuse changes no drawn case. What it saves is the
+    per-draw construction and validation of strategies (``magnitudes`` is drawn once per element).
+    Arguments of other types (e.g. a generator) build afresh each call."""
+    cache: OrderedDict[Any, Any] = OrderedDict()
+    lock = threading.Lock()
+
+    @functools.wraps(factory)
+    def build(*args: Any, **kwargs: Any) -> Any:
+        try:
+            key = (_frozen(args), _frozen(sorted(kwargs.items())))
+        except TypeError:
+            return factory(*args, **kwargs)
+        with lock:
+            hit = cache.get(key)
+            if hit is not None:
+                cache.move_to_end(key)
+                return hit
+        strategy = factory(*args, **kwargs)
+        with lock:
+            cache[key] = strategy
+            if len(cache) > REUSED_STRATEGIES:
+                cache.popitem(last=False)
+        return strategy
+
+    return build  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, eq=True, repr=False)
@@ -130,6 +188,7 @@ def describe_case(case: Case, max_values: int = 6) -> str:
     return "\n".join(lines)
 
 
+@reused
 def convention_choices(conventions: Iterable[Conventions] | None = None) -> st.SearchStrategy[Conventions]:
     """Conventions drawn from ``conventions`` (default: every valid combination of the contract).
 
@@ -140,8 +199,8 @@ def convention_choices(conventions: Iterable[Conventions] | None = None) -> st.S
     if not pool:
 
         raise InvalidArgumentError("conventions", pool, "at least one Conventions value")
-    adam = [c for c in pool if c.family is Family.ADAM]
-    sgd = [c for c in pool if c.family is Family.SGD]
+    adam = tuple(c for c in pool if c.family is Family.ADAM)
+    sgd = tuple(c for c in pool if c.family is Family.SGD)
     if adam and sgd:
         return st.sampled_from((0, 0, 1)).flatmap(lambda f: st.sampled_from(sgd if f else adam))
     return st.sampled_from(pool)
@@ -153,6 +212,7 @@ BOUNDED = ("lr", "weight_decay", "beta1", "beta2", "eps", "momentum")
 """The hyperparameters a range can restrict."""
 
 
+@reused
 def _float_choice(edges: Sequence[float], low: float, high: float, bound: tuple[float, float] | None = None) -> st.SearchStrategy[float]:
     """One of ``edges`` or a float in [low, high]; with ``bound`` = (lo, hi), only values in [lo, hi]."""
     if bound is not None:
@@ -165,6 +225,7 @@ def _float_choice(edges: Sequence[float], low: float, high: float, bound: tuple[
     return st.one_of(st.sampled_from(edges), floats) if edges else floats
 
 
+@reused
 @st.composite
 def hyperparameters(draw: st.DrawFn, conventions: Conventions, schedules: bool = True, *,
                     bounds: Bounds | None = None, beta2_near_one: bool = False) -> Hyperparameters:
@@ -207,21 +268,29 @@ def hyperparameters(draw: st.DrawFn, conventions: Conventions, schedules: bool =
     return Hyperparameters(**values)
 
 
+@reused
 def configs(conventions: Iterable[Conventions] | None = None, schedules: bool = True, *,
             bounds: Bounds | None = None, beta2_near_one: bool = False) -> st.SearchStrategy[OptimizerConfig]:
     """Valid :class:`OptimizerConfig` over ``conventions`` (default: all of them)."""
     return convention_choices(conventions).flatmap(
-        lambda conv: hyperparameters(conv, schedules, bounds=bounds, beta2_near_one=beta2_near_one).map(
-            lambda h: OptimizerConfig(conv, h, name="fuzz"))
-    )
+        lambda conv: _configs_of(conv, schedules, bounds=bounds, beta2_near_one=beta2_near_one))
 
 
+@reused
+def _configs_of(conv: Conventions, schedules: bool, *, bounds: Bounds | None,
+                beta2_near_one: bool) -> st.SearchStrategy[OptimizerConfig]:
+    return hyperparameters(conv, schedules, bounds=bounds, beta2_near_one=beta2_near_one).map(
+        lambda h: OptimizerConfig(conv, h, name="fuzz"))
+
+
+@reused
 def dtypes(allowed: Iterable[Dtype | str] | None = None) -> st.SearchStrategy[Dtype]:
     """float64, float32, float16, bfloat16 (or the ``allowed`` subset)."""
     pool = [Dtype.parse(d) for d in allowed] if allowed is not None else list(Dtype)
     return st.sampled_from(pool)
 
 
+@reused
 def sizes(max_size: int = 17) -> st.SearchStrategy[int]:
     """Element counts of :data:`SIZES` up to ``max_size``: small ones, and sizes just below, at and above
     multiples of 8, 16, 32, 64 and 128; 0 (an empty tensor) about once in 50 draws."""
@@ -238,28 +307,57 @@ def huge_magnitude(dtype: Dtype) -> float:
 
 def in_dtype(value: float, dtype: Dtype) -> Fraction:
     """``value`` rounded to ``dtype`` (exact rational; values here never overflow)."""
-    rounded = dtype.format.round(Fraction(value))
+    rounded = round_value(value, dtype)  # FloatFormat.round(Fraction(value)), on the float (verify.rounding)
     assert isinstance(rounded, Fraction)
     return rounded
 
 
+def all_in_dtype(values: Sequence[float], dtype: Dtype) -> tuple[Fraction, ...]:
+    """Each of ``values`` rounded to ``dtype``: ``tuple(in_dtype(x, dtype) for x in values)``, on an array."""
+    rounded = round_values(values, dtype)
+    assert all(isinstance(x, Fraction) for x in rounded)
+    return rounded  # type: ignore[return-value]
+
+
+_MAGNITUDE_KINDS = st.sampled_from(("zero", "near_eps", "small", "ordinary", "ordinary", "huge"))
+_SIGNS = st.sampled_from((1.0, -1.0))
+_NEAR_EPS_FACTORS = st.sampled_from((0.1, 0.5, 1.0, 2.0, 10.0))
+_SMALL = st.floats(1e-5, 1e-2)
+_ORDINARY = st.floats(1e-2, 10.0)
+
+
+@functools.cache
+def _huge_exponents(dtype: Dtype) -> st.SearchStrategy[float]:
+    top = math.log2(huge_magnitude(dtype))
+    return st.floats(min(10.0, top - 1), top)
+
+
+@reused
 @st.composite
 def magnitudes(draw: st.DrawFn, dtype: Dtype, eps: float = 1e-8) -> float:
     """One signed magnitude: exact zero, near eps, small, ordinary or huge."""
-    kind = draw(st.sampled_from(("zero", "near_eps", "small", "ordinary", "ordinary", "huge")))
-    sign = draw(st.sampled_from((1.0, -1.0)))
+    kind = draw(_MAGNITUDE_KINDS)
+    sign = draw(_SIGNS)
     if kind == "zero":
         return 0.0
     if kind == "near_eps":
-        return sign * max(eps, 1e-30) * draw(st.sampled_from((0.1, 0.5, 1.0, 2.0, 10.0)))
+        return sign * max(eps, 1e-30) * draw(_NEAR_EPS_FACTORS)
     if kind == "small":
-        return sign * draw(st.floats(1e-5, 1e-2))
+        return sign * draw(_SMALL)
     if kind == "huge":
-        top = math.log2(huge_magnitude(dtype))
-        return sign * 2.0 ** draw(st.floats(min(10.0, top - 1), top))
-    return sign * draw(st.floats(1e-2, 10.0))
+        return sign * 2.0 ** draw(_huge_exponents(dtype))
+    return sign * draw(_ORDINARY)
 
 
+@functools.cache
+def _pattern_scales(dtype: Dtype) -> tuple[float, float, float, float]:
+    """(smallest normal, smallest subnormal, huge magnitude, huge / 4) of ``dtype`` as floats."""
+    fmt = dtype.format
+    huge = huge_magnitude(dtype)
+    return float(fmt.smallest_normal), float(fmt.smallest_subnormal), huge, huge / 4
+
+
+@reused
 @st.composite
 def gradient_sequences(draw: st.DrawFn, dtype: Dtype, size: int, steps: int, eps: float = 1e-8,
                        patterns: Sequence[str] = GRADIENT_PATTERNS) -> tuple[tuple[Fraction, ...], ...]:
@@ -268,14 +366,13 @@ def gradient_sequences(draw: st.DrawFn, dtype: Dtype, size: int, steps: int, eps
     (:data:`GRADIENT_PATTERNS`), or one of :data:`CONVENTION_PATTERNS`."""
     pattern = draw(st.sampled_from(tuple(patterns)))
     cheap = steps > 64  # long runs repeat one vector so drawing stays cheap
-    base = [draw(magnitudes(dtype, eps)) for _ in range(size)]
-    fmt = dtype.format
-    tiny, sub = float(fmt.smallest_normal), float(fmt.smallest_subnormal)
-    top = huge_magnitude(dtype) / 4
+    element = magnitudes(dtype, eps)
+    base = [draw(element) for _ in range(size)]
+    tiny, sub, huge, top = _pattern_scales(dtype)
     rows: list[list[float]] = []
     for k in range(steps):
         if pattern == "random" and not cheap:
-            rows.append([draw(magnitudes(dtype, eps)) for _ in range(size)])
+            rows.append([draw(element) for _ in range(size)])
         elif pattern == "sign_flip":
             rows.append([x if k % 2 == 0 else -x for x in base])
         elif pattern == "spike_then_small":
@@ -286,7 +383,7 @@ def gradient_sequences(draw: st.DrawFn, dtype: Dtype, size: int, steps: int, eps
         elif pattern == "near_eps":
             rows.append([math.copysign(eps * (1 + i % 3), x if x else 1.0) for i, x in enumerate(base)])
         elif pattern == "huge":
-            rows.append([math.copysign(huge_magnitude(dtype) / 2 ** (i % 5), x if x else 1.0) for i, x in enumerate(base)])
+            rows.append([math.copysign(huge / 2 ** (i % 5), x if x else 1.0) for i, x in enumerate(base)])
         elif pattern == "rise_then_fall":
             # v rises over the first half and falls after it: AMSGrad's maximum then differs from v
             rising = k < (steps + 1) // 2
@@ -303,14 +400,19 @@ def gradient_sequences(draw: st.DrawFn, dtype: Dtype, size: int, steps: int, eps
             rows.append([0.0] * size)
         else:
             rows.append(base)
-    return tuple(tuple(in_dtype(x, dtype) for x in row) for row in rows)
+    flat = all_in_dtype([x for row in rows for x in row], dtype)
+    return tuple(flat[k * size:(k + 1) * size] for k in range(steps))
+
+
+_PARAMETER_KINDS = st.one_of(st.just(0.0), st.floats(-1.0, 1.0), st.floats(-100.0, 100.0), st.sampled_from((1.0, -2.0, 0.8)))
+_UNIT = st.floats(-1.0, 1.0)
+_SECOND_MOMENTS = st.floats(1e-6, 1.0)
 
 
 @st.composite
 def parameter_vectors(draw: st.DrawFn, dtype: Dtype, size: int) -> tuple[Fraction, ...]:
     """Initial parameters of ``dtype``: zeros, small, ordinary (|p| <= 100)."""
-    kinds = st.one_of(st.just(0.0), st.floats(-1.0, 1.0), st.floats(-100.0, 100.0), st.sampled_from((1.0, -2.0, 0.8)))
-    return tuple(in_dtype(draw(kinds), dtype) for _ in range(size))
+    return all_in_dtype([draw(_PARAMETER_KINDS) for _ in range(size)], dtype)
 
 
 @st.composite
@@ -324,21 +426,22 @@ def seeded_states(draw: st.DrawFn, dtype: Dtype, size: int, conventions: Convent
     if hyper is not None:
         from adamw_oracle.verify.reachable import reachable_state  # a sibling module, loaded only when seeding
 
-        early = [draw(st.floats(-1.0, 1.0)) for _ in range(size)]
+        early = [draw(_UNIT) for _ in range(size)]
         scale = draw(st.sampled_from((1e-3, 0.1, 1.0, 10.0)))
         late = [x * scale * draw(st.sampled_from((1.0, -1.0, 0.5))) for x in early]
         # the late phase in units of v's memory 1/(1 - beta2): from a step ago to 3 memories (v down to 5%)
         memory = 1.0 / max(1.0 - float(hyper.beta2), 1e-12) if conventions.family is Family.ADAM else 10.0
         recent = min(step, int(draw(st.sampled_from((0.0, 1.0, 3.0, 0.3 * memory, memory, 3.0 * memory)))))
         return reachable_state(conventions, hyper, dtype, step, recent, early, late)
-    m = tuple(in_dtype(draw(st.floats(-1.0, 1.0)), dtype) for _ in range(size))
-    v = tuple(in_dtype(draw(st.floats(1e-6, 1.0)), dtype) for _ in range(size))
+    m = all_in_dtype([draw(_UNIT) for _ in range(size)], dtype)
+    v = all_in_dtype([draw(_SECOND_MOMENTS) for _ in range(size)], dtype)
     vmax = v if conventions.amsgrad is not AmsGrad.OFF else tuple(Fraction(0) for _ in range(size))
     if conventions.family is Family.SGD:
         v = vmax = tuple(Fraction(0) for _ in range(size))
     return OptimizerState(step, m, v, vmax)
 
 
+@reused
 @st.composite
 def boundary_steps(draw: st.DrawFn) -> tuple[int, int]:
     """(start step, run length) that starts just before one of :data:`SEEDED_STEP_BOUNDARIES` and often
