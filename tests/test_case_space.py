@@ -156,7 +156,19 @@ def test_restricted_cases_stay_inside_the_restriction(data):
     assert not case.run.config.conventions.maximize
 
 
+def test_ordinary_only_draws_small_runs_from_a_zero_state():
+    space = CaseSpace(ordinary_only=True)
+    strategy = target_cases(expected_convention("torch.AdamW"), Dtype.FLOAT32, TORCH_CAPS, max_size=8, max_steps=16,
+                            space=space)
+    with pytest.raises(Exception):  # noqa: B017 - hypothesis' NoSuchExample: nothing outside the ordinary cases
+        _find(strategy, lambda c: c.run.size > 8 or c.run.steps > 16 or c.run.initial_state.step > 0)
+    report = check_target("torch.AdamW", examples=20, max_size=8, max_steps=16, space={"ordinary_only": True})
+    assert report.passed and report.cases_run == 20  # no tensor-sized share either
+    assert "ordinary cases only (zero state; no seeded, long or tensor-sized runs)" in report.header()
+
+
 @pytest.mark.parametrize("kwargs, argument", [
+    ({"ordinary_only": "yes"}, "ordinary_only"),
     ({"ranges": {"lr": (-1.0, 1.0)}}, "range lr"), ({"ranges": {"beta2": (0.5, 1.0)}}, "range beta2"),
     ({"ranges": {"lr": (0.1, 0.01)}}, "range lr"), ({"ranges": {"speed": (0, 1)}}, "range"),
     ({"maximize": "no"}, "maximize"),

@@ -102,6 +102,37 @@ def test_hang_is_a_timeout_finding() -> None:
     assert report.findings[0].kind == "timeout"
 
 
+def test_cases_share_one_worker_thread_until_one_hangs() -> None:
+    """run_case reuses its daemon worker thread across cases; a hung call is abandoned with its worker,
+    and the next case runs, in time, on a fresh one."""
+    import threading
+
+    from adamw_oracle.check.runner import run_case
+    from adamw_oracle.contract.case import Case
+    from adamw_oracle.contract.presets import preset
+    from adamw_oracle.contract.run import Run
+
+    seen: list[threading.Thread] = []
+    release = threading.Event()
+
+    def recording(params, grads, hyper):
+        seen.append(threading.current_thread())
+        if len(seen) == 3:
+            release.wait(5)  # the third call hangs until the test releases it
+        return correct_adamw(params, grads, hyper)
+
+    impl = from_callable(recording, capabilities=CAPS)
+    case = Case(Run(preset("torch.AdamW"), (1,), ((1,),)), "float32")
+    first, second = run_case(impl, case, timeout=5), run_case(impl, case, timeout=5)
+    assert first.error is None and second.error is None
+    assert seen[0] is seen[1] and seen[0] is not threading.current_thread()
+    hung = run_case(impl, case, timeout=0.2)
+    assert hung.error is not None and hung.error.startswith("timeout")
+    after = run_case(impl, case, timeout=5)
+    release.set()
+    assert after.error is None and seen[3] is not seen[2]
+
+
 def test_an_implementation_returning_garbage_does_not_crash_the_checker() -> None:
     class ReturnsNone:
         name = "returns-none"

@@ -13,7 +13,8 @@ AMSGrad and maximize variants when the target has those switches), in one dtype,
   :data:`LONG_RUN_PERCENT` % are genuinely long runs (260 to 2,060 steps); both with beta2 close to 1;
 * every gradient pattern, including those that exercise one convention each (v rising then falling,
   eps dominating sqrt(v-hat), tiny/subnormal/all-zero gradients);
-* the user's restrictions (:class:`~adamw_oracle.check.space.CaseSpace`).
+* the user's restrictions (:class:`~adamw_oracle.check.space.CaseSpace`; ``ordinary_only`` leaves out
+  the seeded states, long runs and tensor-sized cases).
 
 Each drawn case is then fitted to the target's interface:
 
@@ -98,8 +99,11 @@ def target_cases(expected: ExpectedConvention, dtype: Dtype, capabilities: froze
 
     seeded = Capability.SEEDED_STATE in capabilities
     bounds = space.bounds(dtype) if space is not None else None
+    ordinary = space is not None and space.ordinary_only
+    if ordinary:
+        tensor_cases = False
     return cases(target_conventions(expected, capabilities, space), [dtype], max_size=max_size, max_steps=max_steps,
-                 long_runs=not seeded, seeded=seeded, long_run_lengths=CHECK_LONG_RUN_LENGTHS, seeded_steps=(),
+                 long_runs=not seeded and not ordinary, seeded=seeded and not ordinary, long_run_lengths=CHECK_LONG_RUN_LENGTHS, seeded_steps=(),
                  long_run_percent=LONG_RUN_PERCENT, seeded_percent=SEEDED_PERCENT, array_percent=ARRAY_PERCENT if tensor_cases else 0,
                  large_sizes=large_sizes, patterns=CHECK_PATTERNS, bounds=bounds,
                  ).map(lambda c: fit_to_target(c, capabilities))

@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import math
 import platform
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -88,11 +89,62 @@ def in_calling_thread(impl: Any, timeout: float | None) -> bool:
     return timeout is None or bool(getattr(impl, "enforces_timeout", False)) or bool(getattr(impl, "thread_bound", False))
 
 
+class CaseWorker:
+    """A daemon thread that runs one call at a time for :func:`run_case`, reused from case to case.
+
+    Starting a thread per case cost about as much as running a small case; the worker is started once
+    and handed each case through a queue. A call that does not answer in time is abandoned together with
+    its worker (it stays busy in its daemon thread, as a per-case thread did), and the next case gets a
+    fresh worker. Not ``concurrent.futures.ThreadPoolExecutor``: its threads are joined when the
+    interpreter exits, so one hung call would keep the process from ever exiting.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.busy = False  # a call is running (or was abandoned, e.g. its caller interrupted)
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            self._jobs.get()()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def call(self, work: Callable[[], None], timeout: float | None) -> bool:
+        """Run ``work()`` (which must not raise) in the worker; False when it did not finish in ``timeout`` s."""
+        done = threading.Event()
+
+        def job() -> None:
+            try:
+                work()
+            finally:
+                self.busy = False
+                done.set()
+
+        self.busy = True
+        self._jobs.put(job)
+        return done.wait(timeout)
+
+
+_workers = threading.local()  # one CaseWorker per calling thread: concurrent callers never share one
+
+
+def _case_worker(name: str) -> CaseWorker:
+    worker = getattr(_workers, "worker", None)
+    if worker is None or worker.busy or not worker.alive:  # none yet, one still busy, or a dead one in a forked child
+        worker = _workers.worker = CaseWorker(name)
+    return worker
+
+
 def run_case(impl: Implementation, case: Case, *, timeout: float | None = None) -> Observation:
     """``impl.run(case)`` with a time limit; any escape of the implementation becomes ``error``.
 
-    See :func:`in_calling_thread` for where it runs; otherwise a daemon worker thread is abandoned
-    (and the case reported as a timeout) when it does not answer within ``timeout`` seconds.
+    See :func:`in_calling_thread` for where it runs; otherwise it runs in a daemon worker thread
+    (:class:`CaseWorker`, reused across cases), which is abandoned (and the case reported as a timeout)
+    when it does not answer within ``timeout`` seconds.
     """
     box: dict[str, Any] = {}
 
@@ -104,13 +156,10 @@ def run_case(impl: Implementation, case: Case, *, timeout: float | None = None) 
 
     if in_calling_thread(impl, timeout):
         work()
-    else:
-        worker = threading.Thread(target=work, name=f"adamw-oracle-case:{impl.name}", daemon=True)
-        worker.start()
-        worker.join(timeout)
-        if worker.is_alive():
-            return Observation(_empty(case), error=f"timeout: no answer within {timeout:g} s "
-                                                   "(the in-process call was abandoned in a daemon thread)")
+    elif not _case_worker("adamw-oracle-case").call(work, timeout):
+        _workers.worker = None  # still busy with the abandoned call: the next case gets a fresh worker
+        return Observation(_empty(case), error=f"timeout: no answer within {timeout:g} s "
+                                               "(the in-process call was abandoned in a daemon thread)")
     if "exc" in box:
         exc = box["exc"]
         if isinstance(exc, KeyboardInterrupt):
@@ -413,7 +462,7 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
     report.restrictions = tuple(spec.space.describe(dt))
     # exact cases are searched and shrunk by hypothesis; the tensor-sized share is drawn after them and
     # reported as drawn (shrinking a 65,537-element case mostly spends the budget on the generator seed)
-    tensors = examples * ARRAY_PERCENT // 100 if getattr(impl, "tensor_cases", True) else 0
+    tensors = examples * ARRAY_PERCENT // 100 if getattr(impl, "tensor_cases", True) and not spec.space.ordinary_only else 0
     exact = target_cases(expected, dt, caps, max_size=max_size, max_steps=max_steps, space=spec.space,
                          tensor_cases=False)
     start = time.perf_counter()

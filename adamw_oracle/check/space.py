@@ -9,7 +9,9 @@ A :class:`CaseSpace` says so:
 * ``positive_lr``: lr > 0 (lr = 0 and the tiny edges are not drawn; the lowest lr is 1e-10);
 * ``maximize`` / ``amsgrad``: False leaves that switch off (None: both settings, when the target has it);
 * ``dtype_range``: lr, eps and weight decay are normal numbers of the checked dtype (no hyperparameter
-  that the dtype would flush to zero or to a subnormal when a framework stores it in the parameters' dtype).
+  that the dtype would flush to zero or to a subnormal when a framework stores it in the parameters' dtype);
+* ``ordinary_only``: only the ordinary cases (a fresh optimizer's zero state, at most ``max_size`` elements
+  x ``max_steps`` steps): no seeded states, long runs or tensor-sized cases.
 
 Every restriction is listed by :meth:`CaseSpace.describe` (the report header's ``restricted:`` line), so a
 PASS says what it covers.
@@ -47,6 +49,7 @@ class CaseSpace:
     maximize: bool | None = None
     amsgrad: bool | None = None
     dtype_range: bool = False
+    ordinary_only: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.ranges, Mapping):
@@ -66,7 +69,7 @@ class CaseSpace:
                                            f"low <= high, both in {_domain_text(name)}")
             clean[name] = (low, high)
         object.__setattr__(self, "ranges", clean)
-        for name in ("positive_lr", "dtype_range"):
+        for name in ("positive_lr", "dtype_range", "ordinary_only"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidArgumentError(name, getattr(self, name), "True or False")
         for name in ("maximize", "amsgrad"):
@@ -83,16 +86,16 @@ class CaseSpace:
         if isinstance(value, CaseSpace):
             return value
         if isinstance(value, Mapping):
-            unknown = [k for k in value if k not in ("ranges", "positive_lr", "maximize", "amsgrad", "dtype_range")]
+            unknown = [k for k in value if k not in FIELDS]
             if unknown:
-                raise InvalidArgumentError("space", unknown[0], "one of ranges, positive_lr, maximize, amsgrad, dtype_range")
+                raise InvalidArgumentError("space", unknown[0], "one of " + ", ".join(FIELDS))
             return cls(**value)
         raise InvalidArgumentError("space", value, "a CaseSpace, a dict of its fields, or None")
 
     @property
     def restricted(self) -> bool:
         return bool(self.ranges) or self.positive_lr or self.maximize is not None or self.amsgrad is not None \
-            or self.dtype_range
+            or self.dtype_range or self.ordinary_only
 
     def bounds(self, dtype: Dtype) -> dict[str, tuple[float, float]]:
         """The ranges the strategies draw from in ``dtype`` (positive lr and the dtype's range folded in)."""
@@ -122,4 +125,10 @@ class CaseSpace:
         if self.dtype_range:
             where = f" {dtype.value}" if dtype is not None else " the dtype's"
             out.append(f"lr and eps normal numbers of{where}")
+        if self.ordinary_only:
+            out.append("ordinary cases only (zero state; no seeded, long or tensor-sized runs)")
         return out
+
+
+FIELDS = ("ranges", "positive_lr", "maximize", "amsgrad", "dtype_range", "ordinary_only")
+"""The fields of :class:`CaseSpace` (the keys a dict given for ``space`` may have)."""
