@@ -48,27 +48,30 @@ DEFAULT_OUT = Path(__file__).resolve().parent
 
 
 def run_benchmarks(numbers: Sequence[int], size: str, progress: Any = sys.stderr) -> list[BenchResult]:
-    """Run the chosen benchmarks in order; one that raises becomes a result stating the error."""
+    """Run the chosen benchmarks in order; one that raises becomes a result stating the error. A benchmark
+    may return several rows (a list of results of its number, e.g. benchmark 9's headline and subset)."""
     results = []
     for number in numbers:
         module = importlib.import_module(BENCHMARKS[number])
         print(f"[benchmark {number}] {module.__name__} ...", file=progress, flush=True)
         start = time.perf_counter()
         try:
-            result = module.run(size)
+            outcome = module.run(size)
+            rows = outcome if isinstance(outcome, list) else [outcome]
         except Exception as exc:
-            result = BenchResult(number, module.__name__, baseline="", target="",
-                                 gap=f"the benchmark raised {type(exc).__name__}: {exc}",
-                                 notes=traceback.format_exc(limit=3))
-        result.notes = (result.notes + " " if result.notes else "") + f"(benchmark wall time {time.perf_counter() - start:.1f} s)"
-        result.measured = (f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, load average "
-                           + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
-        if size == "tiny":
-            # a smoke run exercises the code paths; its sizes say nothing about the targets
-            result.target_met = None
-        verdict = {True: "target met", False: "target NOT met", None: "not measured here"}[result.target_met]
-        print(f"[benchmark {number}] {verdict}", file=progress, flush=True)
-        results.append(result)
+            rows = [BenchResult(number, module.__name__, baseline="", target="",
+                                gap=f"the benchmark raised {type(exc).__name__}: {exc}",
+                                notes=traceback.format_exc(limit=3))]
+        for result in rows:
+            result.notes = (result.notes + " " if result.notes else "") + f"(benchmark wall time {time.perf_counter() - start:.1f} s)"
+            result.measured = (f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, load average "
+                               + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+            if size == "tiny":
+                # a smoke run exercises the code paths; its sizes say nothing about the targets
+                result.target_met = None
+            verdict = {True: "target met", False: "target NOT met", None: "not measured here"}[result.target_met]
+            print(f"[benchmark {number}] {verdict}", file=progress, flush=True)
+            results.append(result)
     return results
 
 
@@ -146,16 +149,22 @@ def _numbers(text: str | None) -> list[int]:
 
 def merged_into_previous(document: dict[str, Any], previous_path: Path) -> dict[str, Any]:
     """``document``'s rows put in place of the same-numbered rows of the results at ``previous_path``
-    (kept when it is a readable results file of the same size; otherwise ``document`` alone)."""
+    (kept when it is a readable results file of the same size; otherwise ``document`` alone). A number
+    may have several rows; the new run's rows of a number replace all the old ones of that number."""
     try:
         previous = json.loads(previous_path.read_text())
-        rows = {int(r["number"]): r for r in previous["results"]}
+        rows: dict[int, list[dict[str, Any]]] = {}
+        for r in previous["results"]:
+            rows.setdefault(int(r["number"]), []).append(r)
     except (OSError, ValueError, KeyError, TypeError):
         return document
     if previous.get("size") != document["size"]:
         return document
-    rows.update({int(r["number"]): r for r in document["results"]})
-    return {**document, "seconds": document["seconds"], "results": [rows[n] for n in sorted(rows)]}
+    new: dict[int, list[dict[str, Any]]] = {}
+    for r in document["results"]:
+        new.setdefault(int(r["number"]), []).append(r)
+    rows.update(new)
+    return {**document, "seconds": document["seconds"], "results": [r for n in sorted(rows) for r in rows[n]]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,7 +31,9 @@ def test_naive_baselines_compute_the_reference_result() -> None:
 def test_tiny_run_writes_json_and_markdown_with_the_machine(tmp_path: Path) -> None:
     assert main(["--size", "tiny", "--out", str(tmp_path), "--only", ",".join(map(str, sorted(BENCHMARKS)))]) == 0
     document = json.loads((tmp_path / "results.json").read_text())
-    assert [r["number"] for r in document["results"]] == sorted(BENCHMARKS)
+    numbers = [r["number"] for r in document["results"]]
+    assert sorted(set(numbers)) == sorted(BENCHMARKS) and numbers == sorted(numbers)
+    assert numbers.count(9) == 2  # benchmark 9: the default space (the headline) and the small-case subset
     assert document["machine"]["logical_cpus"] and document["machine"]["cpu"]
     for result in document["results"]:
         assert result["target_met"] is None  # a smoke run never claims a target
@@ -57,6 +59,13 @@ def test_only_replaces_its_rows_and_keeps_the_others(tmp_path: Path) -> None:
     new = {"size": "full", "seconds": 1.0, "results": [row(2, "new")]}
     merged = merged_into_previous(new, tmp_path / "results.json")
     assert [(r["number"], r["gap"]) for r in merged["results"]] == [(1, "old"), (2, "new"), (3, "old")]
+    # a number with two rows: the new run's rows replace both old ones, in their order
+    (tmp_path / "results.json").write_text(json.dumps({"size": "full", "results": [row(1, "old"), row(9, "old a"),
+                                                                                 row(9, "old b")]}))
+    twice = {"size": "full", "seconds": 1.0, "results": [row(9, "new a"), row(9, "new b")]}
+    assert [(r["number"], r["gap"]) for r in merged_into_previous(twice, tmp_path / "results.json")["results"]] == [
+        (1, "old"), (9, "new a"), (9, "new b")]
+    (tmp_path / "results.json").write_text(json.dumps(previous))
     # a smoke run never mixes with full-size rows, and a missing or broken file keeps the new rows alone
     assert merged_into_previous({**new, "size": "tiny"}, tmp_path / "results.json")["results"] == new["results"]
     (tmp_path / "results.json").write_text("{not json")

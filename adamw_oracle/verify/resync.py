@@ -225,8 +225,10 @@ def _exact_values(values: Any, double_double: bool) -> tuple[np.ndarray, np.ndar
     if not values or (values[0] == 0 and values.count(values[0]) == len(values)):
         # a fresh state: tuple.count compares the one shared Fraction(0) by identity, fast
         return np.zeros(len(values)), None, None
-    hi = np.array([float(x) for x in values], dtype=np.float64)
-    inexact = [i for i, x in enumerate(values) if isinstance(x, Fraction) and Fraction(float(x)) != x]
+    floats = [float(x) for x in values]
+    hi = np.array(floats, dtype=np.float64)
+    inexact = [i for i, (x, f) in enumerate(zip(values, floats))
+               if isinstance(x, Fraction) and not _held_by_float64(x) and Fraction(f) != x]
     if not inexact:
         return hi, None, None
     lo, r = np.zeros(hi.size), np.zeros(hi.size)
@@ -236,6 +238,13 @@ def _exact_values(values: Any, double_double: bool) -> tuple[np.ndarray, np.ndar
         lo[i] = float(x - head) if double_double else 0.0
         r[i] = float(abs(x - head - Fraction(lo[i]))) * UP2
     return hi, (lo if double_double else None), r
+
+
+def _held_by_float64(x: Fraction) -> bool:
+    """A quick sufficient test that ``x`` is a float64 value: ``n / 2**k`` with ``|n| < 2**53`` and
+    ``k <= 1074`` (every value of a case's dtype passes; a value failing it is checked exactly)."""
+    d = x.denominator
+    return d & (d - 1) == 0 and d.bit_length() <= 1075 and abs(x.numerator).bit_length() <= 53
 
 
 def _exact_rows(rows: Any, steps: int, n: int, double_double: bool) -> _Flat:
