@@ -160,7 +160,7 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
             flat = np.arange(a, b)
             with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
                 backend.start(b - a)
-                c = _gathered(per_step, consts[first_step], xp.asarray(flat // n), backend)
+                c = _gathered(per_step, consts[first_step], a, b, n, backend)
                 p, m, v, vmax = (starts[key].number(backend, a, b) for key in ("p", "m", "v", "vmax"))
                 g = grads.number(backend, a, b)
                 if param_load or state_load:
@@ -324,7 +324,7 @@ def _stacked_constants(consts: list[StepConstants], xp: Any) -> dict[str, Any]:
         if f.name == "t":
             continue
         values = [getattr(c, f.name) for c in consts]
-        if all(v is values[0] for v in values):
+        if all(v is values[0] or (xp is np and _same_bits(v, values[0])) for v in values):
             out[f.name] = values[0]
             continue
 
@@ -338,15 +338,47 @@ def _stacked_constants(consts: list[StepConstants], xp: Any) -> dict[str, Any]:
     return out
 
 
-def _gathered(per_step: dict[str, Any], template: StepConstants, ks: Any, backend: ArrayBackend) -> StepConstants:
-    """The step constants of the element-steps whose step indices are ``ks`` (per-element arrays)."""
+def _same_bits(a: ArrayNumber, b: ArrayNumber) -> bool:
+    """Whether two 0-d numbers hold the same bits in every part (a scalar equal at every step, e.g. beta1,
+    then stays one 0-d number: broadcasting it gives the same results as gathering equal copies)."""
+    if a.fmt != b.fmt:
+        return False
+    for attr in ("hi", "lo", "r", "e", "flags"):
+        x, y = getattr(a, attr), getattr(b, attr)
+        if (x is None) != (y is None):
+            return False
+        if x is not None and (np.shape(x) != () or np.shape(y) != () or np.asarray(x).dtype != np.asarray(y).dtype
+                              or np.asarray(x).tobytes() != np.asarray(y).tobytes()):
+            return False
+    return True
+
+
+def _gathered(per_step: dict[str, Any], template: StepConstants, a: int, b: int, n: int,
+              backend: ArrayBackend) -> StepConstants:
+    """The step constants of element-steps ``a..b`` (element-step j is step j // n), as per-element arrays."""
+    xp = backend.xp
+    k0, k1 = a // n, (b - 1) // n + 1
+    # element-steps of each step k0..k1-1 inside a..b: part[j // n] for j in a..b is part[k] repeated so often
+    counts = xp.asarray([min(b, (k + 1) * n) - max(a, k * n) for k in range(k0, k1)])
+    ks = None
+
+    def gather(part: Any) -> Any:
+        nonlocal ks
+        if part is None:
+            return None
+        if part.ndim == 1:
+            return xp.repeat(part[k0:k1], counts)
+        if ks is None:
+            ks = xp.asarray(np.arange(a, b) // n)
+        return part[ks]
+
     values: dict[str, Any] = {}
     for name, value in per_step.items():
         if isinstance(value, ArrayNumber):
             values[name] = value
             continue
         first, parts = value
-        gathered = {attr: (None if part is None else part[ks]) for attr, part in parts.items()}
+        gathered = {attr: gather(part) for attr, part in parts.items()}
         values[name] = ArrayNumber(gathered["hi"], gathered["lo"], gathered["r"], gathered["e"], gathered["flags"],
                                    first.fmt, backend)
     return StepConstants(t=template.t, **values)
