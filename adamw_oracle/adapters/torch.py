@@ -234,7 +234,7 @@ def plain_state(tensor):  # -> torch.Tensor
 def to_numpy(tensor) -> np.ndarray:  # a float64 numpy copy of a tensor on any device
     import torch  # optional dependency (torch), imported only when used
 
-    return tensor.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
+    return tensor.detach().to(device="cpu", dtype=torch.float64, copy=True).numpy()
 
 
 def drive_steps(opt, p, case: Case, grads: np.ndarray | None = None, *,
@@ -268,4 +268,6 @@ def drive_steps(opt, p, case: Case, grads: np.ndarray | None = None, *,
 def _same_bits(a, b) -> bool:  # NaN-aware equality of two tensors of one dtype
     import torch  # optional dependency (torch), imported only when used
 
+    if torch.equal(a, b):  # the common case, in one pass (a NaN is never equal: then the full comparison)
+        return True
     return bool(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0)))
