@@ -41,6 +41,7 @@ from adamw_oracle.contract import (
     preset,
 )
 from adamw_oracle.contract.case import Case
+from adamw_oracle.contract.precision import ParamRounding
 from adamw_oracle.gpu import HostBuildImplementation
 from adamw_oracle.gpu.codes import flags_for
 from adamw_oracle.gpu.host import host_batched_cases, host_convert, host_fused_step, host_multi_tensor_step
@@ -49,7 +50,7 @@ from adamw_oracle.gpu.scalars import scalar_table, step_scalars
 from adamw_oracle.gpu.storage import kind_of
 from adamw_oracle.reference import mpf_to_fraction, run_trajectory
 from adamw_oracle.verify import PrecisionModel, judge
-from adamw_oracle.verify.stochastic import judge_stochastic_rounding
+from adamw_oracle.verify.stochastic import judge_stochastic_rounding, round_down, round_up
 
 HALF = (Dtype.FLOAT16, Dtype.BFLOAT16)
 
@@ -489,6 +490,44 @@ def test_stochastic_rounding_of_bfloat16_parameters_passes_the_frequency_test() 
     assert judge(case, observed, precision=stochastic.precision_model(case.dtype)).passed
     f32 = Case(case.run, Dtype.FLOAT32)
     assert np.array_equal(stochastic.run(f32).params, HostBuildImplementation().run(f32).params)
+
+
+def test_multi_tensor_stochastic_rounding_draws_independent_bits_per_tensor() -> None:
+    """Equal bfloat16 tensors in one multi-tensor launch are rounded with different random bits (the
+    hash takes the tensor index as its stream): element i of tensor 1 and 2 rounds the other way from
+    tensor 0's element i as often as independent roundings do (sum of 2 f (1 - f) over the fractional
+    positions f of the float32 results), each stored value is a neighbour of its float32 result, and
+    tensor 0 (stream 0) is bit-identical to the single-array fused step."""
+    n, copies = 4096, 3
+    rng = np.random.default_rng(5)
+    config = preset("torch.AdamW", lr="0.01", weight_decay="0.01")
+    kind, wide = kind_of(Dtype.BFLOAT16), kind_of(Dtype.FLOAT32)
+    p0, g0 = (np.array(_values(Dtype.BFLOAT16, rng.normal(size=n)), dtype=np.float64) for _ in range(2))
+    stochastic = flags_for(config, rounding=ParamRounding.STOCHASTIC)
+    scalars = step_scalars(config, 1)
+    # the float32 results before rounding: the same arithmetic with float32 storage (bfloat16 inputs are exact)
+    x = wide.to_storage(p0)
+    host_fused_step(Dtype.FLOAT32, flags_for(config), scalars, x, wide.to_storage(g0), *(np.zeros(n, np.float32) for _ in range(2)), None)
+    single = kind.to_storage(p0)
+    host_fused_step(Dtype.BFLOAT16, stochastic, scalars, single, kind.to_storage(g0), *(np.zeros(n, np.float32) for _ in range(2)), None)
+    parts = [kind.to_storage(p0) for _ in range(copies)]
+    host_multi_tensor_step(Dtype.BFLOAT16, stochastic, scalars, parts, [kind.to_storage(g0) for _ in range(copies)],
+                           [np.zeros(n, np.float32) for _ in range(copies)], [np.zeros(n, np.float32) for _ in range(copies)])
+    assert np.array_equal(parts[0], single)
+    exact = x.astype(np.float64)
+    fmt = Dtype.BFLOAT16.format
+    low = np.array([float(round_down(Fraction(float(v)), fmt)) for v in exact])
+    high = np.array([float(round_up(Fraction(float(v)), fmt)) for v in exact])
+    f = np.where(high > low, (exact - low) / np.where(high > low, high - low, 1.0), 0.0)
+    values = [kind.from_storage(a) for a in parts]
+    for got in values:
+        assert np.all((got == low) | (got == high))
+    expected = float(np.sum(2 * f * (1 - f)))
+    sd = math.sqrt(float(np.sum(2 * f * (1 - f) * (1 - 2 * f * (1 - f)))))
+    assert expected > 500  # enough undecided elements for the comparison to mean something
+    for other in values[1:]:
+        differ = int(np.sum(other != values[0]))
+        assert abs(differ - expected) <= 6 * sd, (differ, expected, sd)
 
 
 @pytest.mark.parametrize("dtype", list(Dtype), ids=lambda d: d.value)

@@ -41,8 +41,10 @@
  * Storage of p_new: rounded to nearest, or (ROUNDING field = AO_ROUND_STOCHASTIC, bfloat16 parameters
  * only) stochastically: 16 random bits are added to the float32 pattern, which is then truncated, so
  * the value away from zero is taken with probability equal to the dropped fraction. The bits are a
- * counter-based hash of the element index and the step number (slot AO_S_STEP): reproducible, the same
- * on host and device, independent from element to element and step to step.
+ * counter-based hash of the element index, the step number (slot AO_S_STEP) and the stream: the tensor's
+ * index in a multi-tensor launch (0 for a single array and for the batched cases), so that tensors of
+ * one launch draw different bits for the same element index. Reproducible, the same on host and
+ * device, independent from element to element, step to step and tensor to tensor.
  */
 #ifndef AO_ELEMENT_CUH
 #define AO_ELEMENT_CUH
@@ -114,14 +116,16 @@ AO_HD ao_u16 ao_float_to_bf16_stochastic(float x, ao_u32 random_bits) {
     return (ao_u16)((u + (random_bits & 0xffffu)) >> 16);
 }
 
-/* A 32-bit integer finaliser (xor-shift-multiply, full avalanche): the random bits of element i at
- * step t are ao_mix(ao_mix(i_low ^ ao_mix(i_high)) + t). */
+/* A 32-bit integer finaliser (xor-shift-multiply, full avalanche): the random bits of element i of
+ * stream s at step t are ao_mix((ao_mix(i_low ^ ao_mix(i_high + K0)) ^ ao_mix(s + K2) ^ ao_mix(K2)) + t*K1).
+ * The stream term is 0 for s = 0, so a single array's bits do not depend on the multi-tensor launch. */
 AO_HD ao_u32 ao_mix(ao_u32 x) {
     x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
     return x;
 }
-AO_HD ao_u32 ao_random_bits(long long i, ao_u32 step) {
+AO_HD ao_u32 ao_random_bits(long long i, ao_u32 step, ao_u32 stream) {
     ao_u32 index = ao_mix((ao_u32)i ^ ao_mix((ao_u32)((unsigned long long)i >> 32) + 0x9e3779b9u));
+    index ^= ao_mix(stream + 0xc2b2ae35u) ^ ao_mix(0xc2b2ae35u);
     return ao_mix(index + step * 0x85ebca6bu);
 }
 
@@ -217,9 +221,11 @@ template <class C> struct AoScalars {
 #define AO_FIELD(flags, name) (((flags) >> AO_FLAG_##name##_SHIFT) & AO_FLAG_##name##_MASK)
 #define AO_HAS_WD(mask, flags) ((((mask) >> AO_FIELD(flags, WD)) & 1) != 0)
 
-/* The new parameter of element i in its storage type, rounded per the ROUNDING field. */
-template <class S> AO_HD typename S::storage ao_store_param(int flags, long long i, ao_u32 step, typename S::compute x) {
-    if (AO_FIELD(flags, ROUNDING) == AO_ROUND_STOCHASTIC) return S::store_stochastic(x, ao_random_bits(i, step));
+/* The new parameter of element i of stream `stream` (see ao_random_bits) in its storage type, rounded
+ * per the ROUNDING field. */
+template <class S> AO_HD typename S::storage ao_store_param(int flags, long long i, ao_u32 step, ao_u32 stream,
+                                                            typename S::compute x) {
+    if (AO_FIELD(flags, ROUNDING) == AO_ROUND_STOCHASTIC) return S::store_stochastic(x, ao_random_bits(i, step, stream));
     return S::store(x);
 }
 
@@ -295,16 +301,17 @@ template <class C> AO_HD C ao_element_update(int flags, const AoScalars<C>& k, C
     return update;
 }
 
-/* Element i of a fused step over one array: reads p, g, m, v, vmax and writes p, m, v, vmax. */
+/* Element i of a fused step over one array (stream: the array's index in a multi-tensor launch, 0 for
+ * a single array): reads p, g, m, v, vmax and writes p, m, v, vmax. */
 template <class S> AO_HD void ao_fused_element(
-    long long i, int flags, const AoScalars<typename S::compute>& k, typename S::storage* p,
+    long long i, ao_u32 stream, int flags, const AoScalars<typename S::compute>& k, typename S::storage* p,
     const typename S::storage* g, typename S::compute* m, typename S::compute* v, typename S::compute* vmax) {
     typedef typename S::compute C;
     C m_i = m[i];
     C v_i = v ? v[i] : (C)0;
     C vmax_i = vmax ? vmax[i] : (C)0;
     C p_new = ao_element_step<C>(flags, k, S::load(p[i]), S::load(g[i]), m_i, v_i, vmax_i);
-    p[i] = ao_store_param<S>(flags, i, k.step, p_new);
+    p[i] = ao_store_param<S>(flags, i, k.step, stream, p_new);
     m[i] = m_i;
     if (v) v[i] = v_i;
     if (vmax) vmax[i] = vmax_i;
@@ -336,7 +343,7 @@ template <class S> AO_HD void ao_batched_element(
             stored = S::store(p + y);
             comp_i = S::store(y - (S::load(stored) - p));
         } else {
-            stored = ao_store_param<S>(flags, i, k.step, ao_element_step<C>(flags, k, p, g, m_i, v_i, vmax_i));
+            stored = ao_store_param<S>(flags, i, k.step, 0u, ao_element_step<C>(flags, k, p, g, m_i, v_i, vmax_i));
         }
         traj[(long long)step * total + i] = stored;
         comp_traj[(long long)step * total + i] = comp_i;

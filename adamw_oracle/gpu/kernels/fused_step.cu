@@ -10,7 +10,7 @@ template <class S> __device__ void ao_fused_step_kernel(
     k.load(scalars);
     long long stride = (long long)blockDim.x * gridDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
-        ao_fused_element<S>(i, flags, k, p, g, m, v, vmax);
+        ao_fused_element<S>(i, 0u, flags, k, p, g, m, v, vmax);
 }
 
 #define AO_FUSED(SUFFIX, S)                                                                          \

@@ -32,7 +32,7 @@ extern "C" void ao_host_test_set_ftz_daz(int) {}
 #define AO_OMP_MIN_ELEMENTS 32768
 
 template <class S> static void ao_host_fused_loop(
-    long long n, int flags, const double* scalars, typename S::storage* __restrict p,
+    long long n, ao_u32 stream, int flags, const double* scalars, typename S::storage* __restrict p,
     const typename S::storage* __restrict g, typename S::compute* __restrict m,
     typename S::compute* __restrict v, typename S::compute* __restrict vmax) {
     AoIeeeGuard guard;
@@ -58,7 +58,7 @@ template <class S> static void ao_host_fused_loop(
     {
         AoIeeeGuard thread_guard;
 #pragma omp for schedule(static)
-        for (long long i = 0; i < n; ++i) ao_fused_element<S>(i, flags, k, p, g, m, v, vmax);
+        for (long long i = 0; i < n; ++i) ao_fused_element<S>(i, stream, flags, k, p, g, m, v, vmax);
     }
 }
 
@@ -66,7 +66,7 @@ template <class S> static void ao_host_fused_loop(
     extern "C" void ao_host_fused_step_##SUFFIX(                                                     \
         long long n, int flags, const double* scalars, S::storage* p, const S::storage* g,           \
         S::compute* m, S::compute* v, S::compute* vmax) {                                            \
-        ao_host_fused_loop<S>(n, flags, scalars, p, g, m, v, vmax);                                  \
+        ao_host_fused_loop<S>(n, 0u, flags, scalars, p, g, m, v, vmax);                              \
     }                                                                                                \
     extern "C" void ao_host_multi_tensor_step_##SUFFIX(                                              \
         int n_tensors, int flags, const double* scalars, const long long* sizes,                     \
@@ -74,7 +74,7 @@ template <class S> static void ao_host_fused_loop(
         const unsigned long long* m_ptrs, const unsigned long long* v_ptrs,                          \
         const unsigned long long* vmax_ptrs) {                                                       \
         for (int t = 0; t < n_tensors; ++t)                                                          \
-            ao_host_fused_loop<S>(sizes[t], flags, scalars, (S::storage*)p_ptrs[t],                  \
+            ao_host_fused_loop<S>(sizes[t], (ao_u32)t, flags, scalars, (S::storage*)p_ptrs[t],       \
                                   (const S::storage*)g_ptrs[t], (S::compute*)m_ptrs[t],              \
                                   (S::compute*)v_ptrs[t], (S::compute*)vmax_ptrs[t]);                \
     }                                                                                                \

@@ -2,7 +2,8 @@
  * Pointer tables (device arrays of addresses, one entry per tensor) give each tensor's p, g, m, v, vmax
  * (v/vmax entries may be 0). The host splits every tensor into chunks of `chunk` elements and assigns
  * one block per chunk: block b updates elements [block_start[b], min(block_start[b] + chunk, size))
- * of tensor block_tensor[b]. All tensors share the flags word and the step's scalars. */
+ * of tensor block_tensor[b]. All tensors share the flags word and the step's scalars; tensor t's stochastic
+ * rounding draws from stream t (ao_random_bits), so equal tensors of one launch get different bits. */
 #include "ao_element.cuh"
 
 template <class S> __device__ void ao_multi_tensor_kernel(
@@ -22,7 +23,7 @@ template <class S> __device__ void ao_multi_tensor_kernel(
     C* v = (C*)v_ptrs[tensor];
     C* vmax = (C*)vmax_ptrs[tensor];
     for (long long i = start + threadIdx.x; i < end; i += blockDim.x)
-        ao_fused_element<S>(i, flags, k, p, g, m, v, vmax);
+        ao_fused_element<S>(i, (ao_u32)tensor, flags, k, p, g, m, v, vmax);
 }
 
 #define AO_MULTI(SUFFIX, S)                                                                          \
