@@ -32,7 +32,7 @@ from adamw_oracle.contract.capabilities import Capability
 from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
-from adamw_oracle.contract.precision import PrecisionModel
+from adamw_oracle.contract.precision import ParamSummation, PrecisionModel
 from adamw_oracle.contract.presets import preset
 from adamw_oracle.contract.run import Run
 from adamw_oracle.contract.state import OptimizerState
@@ -233,9 +233,8 @@ def _stagnation_case(dtype: Dtype) -> Case:
     rounding to nearest keeps p = 1; compensated summation moves p to 1 - 8 lr.
 
     torch-optimi keeps float16/bfloat16 parameters with Kahan summation by default (``kahan_sum=None``):
-    its results are closer to the exact ones than round-to-nearest, and the error model's bound for
-    the format covers them, so ``check`` passes their values; ``identify`` reports the compensated
-    summation (its ``stagnation`` probe) as outside the contract's precision models."""
+    ``check`` judges ``p + kahan_comp`` under its declared Kahan model (:func:`_optimi_kahan`), and
+    ``identify`` names the compensated summation (its ``stagnation`` probe)."""
     lr = Fraction(1, 2 ** dtype.format.precision) / 4
     return Case(Run(preset("torch.AdamW", lr=lr, eps=Fraction(1, 2**60), weight_decay=0), (_1,) * 4, ((_1,) * 4,) * 8),
                 dtype)
@@ -349,15 +348,27 @@ def _torchao(name: str, preset_name: str, bits: str, block: int) -> TargetInfo:
                       frozenset({Capability.WEIGHT_DECAY, Capability.AMSGRAD}), precision=_TORCHAO_PRECISION, known=known)
 
 
+def _optimi_kahan(dtype: Dtype) -> PrecisionModel:
+    """torch-optimi in float16/bfloat16 (``kahan_sum=None``, its default): every operation rounded to
+    the parameter format, state in it, and the parameter kept with Kahan summation, its
+    ``state[p]["kahan_comp"]`` the compensation (the torch adapter reports it after every step). Its
+    decoupled decay multiplies the stored parameter before the compensated update
+    (``param.mul_(1 - lr*wd)``), so the decay is not compensated."""
+    return PrecisionModel(dtype, dtype, dtype, param_summation=ParamSummation.KAHAN, decay_compensated=False)
+
+
+_OPTIMI_PRECISION = {d: _optimi_kahan(d) for d in HALF_DTYPES}
+
 IMPORT_PATH_TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("optimi:Adam", "optimi", "torch.Adam", Family.ADAM, ("default",), ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN_WRITES_GRAD, OPTIMI_L2_WRITES_GRAD),
-               state_is_mv=False),
+               frozenset({Capability.WEIGHT_DECAY}), precision=_OPTIMI_PRECISION,
+               known=(OPTIMI_KAHAN_WRITES_GRAD, OPTIMI_L2_WRITES_GRAD), state_is_mv=False),
     TargetInfo("optimi:AdamW", "optimi", "torch.AdamW", Family.ADAM, ("default",), ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_KAHAN_WRITES_GRAD,), state_is_mv=False),
-    TargetInfo("optimi:StableAdamW", "optimi", "torch.AdamW", Family.ADAM, ("default",), ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY}), known=(OPTIMI_STABLE_CLIPPING, OPTIMI_KAHAN_WRITES_GRAD),
+               frozenset({Capability.WEIGHT_DECAY}), precision=_OPTIMI_PRECISION, known=(OPTIMI_KAHAN_WRITES_GRAD,),
                state_is_mv=False),
+    TargetInfo("optimi:StableAdamW", "optimi", "torch.AdamW", Family.ADAM, ("default",), ALL_DTYPES,
+               frozenset({Capability.WEIGHT_DECAY}), precision=_OPTIMI_PRECISION,
+               known=(OPTIMI_STABLE_CLIPPING, OPTIMI_KAHAN_WRITES_GRAD), state_is_mv=False),
     _torchao("AdamW8bit", "torch.AdamW", "8bit", 256),
     _torchao("Adam8bit", "torch.Adam", "8bit", 256),
     _torchao("AdamW4bit", "torch.AdamW", "4bit", 128),

@@ -129,7 +129,10 @@ class TorchImplementation:
             keys["vmax"] = "max_exp_avg_sq"
         # the state after every step, for the per-step judge (tiled runs of N elements are not recorded)
         recorder = StateRecorder(opt, p, {**keys, "step": "step"}) if params is None and self.per_step_state else None
-        rows, findings = drive_steps(opt, p, case, grads, after_step=recorder)
+        # a Kahan compensation buffer (torch-optimi's kahan_comp) is recorded after every step whatever the
+        # class's other state means: the Kahan judge needs it for every step
+        compensation = CompensationRecorder(opt, p)
+        rows, findings = drive_steps(opt, p, case, grads, after_step=_both(recorder, compensation))
         st = opt.state.get(p, {})
         state = {k: st[key] for k, key in keys.items()
                  if isinstance(st.get(key), torch.Tensor) and st[key].numel() == p.numel()}
@@ -137,7 +140,22 @@ class TorchImplementation:
             rows, {k: to_numpy(plain_state(v)).reshape(-1) for k, v in state.items()},
             findings=findings,
             step_states=recorder.stacked(case) if recorder is not None else {},
+            compensation=compensation.stacked(case.run.steps),
         )
+
+
+COMPENSATION_KEY = "kahan_comp"
+"""The optimizer-state name of a Kahan compensation buffer of the parameter's size and dtype
+(torch-optimi's ``kahan_sum``: ``p + kahan_comp`` is its high-precision parameter; for a full-precision
+parameter optimi keeps a 1-element placeholder or None there, which is not recorded)."""
+
+
+def _both(*calls: Callable[[], None] | None) -> Callable[[], None]:
+    def call() -> None:
+        for c in calls:
+            if c is not None:
+                c()
+    return call
 
 
 class StateRecorder:
@@ -161,6 +179,29 @@ class StateRecorder:
 
     def stacked(self, case: Case) -> dict[str, np.ndarray]:
         return stack_step_states(self.rows, case.run.steps, case.run.size)
+
+
+class CompensationRecorder:
+    """Called after every ``step()``: copies ``opt.state[p]["kahan_comp"]`` when it is a compensation
+    buffer (a tensor of p's size and dtype; optimi keeps a 1-element uint8 placeholder or None for
+    full-precision parameters, which is no compensation)."""
+
+    def __init__(self, opt: Any, p: Any) -> None:
+        self.opt, self.p = opt, p
+        self.rows: list[np.ndarray] = []
+
+    def __call__(self) -> None:
+        import torch  # optional dependency (torch), imported only when used
+
+        value = self.opt.state.get(self.p, {}).get(COMPENSATION_KEY)
+        if isinstance(value, torch.Tensor) and value.dtype == self.p.dtype and value.numel() == self.p.numel():
+            self.rows.append(to_numpy(value).reshape(-1))
+
+    def stacked(self, steps: int) -> np.ndarray | None:
+        """The compensation after every step, shape ``(steps, n)``; None unless every step had one."""
+        if len(self.rows) != steps or steps == 0:
+            return None
+        return np.array(self.rows, dtype=np.float64)
 
 
 def user_class(optimizer_class: type, family: Family, path: str | None, options: Mapping[str, Any] | None,

@@ -73,6 +73,11 @@ class ParamSummation(enum.Enum):
       are unchanged; the *high-precision value* p + c is what the judge compares with the exact
       parameter, under a bound that grows with |d| instead of |p| (:mod:`adamw_oracle.verify.kahan`).
       An implementation reports c after every step in ``Observation.compensation``.
+
+      Where the decoupled decay goes is :attr:`PrecisionModel.decay_compensated`: inside d (the
+      kernels' form, the default), or applied to the stored parameter before the compensated update,
+      ``p <- fl(p - decay)`` (torch-optimi's ``param.mul_(1 - lr*wd)``), which rounds the decayed
+      parameter as plain storage does: the bound then grows by ``u_P |p|`` at every step with a decay.
     """
 
     PLAIN = "plain"
@@ -115,6 +120,9 @@ class PrecisionModel:
     scalars: Dtype | None = None
     param_rounding: ParamRounding = ParamRounding.NEAREST
     param_summation: ParamSummation = ParamSummation.PLAIN
+    #: under Kahan summation: whether the decoupled decay is part of the compensated change d (True, the
+    #: kernels' form) or multiplies the stored parameter before the compensated update (False: torch-optimi)
+    decay_compensated: bool = True
 
     def __post_init__(self) -> None:
         for name in ("arithmetic", "state", "param"):
@@ -125,6 +133,10 @@ class PrecisionModel:
         object.__setattr__(self, "param_summation", summation)
         if summation is ParamSummation.KAHAN and rounding is ParamRounding.STOCHASTIC:
             raise InvalidArgumentError("param_summation", summation.value, "plain with stochastic rounding")
+        if not isinstance(self.decay_compensated, bool):
+            raise InvalidArgumentError("decay_compensated", self.decay_compensated, "True or False")
+        if not self.decay_compensated and summation is not ParamSummation.KAHAN:
+            raise InvalidArgumentError("decay_compensated", False, "True unless param_summation is kahan")
         if rounding is ParamRounding.STOCHASTIC and not (
                 self.param is Dtype.BFLOAT16 and self.arithmetic.format.precision > self.param.format.precision):
             raise InvalidArgumentError("param_rounding", rounding.value,
@@ -164,9 +176,10 @@ class PrecisionModel:
         return cls(Dtype.FLOAT32, Dtype.FLOAT32, d, param_rounding=ParamRounding.STOCHASTIC)
 
     @classmethod
-    def kahan(cls, dtype: Dtype | str) -> PrecisionModel:
-        """:meth:`mixed` with the parameter kept by compensated (Kahan) summation."""
-        return replace(cls.mixed(dtype), param_summation=ParamSummation.KAHAN)
+    def kahan(cls, dtype: Dtype | str, *, decay_compensated: bool = True) -> PrecisionModel:
+        """:meth:`mixed` with the parameter kept by compensated (Kahan) summation (``decay_compensated``:
+        see :class:`ParamSummation`)."""
+        return replace(cls.mixed(dtype), param_summation=ParamSummation.KAHAN, decay_compensated=decay_compensated)
 
     def param_cost(self) -> FormatCost:
         """The cost of storing the parameter: one rounding to nearest, or one stochastic rounding."""
@@ -192,6 +205,8 @@ class PrecisionModel:
             text += ", parameters rounded stochastically"
         if self.param_summation is ParamSummation.KAHAN:
             text += ", parameters kept with Kahan compensation"
+            if not self.decay_compensated:
+                text += " (decoupled decay applied to the stored parameter)"
         return text
 
 

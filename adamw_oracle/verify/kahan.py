@@ -20,6 +20,17 @@ roundoffs, eta_A, eta_P the underflow terms)::
     e_s' = e_s + e_d + e_y + e_p
 
 so the bound on p + c grows with |d| (and u_A |p|), not with u_P |p| per step as plain storage does.
+
+With ``decay_compensated=False`` (torch-optimi: ``param.mul_(1 - lr*wd)`` before the compensated
+update) the decoupled decay is applied to the stored parameter first and only d = -update is
+compensated; the decayed parameter is rounded as plain storage is::
+
+    p_dec = fl_P(fl_A(p - decay))                  e_dec = e_decay + (u_A + u_P)(|s| + e_s + C + |decay*| + e_decay)(1 + u_A) + eta_A + eta_P
+    then the steps above from p_dec, with d = -update and e_s + e_dec in place of e_s
+
+(the compensation is not decayed: the error that leaves, |decay coefficient| C, is inside e_decay,
+which is computed from p with its bound e_s + C). A decay that is exactly 0 (wd = 0, or none) rounds
+nothing.
 :func:`judge_kahan_elements` (which :func:`~adamw_oracle.verify.judge` calls for this model) compares the observed ``params + compensation`` (exactly, in rationals) with the
 exact parameter under ``slack * e_s'``, and the stored ``params`` alone under ``slack * (e_s' + C')``
 (the parameter is the high-precision value less its compensation); an element-step passes when both
@@ -79,14 +90,23 @@ def kahan_bounds(case: Case, precision: PrecisionModel, *, prec: int = 200) -> t
         m = [backend.store(r.m, state_fmt) for r in steps]
         row = []
         for i, r in enumerate(steps):
-            d = -(r.update + r.decay)
-            flags = d.flags | s[i].flags
+            e_in, decay_size = s[i].e, 0.0
+            if precision.decay_compensated:
+                d = -(r.update + r.decay)
+            else:  # the decay rounds the stored parameter first (see the module docstring)
+                d = -r.update
+                decay_size = abs_float(r.decay.x) + r.decay.e
+            if decay_size > 0:  # p - 0 is exact: no decay, no rounding
+                e_in = inflate(s[i].e + r.decay.e + (ua + up) * (abs_float(s[i].x) + s[i].e + comp[i] + decay_size)
+                               * (1 + ua) + eta_a + eta_p)
+            flags = d.flags | s[i].flags | r.decay.flags
             reach = comp[i] + abs_float(d.x) + d.e
             e_y = inflate((ua + up) * reach * (1 + ua) + eta_a + eta_p)
-            size = abs_float(s[i].x) + s[i].e + comp[i] + reach + e_y
+            size = abs_float(s[i].x) + decay_size + e_in + comp[i] + reach + e_y
             c_new = inflate((up * size + eta_p) * (1 + 4 * ua) * (1 + 2 * up))
             e_p = inflate(ua * (reach + e_y + 2 * c_new) * (1 + 2 * ua) + up * c_new * (1 + ua) + 2 * eta_a + eta_p)
-            e_s = inflate(s[i].e + d.e + e_y + e_p)
+            e_s = inflate(e_in + d.e + e_y + e_p)
+            d = -(r.update + r.decay)  # the exact change of s either way
             if size > param.largest:
                 flags |= OVERFLOW
             s[i] = Tracked(s[i].x + d.x, e_s if math.isfinite(e_s) else math.inf, flags, backend)
