@@ -5,7 +5,7 @@
 
 The implementation below follows the equations of every convention a file can name (its groups carry
 them): Adam with coupled L2 or decoupled decay (scaled by lr, by the schedule multiplier, or unscaled; on
-the previous or the updated parameter), eps after the root, inside it or epsilon-hat, bias correction
+the previous or the updated parameter), eps after the root, inside it, epsilon-hat or as a floor under it, bias correction
 on/off, AMSGrad over raw v or over v-hat, maximize; and SGD with momentum, dampening and Nesterov.
 float64 and float32 files are computed in their own dtype; float16 and bfloat16 files in float32, with
 p, m and v stored in the file's dtype after every step. ``--wrong`` forgets the bias correction of the
@@ -93,6 +93,8 @@ def adam_step(conv: dict, h: dict, t: int, p, g, m, v, vmax, ft, wrong: bool):
         update = (lr_t * np.sqrt(bc2) / bc1) * m / (np.sqrt(raw) + eps)
     elif conv["eps_placement"] == "inside_root":
         update = lr_t * (m / bc1) / (np.sqrt(v_tilde + eps_root) + eps)
+    elif conv["eps_placement"] == "floor":
+        update = lr_t * (m / bc1) / np.maximum(np.sqrt(v_tilde), eps)
     else:
         update = lr_t * (m / bc1) / (np.sqrt(v_tilde) + eps)
     return decay(conv, h, p, update, ft), m, v, vmax

@@ -34,7 +34,8 @@ from adamw_oracle.vectors import (
 )
 from adamw_oracle.vectors.bits import WIDTH
 from adamw_oracle.vectors.catalogue import other_config
-from adamw_oracle.vectors.replay import load_file, vectors_of
+from adamw_oracle.vectors.replay import check_observation, load_file, vectors_of
+from adamw_oracle.vectors.variants import VARIANTS, VARIANTS_BY_LABEL, Variant
 from adamw_oracle.verify import judge
 
 pytest.importorskip("flint", reason="generating vectors needs python-flint (the [bench] extra)")
@@ -288,6 +289,10 @@ def test_readme_states_the_suite_as_it_is() -> None:
     assert f"{len(PRESETS) * len(DTYPES)} files" in section
     for flag in ("bias_correction_t1", "step_near_2^24", "vector_tail"):
         assert flag.split("_")[0] in section
+    variants = _variant_documents()
+    assert f"Another {sum(d['numberOfVectors'] for _, _, d in variants)} vectors in {len(variants)} files" in section
+    for variant in VARIANTS:
+        assert f"`{variant.label}." in section
 
 
 def test_write_refuses_the_installed_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -345,3 +350,128 @@ def test_replay_counts_passes_under_a_declared_precision_apart() -> None:
     declared = replay_vectors(_Float32ScalarsAdamW(True), "torch.AdamW", dtypes=["float64"])
     assert declared.within_declared >= len(plain) // 2 and "float32 scalars" in declared.describe()
     assert declared.run == undeclared.run
+
+
+# -- variants: conventions and precision models no preset has (vectors/variants.py) ----------------
+
+def _variant_documents() -> list[tuple[Variant, Dtype, dict]]:
+    return [(v, d, load_file(VECTORS / file_name(v.label, d))) for v in VARIANTS for d in v.dtypes]
+
+
+def test_variant_files_validate_and_state_their_model() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(json.loads((VECTORS / SCHEMA_NAME).read_text()))
+    documents = _variant_documents()
+    assert {v.name for v, _, _ in documents} == {"eps_floor", "float32_arithmetic", "kahan", "stochastic_rounding"}
+    for variant, dtype, document in documents:
+        validator.validate(document)
+        model = variant.model(dtype)
+        assert document["preset"] == variant.base and document["variant"]["label"] == variant.label
+        assert document["variant"]["precisionModel"] == model.describe()
+        assert document["numberOfVectors"] >= 40
+        for group in document["groups"]:
+            assert (group["conventions"]["eps_placement"] == "floor") == (variant.name == "eps_floor")
+            for vector in group["vectors"]:
+                for step in vector["steps"]:
+                    assert ("highPrecision" in step) == (variant.name == "kahan")
+                    assert ("m" in step) == (variant.name == "eps_floor")
+    floor = [d for v, _, d in documents if v.name == "eps_floor"]
+    apart = {name for d in floor for g in d["groups"] for vec in g["vectors"] for name in vec["tellsApart"]}
+    assert "torch.AdamW" in apart  # eps as a floor is not eps after the root
+
+
+@pytest.mark.parametrize("label, dtype", [("torch.AdamW+eps_floor", "float32"), ("torch.AdamW+float32_arithmetic", "float64"),
+                                          ("torch.AdamW+kahan", "bfloat16"), ("torch.AdamW+stochastic_rounding", "bfloat16")])
+def test_variant_expected_bits_agree_with_the_mpmath_certification(label: str, dtype: str) -> None:
+    """The exact parameters (bits and decimals) are the mpmath reference's, whatever the precision model."""
+    for loaded in _sample(label, dtype, (1, 13, 36)):
+        cert = certify_run(loaded.case().run, 20, ["p_new"])
+        for k, step in enumerate(loaded.vector["steps"]):
+            for i, bits in enumerate(step["p"]["bits"]):
+                value = cert.steps[k][i]["p_new"]
+                exact = Fraction(value.decimal)  # 20 certified digits: rounds like the exact value to 8..53 bits here
+                assert hex_bits(Dtype(dtype).format.round(exact), Dtype(dtype)) == bits, (loaded.label, k, i)
+                assert abs(Fraction(step["p"]["decimal"][i]) - exact) <= abs(exact) / 10**19, (loaded.label, k, i)
+
+
+@pytest.mark.parametrize("label, dtype", [("torch.AdamW+eps_floor", "float32"), ("torch.AdamW+float32_arithmetic", "float64"),
+                                          ("torch.AdamW+stochastic_rounding", "bfloat16")])
+def test_variant_tolerances_are_the_judges_bound_under_its_model(label: str, dtype: str) -> None:
+    """At ulps steps (on the far side) the judge passes an element under the variant's model; one step
+    further it does not."""
+    kind = Dtype(dtype)
+    model = VARIANTS_BY_LABEL[label].model(kind)
+    for loaded in _sample(label, dtype, (1, 2, 25)):
+        case = loaded.case()
+        expected = np.array([[from_bits(int(b, 16), kind) for b in s["p"]["bits"]] for s in loaded.vector["steps"]])
+        assert judge(case, Observation(expected), precision=model).passed
+        ulps = loaded.vector["steps"][-1]["p"]["ulps"][0]
+        assert ulps is not None
+        base = ordinal(to_bits(Fraction(expected[-1, 0]), kind), kind)
+        verdicts = []
+        for sign in (1, -1):
+            moved = []
+            for extra in (0, 1):
+                observed = expected.copy()
+                observed[-1, 0] = _from_ordinal(base + sign * (ulps + extra), kind)
+                moved.append(judge(case, Observation(observed), precision=model).passed)
+            verdicts.append(moved)
+        assert [True, False] in verdicts, (loaded.label, ulps, verdicts)
+
+
+def test_kahan_high_precision_bound_is_the_judges_bound() -> None:
+    """p + c at the highPrecision bound from the exact value passes the Kahan judge; 2**-20 beyond it fails."""
+    kind = Dtype.BFLOAT16
+    model = VARIANTS_BY_LABEL["torch.AdamW+kahan"].model(kind)
+    for loaded in _sample("torch.AdamW+kahan", "bfloat16", (1, 2, 25)):
+        case = loaded.case()
+        steps = loaded.vector["steps"]
+        params = np.array([[from_bits(int(b, 16), kind) for b in s["p"]["bits"]] for s in steps])
+        exact = [[Fraction(d) for d in s["highPrecision"]["decimal"]] for s in steps]
+        bound = Fraction(steps[-1]["highPrecision"]["bound"][0])
+        verdicts = []
+        for factor in (Fraction(1) - Fraction(1, 2**20), Fraction(1) + Fraction(1, 2**20)):
+            comp = np.array([[float(e - Fraction(p)) for e, p in zip(row, prow)] for row, prow in zip(exact, params)])
+            comp[-1, 0] = float(exact[-1][0] + factor * bound - Fraction(params[-1, 0]))
+            verdicts.append(judge(case, Observation(params, compensation=comp), precision=model).passed)
+        assert verdicts == [True, False], (loaded.label, verdicts)
+
+
+def test_kernel_host_build_passes_the_variant_files() -> None:
+    """The GPU layer's host build, in each variant's form (eps floor convention, float32 arithmetic,
+    Kahan summation, stochastic rounding), meets every valid vector: p within ulps and, for Kahan,
+    p + c within the highPrecision bound (its compensation starts at 0, as the files say)."""
+    from adamw_oracle.gpu import HostBuildImplementation
+
+    builds = {"eps_floor": HostBuildImplementation(), "float32_arithmetic": HostBuildImplementation(arithmetic="float32"),
+              "kahan": HostBuildImplementation(summation="kahan"),
+              "stochastic_rounding": HostBuildImplementation(rounding="stochastic")}
+    checked = 0
+    for variant in VARIANTS:
+        for dtype in variant.dtypes:
+            if variant.name == "eps_floor" and dtype in (Dtype.FLOAT16, Dtype.BFLOAT16):
+                continue  # the host build's half formats compute in float32: judged by the conservative bound anyway
+            for loaded in vectors_of(variant.label, dtype):
+                if loaded.vector["result"] != "valid":
+                    continue
+                observation = builds[variant.name].run(loaded.case())
+                assert observation.error is None
+                assert not check_observation(loaded.vector, dtype, observation.params), loaded.label
+                if variant.name == "kahan":
+                    assert observation.compensation is not None
+                    for k, step in enumerate(loaded.vector["steps"]):
+                        for i, (decimal, bound) in enumerate(zip(step["highPrecision"]["decimal"], step["highPrecision"]["bound"])):
+                            high = Fraction(observation.params[k, i]) + Fraction(observation.compensation[k, i])
+                            assert abs(high - Fraction(decimal)) <= Fraction(bound) * (1 + Fraction(1, 10**15)), loaded.label
+                checked += 1
+    assert checked >= 5 * 40
+
+
+def test_numpy_consumer_runs_the_eps_floor_file() -> None:
+    name = "torch.AdamW+eps_floor.float32"
+    program = [sys.executable, str(ROOT / "examples" / "vectors_numpy.py"), str(VECTORS / f"{name}.json")]
+    good = subprocess.run(program, capture_output=True, text=True, timeout=120)
+    passed, failed = _count(good.stdout)
+    assert good.returncode == 0 and failed == 0 and passed == load_file(VECTORS / f"{name}.json")["numberOfVectors"]
+    bad = subprocess.run([*program, "--wrong"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and _count(bad.stdout)[1] > 0

@@ -300,9 +300,9 @@ def sgd_groups(preset: Preset, dtype: Dtype) -> list[GroupDesign]:
     return groups
 
 
-def groups_for(preset_name: str, dtype: Dtype) -> list[GroupDesign]:
-    """Every group of the file of ``preset_name`` and ``dtype``."""
-    preset = PRESETS[preset_name]
+def groups_for(preset_name: str | Preset, dtype: Dtype) -> list[GroupDesign]:
+    """Every group of the file of ``preset_name`` (or of a variant's :class:`Preset`) and ``dtype``."""
+    preset = PRESETS[preset_name] if isinstance(preset_name, str) else preset_name
     builder: Callable[[Preset, Dtype], list[GroupDesign]] = adam_groups if preset.conventions.family is Family.ADAM else sgd_groups
     return builder(preset, dtype)
 

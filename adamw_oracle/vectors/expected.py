@@ -28,7 +28,7 @@ from typing import Any
 from adamw_oracle.contract.case import Case
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
-from adamw_oracle.contract.precision import FormatCost, PrecisionModel
+from adamw_oracle.contract.precision import FormatCost, ParamSummation, PrecisionModel
 from adamw_oracle.contract.run import Run
 from adamw_oracle.errors import CertificationError
 from adamw_oracle.reference.adam import adam_element_step
@@ -39,8 +39,9 @@ from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.reference.trajectory import run_trajectory
 from adamw_oracle.vectors.bits import ordinal, to_bits
 from adamw_oracle.vectors.rational import exact_values
-from adamw_oracle.verify.error_model import tracked_constants
+from adamw_oracle.verify.error_model import bounded_trajectory, tracked_constants
 from adamw_oracle.verify.judge import SLACK
+from adamw_oracle.verify.kahan import kahan_bounds
 from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW, RunningErrorBackend, Tracked
 
 DIGITS = 21
@@ -63,6 +64,8 @@ class Expected:
     decimal: str
     ulps: int | None
     why: str | None = None
+    #: ``highPrecision`` entries (Kahan variant): the bound on |p + c - exact| (None: acceptable)
+    bound: float | None = None
 
 
 def quantities(run: Run) -> tuple[str, ...]:
@@ -75,7 +78,8 @@ def quantities(run: Run) -> tuple[str, ...]:
 Value = tuple[Fraction | float, str]  # (correctly rounded value in the dtype, certified decimal)
 
 
-def certified(run: Run, dtype: Dtype, names: tuple[str, ...] | None = None) -> list[dict[str, list[Value]]]:
+def certified(run: Run, dtype: Dtype, names: tuple[str, ...] | None = None, *,
+              with_decimal: bool | None = None) -> list[dict[str, list[Value]]]:
     """Per step and quantity (default: :func:`quantities`): (rounded value, decimal) per element.
 
     An enclosure that has not settled by ``EXACT_PREC`` bits is decided by the value's exact rational
@@ -84,6 +88,7 @@ def certified(run: Run, dtype: Dtype, names: tuple[str, ...] | None = None) -> l
     an exact 0 (a moment that cancels) never settles otherwise. Irrational values only get more bits.
     """
     wanted = names if names is not None else quantities(run)
+    decimals = names is None if with_decimal is None else with_decimal
     exact: list[dict[str, list[Fraction | None]]] | None = None
     prec = START_PREC
     while True:
@@ -97,7 +102,7 @@ def certified(run: Run, dtype: Dtype, names: tuple[str, ...] | None = None) -> l
                     values = []
                     for i, element in enumerate(row):
                         ball = element.p_new if name == "p" else getattr(element, name)
-                        value = _settled(ball, dtype, with_decimal=names is None)
+                        value = _settled(ball, dtype, with_decimal=decimals)
                         if value is None and prec >= EXACT_PREC and ball.is_finite():
                             exact = exact if exact is not None else exact_values(run, wanted)
                             value = _from_exact(exact[k][name][i], dtype)
@@ -271,8 +276,42 @@ def _directed_ordinal(value: Fraction, dtype: Dtype, *, up: bool) -> int:
     return max(-largest, min(largest, position))
 
 
-def expected_trajectory(case: Case) -> list[dict[str, list[Expected]]]:
-    """Per step and quantity: the :class:`Expected` of every element of ``case``."""
+def model_trajectory(case: Case, precision: PrecisionModel) -> list[dict[str, list[Expected]]]:
+    """Per step: the :class:`Expected` of every element's parameter under ``precision`` (a variant's
+    model, :mod:`adamw_oracle.vectors.variants`): the running bound of
+    :func:`~adamw_oracle.verify.error_model.bounded_trajectory` (to nearest or stochastic rounding,
+    values rounded when read from a finer format), or under Kahan summation the bounds of
+    :func:`~adamw_oracle.verify.kahan.kahan_bounds`: ``p`` within the high-precision bound plus the
+    compensation's, and ``highPrecision`` (the bound on |p + c - exact|)."""
+    dtype = case.dtype
+    values = certified(case.run, dtype, ("p",), with_decimal=True)
+    kahan = precision.param_summation is ParamSummation.KAHAN
+    if kahan:
+        bounds = [list(row) for row in kahan_bounds(case, precision)]
+    else:
+        bounds = [[(bv, 0.0) for bv in row] for row in bounded_trajectory(case, precision).params]
+    rows = []
+    for value_row, bound_row in zip(values, bounds):
+        params, high = [], []
+        for (rounded, text), (bv, compensation) in zip(value_row["p"], bound_row):
+            bits = to_bits(rounded, dtype)
+            allowed, allowed_high = SLACK * (bv.bound + compensation), SLACK * bv.bound
+            if bv.flags & (ILL | OVERFLOW | NONFINITE) or not math.isfinite(allowed) or not isinstance(bv.exact, Fraction):
+                why = reason(bv.flags if bv.flags & (ILL | OVERFLOW | NONFINITE) else OVERFLOW)
+                params.append(Expected(bits, text, None, why))
+                high.append(Expected(bits, text, None, why))
+                continue
+            params.append(Expected(bits, text, tolerance(bv.exact, rounded, allowed, dtype)))
+            high.append(Expected(bits, text, None, bound=allowed_high))
+        rows.append({"p": params, "highPrecision": high} if kahan else {"p": params})
+    return rows
+
+
+def expected_trajectory(case: Case, precision: PrecisionModel | None = None) -> list[dict[str, list[Expected]]]:
+    """Per step and quantity: the :class:`Expected` of every element of ``case`` (under the
+    conservative model, or only the parameter under another ``precision``: :func:`model_trajectory`)."""
+    if precision is not None and precision != PrecisionModel.conservative(case.dtype):
+        return model_trajectory(case, precision)
     values = certified(case.run, case.dtype)
     tracked = tracked_rows(case)
     dtype = case.dtype

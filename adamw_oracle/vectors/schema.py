@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from adamw_oracle.contract.presets import PRESETS
+from adamw_oracle.vectors.variants import VARIANTS
 
 _HEX = {"type": "string", "pattern": "^0x([0-9a-f]{4}|[0-9a-f]{8}|[0-9a-f]{16})$"}
 _DECIMAL = {"type": "string", "pattern": "^-?[0-9]\\.[0-9]+e[+-][0-9]{2,}$|^0$"}
@@ -28,6 +29,18 @@ _QUANTITY = {
     },
 }
 
+_HIGH_PRECISION = {
+    "type": "object",
+    "description": "Kahan variant: the exact parameter and the bound on |p + c - exact| (c: the compensation)",
+    "required": ["decimal", "bound"],
+    "additionalProperties": False,
+    "properties": {
+        "decimal": {**_array(_DECIMAL), "description": "the exact parameter to 21 (up to 25) significant digits"},
+        "bound": {**_array({"type": ["number", "null"], "minimum": 0}),
+                  "description": "largest |p + c - exact| allowed; null: acceptable (any finite value)"},
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "adamw-oracle-vectors.schema.json",
@@ -39,6 +52,14 @@ SCHEMA: dict[str, Any] = {
         "schema": {"const": "adamw-oracle-vectors.schema.json"},
         "suiteVersion": {"type": "integer", "minimum": 1},
         "preset": {"enum": list(PRESETS)},
+        "variant": {
+            "type": "object", "required": ["name", "label", "conventions", "precisionModel"],
+            "additionalProperties": False,
+            "description": "a convention or precision model no preset has, on the base preset (adamw_oracle.vectors.variants)",
+            "properties": {"name": {"enum": [v.name for v in VARIANTS]}, "label": {"enum": [v.label for v in VARIANTS]},
+                           "conventions": {"type": "object", "additionalProperties": {"type": ["string", "boolean"]}},
+                           "precisionModel": {"type": "string"}},
+        },
         "summary": {"type": "string"},
         "dtype": {"enum": ["float64", "float32", "float16", "bfloat16"]},
         "numberOfVectors": {"type": "integer", "minimum": 1},
@@ -90,11 +111,13 @@ SCHEMA: dict[str, Any] = {
                         "initial": {
                             "type": "object", "required": ["step", "params"], "additionalProperties": False,
                             "properties": {"step": {"type": "integer", "minimum": 0}, "params": _array(_HEX),
-                                           "m": _array(_HEX), "v": _array(_HEX), "vmax": _array(_HEX)},
+                                           "m": _array(_HEX), "v": _array(_HEX), "vmax": _array(_HEX),
+                                           "compensation": _array(_HEX)},
                         },
                         "steps": {**_array({
                             "type": "object", "required": ["grads", "p"], "additionalProperties": False,
-                            "properties": {"grads": _array(_HEX), "p": _QUANTITY, "m": _QUANTITY, "v": _QUANTITY},
+                            "properties": {"grads": _array(_HEX), "p": _QUANTITY, "m": _QUANTITY, "v": _QUANTITY,
+                                           "highPrecision": _HIGH_PRECISION},
                         }), "minItems": 1},
                     },
                 }), "minItems": 1},

@@ -1,7 +1,8 @@
 """The committed suite under ``vectors/``: regenerate it in memory, compare it, or write it atomically.
 
-Files: ``<preset>.<dtype>.json`` for every preset of the contract and every dtype, and the JSON Schema
-``adamw-oracle-vectors.schema.json``. The text is deterministic: header fields one per line, then one
+Files: ``<preset>.<dtype>.json`` for every preset of the contract and every dtype,
+``<preset>+<variant>.<dtype>.json`` for the conventions and precision models no preset has
+(:mod:`adamw_oracle.vectors.variants`), and the JSON Schema ``adamw-oracle-vectors.schema.json``. The text is deterministic: header fields one per line, then one
 line per group header and one line per vector, so a difference shows as a readable line diff naming the
 vector's id.
 """
@@ -25,6 +26,7 @@ from adamw_oracle.errors import InvalidArgumentError, UsageError
 from adamw_oracle.vectors.catalogue import DTYPES
 from adamw_oracle.vectors.document import SCHEMA_NAME, file_document
 from adamw_oracle.vectors.schema import schema_text
+from adamw_oracle.vectors.variants import VARIANTS_BY_LABEL
 
 ENVIRONMENT_VARIABLE = "ADAMW_ORACLE_VECTORS_DIR"
 DIFF_LINES = 12
@@ -92,13 +94,19 @@ def _generate(item: tuple[str, str]) -> SuiteFile:
 
 
 def selection(presets: Iterable[str] | None = None, dtypes: Iterable[Dtype | str] | None = None) -> list[tuple[str, str]]:
-    """(preset, dtype) pairs in suite order; unknown names are refused."""
-    chosen = list(presets) if presets is not None else list(PRESETS)
+    """(preset or variant label, dtype) pairs in suite order: every preset in every dtype, then every
+    variant (:mod:`adamw_oracle.vectors.variants`) in its own dtypes; unknown names are refused."""
+    names = [*PRESETS, *VARIANTS_BY_LABEL]
+    chosen = list(presets) if presets is not None else names
     for name in chosen:
-        if name not in PRESETS:
-            raise InvalidArgumentError("preset", name, "one of " + ", ".join(PRESETS))
+        if name not in names:
+            raise InvalidArgumentError("preset", name, "one of " + ", ".join(names))
     kinds = [Dtype.parse(d) for d in dtypes] if dtypes is not None else list(DTYPES)
-    return [(p, d.value) for p in chosen for d in kinds]
+    pairs = []
+    for p in chosen:
+        own = VARIANTS_BY_LABEL[p].dtypes if p in VARIANTS_BY_LABEL else DTYPES
+        pairs += [(p, d.value) for d in kinds if d in own]
+    return pairs
 
 
 def suite_files(presets: Iterable[str] | None = None, dtypes: Iterable[Dtype | str] | None = None, *,
