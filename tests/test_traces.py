@@ -171,3 +171,55 @@ def test_errata_are_computed_from_the_transcribed_numbers() -> None:
     assert not exercise1["holds"] and "3.333333" in exercise1["computed"]
     assert claims["check 3"]["holds"]
     assert json.loads((COMMITTED / "errata.json").read_text()) == json.loads(json.dumps(doc))
+
+
+# -- traces of the conventions and precision models added with issue 13 --------------------------------
+
+def _committed_run(name: str, label: str) -> dict:
+    document = json.loads((COMMITTED / f"{name}.json").read_text())
+    return next(r for r in document["runs"] if r["label"] == label)
+
+
+def test_new_convention_traces_regenerate_byte_identically() -> None:
+    """What `adamw-oracle traces` checks, for the two traces of the eps floor and the precision models."""
+    specs = tuple(s for s in catalogue() if s.name in ("09_eps_floor", "10_precision_models"))
+    assert len(specs) == 2
+    for golden in golden_files(specs):
+        assert (COMMITTED / golden.name).read_text() == golden.text, golden.name
+
+
+def test_eps_floor_trace_first_step_by_hand() -> None:
+    """Step 1 from a zero state: m-hat = g and v-hat = g*g exactly, so update = lr*g / max(|g|, eps)
+    (0.001 for g = 0.3; 0.001*0.001/0.01 = 1e-4 for g = 0.001, where eps is the floor), decay = lr*wd*p."""
+    run = _committed_run("09_eps_floor", "eps floor")
+    assert run["config"]["conventions"]["eps_placement"] == "floor"
+    lr, wd, eps = Fraction("0.001"), Fraction("0.01"), Fraction("0.01")
+    for element, p, g in zip(run["steps"][0]["elements"], (Fraction("0.8"), Fraction("-1.5")), (Fraction("0.3"), Fraction("0.001"))):
+        denominator = max(abs(g), eps)
+        assert Fraction(element["denom"]["decimal"]) == denominator
+        assert Fraction(element["p_new"]["decimal"]) == p - lr * wd * p - lr * g / denominator
+    # element 1 stays below the floor for the whole run: its denominator is eps at every step
+    assert all(Fraction(s["elements"][1]["denom"]["decimal"]) == eps for s in run["steps"])
+    contrast = _committed_run("09_eps_floor", "torch.AdamW (eps after the root)")
+    assert contrast["steps"][-1]["elements"][1]["p_new"]["decimal"] != run["steps"][-1]["elements"][1]["p_new"]["decimal"]
+
+
+def test_precision_model_traces_show_what_each_model_tracks() -> None:
+    """Kahan / stochastic runs: p after step k is 1 - k*2**-10 to within 2**-45 (each update is lr within
+    2**-50); rounding to nearest in bfloat16 gives 1 for the first step (what a plain implementation keeps
+    for ever), and the listed neighbours bracket the exact value. Float32 arithmetic: the float32 and
+    float64 roundings of the parameters differ."""
+    quarter = Fraction(1, 2**10)
+    for label in ("Kahan summation, bfloat16: a quarter-spacing step", "stochastic rounding, bfloat16: a quarter-spacing step"):
+        run = _committed_run("10_precision_models", label)
+        assert run["dtype"] == "bfloat16" and run["precision_model"]
+        for k, step in enumerate(run["steps"], start=1):
+            entry = step["elements"][0]["p_new"]
+            exact = Fraction(entry["decimal"])
+            assert abs(exact - (1 - k * quarter)) <= Fraction(1, 2**45)
+            near = entry["bfloat16"]
+            assert Fraction(near["down"]) <= exact <= Fraction(near["up"]) and Fraction(near["up"]) - Fraction(near["down"]) == Fraction(1, 2**8)
+        assert run["steps"][0]["elements"][0]["p_new"]["bfloat16"]["nearest"] == 1.0
+    f64 = _committed_run("10_precision_models", "float32 arithmetic for float64 parameters")
+    assert f64["dtype"] == "float64" and "float32 arithmetic" in f64["precision_model"]
+    assert all(e["p_new"]["float32"] != e["p_new"]["float64"] for s in f64["steps"] for e in s["elements"])

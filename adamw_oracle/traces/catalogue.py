@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from adamw_oracle.contract.config import OptimizerConfig
-from adamw_oracle.contract.conventions import Family
+from adamw_oracle.contract.conventions import EpsPlacement, Family
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.presets import PRESETS, preset
 from adamw_oracle.contract.run import Run, constant_gradients
 from adamw_oracle.contract.state import exact_state
@@ -33,10 +35,18 @@ SGD_COLUMNS = (("p", "p"), ("g'", "g_used"), ("buffer", "m"), ("direction", "dir
 
 @dataclass(frozen=True)
 class LabelledRun:
-    """One run of a trace with the label its table shows."""
+    """One run of a trace with the label its table shows.
+
+    ``dtype`` and ``precision`` name the parameter format and the precision model the run illustrates
+    (float32 arithmetic for float64 parameters, Kahan summation, stochastic rounding): the trace still
+    holds the exact values (the algorithm of every precision model is the exact update), and for a
+    half-precision ``dtype`` also each ``p_new``'s neighbours in it (see :mod:`adamw_oracle.traces.generate`).
+    """
 
     label: str
     run: Run
+    dtype: Dtype | None = None
+    precision: PrecisionModel | None = None
 
 
 @dataclass(frozen=True)
@@ -253,9 +263,76 @@ def sgd_family() -> TraceSpec:
     )
 
 
+def eps_floor() -> TraceSpec:
+    # eps = 0.01 between the two elements' sqrt(v-hat): about 0.3 (after the root and the floor agree to
+    # within eps) and 0.001 (the floor takes eps, after-root adds it)
+    floor = preset("torch.AdamW", lr="0.001", eps="0.01", weight_decay="0.01")
+    conventions = floor.conventions.replace(eps_placement=EpsPlacement.FLOOR)
+    grads = (("0.3", "0.001"), ("0.25", "-0.001"), ("-0.3", "0.002"), ("0.35", "0"), ("0.3", "-0.0015"))
+    run = Run(floor.replace(conventions=conventions, name=None), ("0.8", "-1.5"), grads)
+    after = Run(floor, ("0.8", "-1.5"), grads)
+    return TraceSpec(
+        "09_eps_floor",
+        "Eps as a floor under the root: max(sqrt(v-hat), eps)",
+        "torch.AdamW's decay and bias correction with eps_placement = floor: update = lr*m-hat / "
+        "max(sqrt(v-hat), eps) (EpsPlacement.FLOOR, theorem T12), lr=0.001, eps=0.01, weight_decay=0.01, "
+        "two parameters (0.8, -1.5), five steps. Element 0's gradients (about 0.3) keep sqrt(v-hat) above "
+        "eps, element 1's (about 0.001, and one 0) keep it below, so its denominator is eps itself. The "
+        "second run is torch.AdamW (eps after the root) on the same inputs, for contrast: element 1 "
+        "differs by about a factor 1.1 in its update, element 0 by about eps/sqrt(v-hat).",
+        (LabelledRun("eps floor", run), LabelledRun("torch.AdamW (eps after the root)", after)),
+        columns=(("p", "p"), ("g", "g"), ("v̂", "v_hat"), ("denominator", "denom"), ("update", "update"),
+                 ("decay", "decay"), ("p_new", "p_new")),
+    )
+
+
+STAGNATION_STEPS = 8
+
+
+def precision_models() -> TraceSpec:
+    """Exact runs chosen so that each new precision model shows (see the description)."""
+    bf16, f64 = Dtype.BFLOAT16, Dtype.FLOAT64
+    # lr = a quarter of bfloat16's spacing just below 1 (2**-8): rounding to nearest keeps p = 1 forever
+    quarter = Fraction(1, 2**10)
+    stagnation = preset("torch.AdamW", lr=quarter, eps=Fraction(1, 2**60), weight_decay="0")
+    ones = constant_gradients(["1", "1"], STAGNATION_STEPS)
+    decayed = preset("torch.AdamW", lr=quarter, eps=Fraction(1, 2**60), weight_decay="0.5")
+    # float64 values that are no float32 values (1/3 and -0.7 rounded to float64), float64 gradients
+    third, seven = Fraction(1 / 3), Fraction(-0.7)
+    f64_grads = tuple((Fraction(0.1 * (k + 1)), Fraction(-0.05 / (k + 1))) for k in range(5))
+    runs = (
+        LabelledRun("float32 arithmetic for float64 parameters", Run(preset("torch.AdamW", lr="0.001", weight_decay="0.01"),
+                    (third, seven), f64_grads), f64, PrecisionModel.float32_arithmetic(f64)),
+        LabelledRun("Kahan summation, bfloat16: a quarter-spacing step", Run(stagnation, ("1", "1"), ones), bf16,
+                    PrecisionModel.kahan(bf16)),
+        LabelledRun("Kahan summation, bfloat16: with decoupled decay", Run(decayed, ("1", "-1"), ones), bf16,
+                    PrecisionModel.kahan(bf16)),
+        LabelledRun("stochastic rounding, bfloat16: a quarter-spacing step", Run(stagnation, ("1", "0.5"), ones), bf16,
+                    PrecisionModel.stochastic(bf16)),
+    )
+    return TraceSpec(
+        "10_precision_models",
+        "Runs for the precision models: float32 arithmetic for float64, Kahan summation, stochastic rounding",
+        "Every precision model computes the exact update (compensation and unbiased rounding are ways to "
+        "stay near it), so these are exact runs, chosen to show each model. Float32 arithmetic for float64 "
+        "parameters: parameters 1/3 and -0.7 and gradients 0.1*(k+1), -0.05/(k+1) as float64 values (no "
+        "float32 values), lr=0.001, wd=0.01; the float32 roundings listed next to each value are what such "
+        "an implementation approximates, the float64 ones what a float64 one does. Kahan summation and "
+        "stochastic rounding, bfloat16 parameters: g = 1 at every step and lr = 2**-10, a quarter of the "
+        "spacing 2**-8 of bfloat16 just below 1 (eps = 2**-60, so each update is lr within 2**-50): "
+        "rounding to nearest keeps p = 1 for ever, while the exact p falls by lr a step; a Kahan "
+        "implementation's p + c follows the exact value, and a stochastic one's stored p is one of the two "
+        "bfloat16 neighbours listed with each p_new (the JSON's bfloat16 down/up), the lower one with "
+        "probability (up - p_new)/(up - down) in a single step from the exact state. The decayed Kahan "
+        "run adds weight_decay = 0.5 (lr*wd = 2**-11).",
+        runs,
+        columns=STATE_COLUMNS,
+    )
+
+
 def catalogue() -> tuple[TraceSpec, ...]:
     """Every golden trace, in file-name order."""
     return (
         seed001_anchor_adamw(), seed001_anchor_adam_l2(), seed001_lambda_sweep(), seed000_mechanism(),
-        seed000_checks(), llm_style(), every_preset(), sgd_family(),
+        seed000_checks(), llm_style(), every_preset(), sgd_family(), eps_floor(), precision_models(),
     )

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
+from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.errors import CertificationError
 from adamw_oracle.reference.certify import CertifiedTrajectory, CertifiedValue, certify_run
 from adamw_oracle.traces.catalogue import TRACE_DIGITS, LabelledRun, TraceSpec
 
@@ -62,9 +65,37 @@ def certify_trace(spec: TraceSpec, digits: int = TRACE_DIGITS) -> GeneratedTrace
     return GeneratedTrace(spec, tuple(runs))
 
 
-def value_entry(value: CertifiedValue) -> dict[str, Any]:
-    """``{"decimal": certified digits, "float64": ..., "float32": ...}`` (roundings as JSON numbers)."""
-    return {"decimal": value.decimal, "float64": _json_float(value.float64), "float32": _json_float(value.float32)}
+def value_entry(value: CertifiedValue, dtype: Dtype | None = None) -> dict[str, Any]:
+    """``{"decimal": certified digits, "float64": ..., "float32": ...}`` (roundings as JSON numbers), and
+    for a half-precision ``dtype`` its ``{"nearest", "down", "up"}`` values (see :func:`neighbours`)."""
+    entry: dict[str, Any] = {"decimal": value.decimal, "float64": _json_float(value.float64), "float32": _json_float(value.float32)}
+    if dtype in HALF_DTYPES:
+        assert dtype is not None
+        entry[dtype.value] = neighbours(value, dtype)
+    return entry
+
+
+HALF_DTYPES = (Dtype.FLOAT16, Dtype.BFLOAT16)
+
+
+def neighbours(value: CertifiedValue, dtype: Dtype) -> dict[str, float | str]:
+    """The value's rounding to nearest in ``dtype`` and its two neighbours there: the largest value of
+    the format <= it (``down``) and the smallest >= it (``up``; both the value itself when it is one),
+    certified: both ends of the enclosure give the same three (else :class:`CertificationError`)."""
+    fmt = dtype.format
+    found: list[tuple[Fraction | float, Fraction, Fraction]] = []
+    for end in (value.lower, value.upper):
+        quantum = fmt.ulp(end)
+        scaled = end / quantum
+        down = (scaled.numerator // scaled.denominator) * quantum
+        up = down if down == end else down + quantum
+        nearest = fmt.round(end)
+        found.append((nearest, down, up))
+    largest = fmt.largest
+    if found[0] != found[1] or not isinstance(found[0][0], Fraction) or max(abs(found[0][1]), abs(found[0][2])) > largest:
+        raise CertificationError(f"cannot certify the {dtype.value} neighbours of {value.decimal}")
+    nearest, down, up = found[0]
+    return {"nearest": _json_float(float(nearest)), "down": _json_float(float(down)), "up": _json_float(float(up))}
 
 
 def _json_float(x: float) -> float | str:
@@ -82,12 +113,20 @@ def trace_document(generated: GeneratedTrace) -> dict[str, Any]:
         steps = []
         for index, row in zip(record.certified.step_indices, record.certified.steps):
             t = (run.initial_state.step if run.initial_state else 0) + index + 1
+            dtype = record.labelled.dtype
             steps.append({
                 "t": t,
-                "elements": [{name: value_entry(values[name]) for name in spec.quantities(run)} for values in row],
+                "elements": [{name: value_entry(values[name], dtype if name == "p_new" else None)
+                              for name in spec.quantities(run)} for values in row],
             })
+        extra: dict[str, Any] = {}
+        if record.labelled.dtype is not None:
+            extra["dtype"] = record.labelled.dtype.value
+        if record.labelled.precision is not None:
+            extra["precision_model"] = record.labelled.precision.describe()
         runs.append({
             "label": record.labelled.label,
+            **extra,
             "config": described["config"],
             "initial_params": described["initial_params"],
             "initial_state": described["initial_state"],

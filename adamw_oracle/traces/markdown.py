@@ -78,6 +78,13 @@ def _run_header(record: CertifiedRun) -> list[str]:
         lines.append(f"- gradients per step: {'; '.join(', '.join(row) for row in grads)}")
     else:
         lines.append(f"- gradients: {len(grads)} steps (listed in the JSON file)")
+    if record.labelled.dtype is not None:
+        note = f"- parameter format: {record.labelled.dtype.value}"
+        if record.labelled.precision is not None:
+            note += f"; precision model: {record.labelled.precision.describe()}"
+        if record.labelled.dtype.value in ("float16", "bfloat16"):
+            note += f" (the JSON lists each p_new's {record.labelled.dtype.value} neighbours)"
+        lines.append(note)
     lines.append(f"- certified with {record.certified.prec}-bit interval arithmetic")
     return lines
 
