@@ -55,7 +55,8 @@ from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded
-from adamw_oracle.verify.judge import SLACK, Failure, Judgement, judge_compensated, unjudgeable
+from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
+from adamw_oracle.verify.kahan_vectorized import judge_kahan_vectorized
 from adamw_oracle.verify.tracked import ILL, NONFINITE
 from adamw_oracle.verify.vectorized import CHUNK, reference_backend, step_constants
 
@@ -115,7 +116,7 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
         raise InvalidArgumentError("slack", slack, "a number >= 1 (1: the running bound itself)")
     precision = precision or PrecisionModel.conservative(case.dtype)
     if precision.param_summation is ParamSummation.KAHAN:  # params + compensation, judged on the trajectory
-        return judge_compensated(case, observation, precision, slack)
+        return judge_kahan_vectorized(case, observation, precision, slack, xp)
     broken = unjudgeable(case, observation, precision, slack)
     if broken is not None:
         return dataclasses.replace(broken, mode="per-step")

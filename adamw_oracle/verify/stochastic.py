@@ -166,7 +166,7 @@ def judge_stochastic_rounding(case: Case, observation: Observation, precision: P
     first: str | None = None
     for k, grads in enumerate(run.gradients):
         t = st.step + k + 1
-        consts = tracked_constants(scalar_backend, run.config, t)
+        consts = tracked_constants(scalar_backend, run.config_at(k), t)  # the run's schedule, if any
         # resync: the step starts from the parameters the implementation stored (exact values)
         p_in = [loaded(backend.exact(x), one, param_load) for x in previous]
         g = [loaded(backend.exact(x), one, param_load) for x in grads]

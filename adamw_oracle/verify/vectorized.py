@@ -49,7 +49,7 @@ from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded, tracked_constants
-from adamw_oracle.verify.judge import SLACK, Failure, Judgement, judge_compensated, ulps_between, unjudgeable
+from adamw_oracle.verify.judge import SLACK, Failure, Judgement, ulps_between, unjudgeable
 from adamw_oracle.verify.tracked import ILL, NONFINITE, RunningErrorBackend
 
 SCALAR_PREC = 200
@@ -298,8 +298,11 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
     if xp is None:
         xp = np
     precision = precision or PrecisionModel.conservative(case.dtype)
-    if precision.param_summation is ParamSummation.KAHAN:  # params + compensation: the mpmath path
-        return judge_compensated(case, observation, precision, slack)
+    if precision.param_summation is ParamSummation.KAHAN:  # params + compensation, on arrays
+        # late import: the Kahan array judge builds on this module's inputs and scalars (a cycle otherwise)
+        from adamw_oracle.verify.kahan_vectorized import judge_kahan_vectorized
+
+        return judge_kahan_vectorized(case, observation, precision, slack, xp)
     counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
     broken = unjudgeable(case, observation, precision, slack)
     if broken is not None:
