@@ -154,6 +154,21 @@ def test_optimi_is_judged_by_its_kahan_compensation_and_a_broken_compensation_is
             assert all(judge(c, o, precision=plain).passed for c, o in zip(cases, observations))
 
 
+def test_optimi_tiled_run_keeps_its_compensation() -> None:
+    """A case run as a longer tiled tensor (TiledImplementation) reports each element's compensation too."""
+    _optimi()
+    import optimi
+
+    from adamw_oracle.adapters.tiled import TiledImplementation
+
+    case = _kahan_cases(BF16)[2]
+    model = IMPORT_PATH_TARGETS_BY_NAME["optimi:AdamW"].precision_for(BF16)
+    tiled = TiledImplementation(TorchImplementation(optimizer_class=optimi.AdamW), 40, precision=model)
+    observation = tiled.run(case)
+    assert observation.compensation is not None and observation.compensation.shape == observation.params.shape
+    assert judge(case, observation, precision=model).passed
+
+
 def test_optimi_full_precision_reports_no_compensation() -> None:
     """For float32/float64 parameters optimi keeps a 1-element placeholder in kahan_comp: not reported."""
     _optimi()

@@ -88,7 +88,8 @@ class TiledImplementation:
     def _fold(big: Observation, n: int, positions: list[int]) -> Observation:
         params = np.asarray(big.params, dtype=np.float64)[:, positions].reshape(-1, n)
         state = {key: np.asarray(value, dtype=np.float64).reshape(-1)[positions] for key, value in big.state.items()}
-        return Observation(params, state, findings=big.findings)
+        comp = None if big.compensation is None else np.asarray(big.compensation, dtype=np.float64)[:, positions].reshape(-1, n)
+        return Observation(params, state, findings=big.findings, compensation=comp)  # Kahan: the copies' compensation
 
     def _worst(self, case: Case, observations: list[Observation]) -> Observation:
         from adamw_oracle.verify import judge  # heavy or optional
