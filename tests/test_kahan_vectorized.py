@@ -17,9 +17,8 @@ from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.gpu import HostBuildImplementation
 from adamw_oracle.verify.judge import judge, judge_compensated
-from adamw_oracle.verify.kahan_vectorized import judge_kahan_vectorized
 from adamw_oracle.verify.resync import judge_resynced
-from adamw_oracle.verify.vectorized import judge_vectorized
+from adamw_oracle.verify.vectorized import judge_kahan_arrays, judge_vectorized
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_gpu_host import _cases  # noqa: E402  (one case per convention of the contract)
@@ -40,7 +39,7 @@ def _agree(cases: list[Case], dtype: Dtype) -> int:
     for case, observation in zip(cases, KAHAN.run_batch(cases)):
         dropped = dataclasses.replace(observation, compensation=np.zeros_like(observation.compensation))
         for obs in (observation, dropped):
-            record, fast = judge_compensated(case, obs, model, 2.0), judge_kahan_vectorized(case, obs, model, 2.0)
+            record, fast = judge_compensated(case, obs, model, 2.0), judge_kahan_arrays(case, obs, model, 2.0)
             assert _same(record, fast), (case.run.config.conventions.describe(), record.describe(), fast.describe())
             outside += record.counts["outside"]
     return outside
@@ -92,6 +91,6 @@ def test_kahan_and_stochastic_judges_follow_a_schedule() -> None:
     observation = KAHAN.run(case)
     model = KAHAN.precision_model(case.dtype)
     assert judge(case, observation, precision=model).passed
-    assert judge_kahan_vectorized(case, observation, model, 2.0).passed
+    assert judge_kahan_arrays(case, observation, model, 2.0).passed
     stochastic = HostBuildImplementation(rounding="stochastic")
     assert judge_stochastic_rounding(case, stochastic.run(case)).hard_failures == 0

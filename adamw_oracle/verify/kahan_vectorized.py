@@ -30,27 +30,31 @@ from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.precision import FormatCost, PrecisionModel
 from adamw_oracle.reference.adam import adam_element_step
+from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify import double_double as dd
-from adamw_oracle.verify.array_backend import DOWN2, UP, UP2, ArrayNumber
+from adamw_oracle.verify.array_backend import DOWN2, UP, UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded
 from adamw_oracle.verify.judge import Failure, Judgement, judge_compensated, ulps_between
 from adamw_oracle.verify.kahan import judge_kahan_elements
 from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
-from adamw_oracle.verify.vectorized import _Exact, _exact, reference_backend, step_constants
 
 
 def judge_kahan_vectorized(case: Case, observation: Observation, precision: PrecisionModel, slack: float,
-                           xp: Any = None) -> Judgement:
+                           backend: ArrayBackend, consts: list[StepConstants], inputs: tuple[Any, Any, Any, Any],
+                           grads: list[Any]) -> Judgement:
     """Judge a Kahan-summation observation on arrays (see the module docstring); the verdict kinds of
-    :func:`~adamw_oracle.verify.judge.judge_compensated`."""
+    :func:`~adamw_oracle.verify.judge.judge_compensated`.
+
+    ``backend``, ``consts`` (the per-step scalars), ``inputs`` (p, m, v, vmax) and ``grads`` (per step)
+    are the array judge's own (:func:`adamw_oracle.verify.vectorized.judge_kahan_arrays` builds them):
+    each input has ``number(backend, start, stop)``."""
     steps, n = case.run.steps, case.run.size
     params = np.asarray(observation.params, dtype=np.float64)
     comp_obs = None if observation.compensation is None else np.asarray(observation.compensation, dtype=np.float64)
     if observation.error is not None or params.shape != (steps, n) or comp_obs is None or comp_obs.shape != (steps, n):
         out = judge_kahan_elements(case, observation, precision, slack)  # the reasons, worded once
         return Judgement(False, out.counts, None, out.worst, precision, slack, out.error, out.reasons)
-    backend = reference_backend(precision, xp)
     xp = backend.xp
     arith, param = FormatCost.of(precision.arithmetic), FormatCost.of(precision.param)
     state_fmt = FormatCost.of(precision.state)
@@ -59,13 +63,7 @@ def judge_kahan_vectorized(case: Case, observation: Observation, precision: Prec
     conv, hyper = run.config.conventions, run.config.hyper
     st = run.initial_state
     assert st is not None
-    consts = step_constants(case, precision, backend)
-    double = backend.double_double
     param_load, state_load = precision.rounds_on_load(precision.param), precision.rounds_on_load(precision.state)
-    if isinstance(run.gradients, np.ndarray):
-        grads = [_Exact(row) for row in run.gradients]
-    else:
-        grads = [_exact(row, double) for row in run.gradients]
     counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
     reasons: dict[str, int] = {}
     first: Failure | None = None
@@ -73,7 +71,7 @@ def judge_kahan_vectorized(case: Case, observation: Observation, precision: Prec
     one = backend.exact(1)
     backend.start(n)
     with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
-        s, m, v, vmax = (_exact(x, double).number(backend, 0, n) for x in (run.initial_params, st.m, st.v, st.vmax))
+        s, m, v, vmax = (x.number(backend, 0, n) for x in inputs)
         comp = xp.zeros(n)
         for k, c in enumerate(consts):
             g = loaded(grads[k].number(backend, 0, n), one, param_load)

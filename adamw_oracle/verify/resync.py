@@ -56,9 +56,8 @@ from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
-from adamw_oracle.verify.kahan_vectorized import judge_kahan_vectorized
 from adamw_oracle.verify.tracked import ILL, NONFINITE
-from adamw_oracle.verify.vectorized import CHUNK, reference_backend, step_constants
+from adamw_oracle.verify.vectorized import CHUNK, judge_kahan_arrays, reference_backend, step_constants
 
 STATE_ORDER = ("m", "v", "vmax")
 """The per-element state judged after each step, in the order failures within one step are reported."""
@@ -116,7 +115,7 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
         raise InvalidArgumentError("slack", slack, "a number >= 1 (1: the running bound itself)")
     precision = precision or PrecisionModel.conservative(case.dtype)
     if precision.param_summation is ParamSummation.KAHAN:  # params + compensation, judged on the trajectory
-        return judge_kahan_vectorized(case, observation, precision, slack, xp)
+        return judge_kahan_arrays(case, observation, precision, slack, xp)
     broken = unjudgeable(case, observation, precision, slack)
     if broken is not None:
         return dataclasses.replace(broken, mode="per-step")

@@ -50,6 +50,7 @@ from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded, tracked_constants
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, ulps_between, unjudgeable
+from adamw_oracle.verify.kahan_vectorized import judge_kahan_vectorized
 from adamw_oracle.verify.tracked import ILL, NONFINITE, RunningErrorBackend
 
 SCALAR_PREC = 200
@@ -299,10 +300,7 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
         xp = np
     precision = precision or PrecisionModel.conservative(case.dtype)
     if precision.param_summation is ParamSummation.KAHAN:  # params + compensation, on arrays
-        # late import: the Kahan array judge builds on this module's inputs and scalars (a cycle otherwise)
-        from adamw_oracle.verify.kahan_vectorized import judge_kahan_vectorized
-
-        return judge_kahan_vectorized(case, observation, precision, slack, xp)
+        return judge_kahan_arrays(case, observation, precision, slack, xp)
     counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
     broken = unjudgeable(case, observation, precision, slack)
     if broken is not None:
@@ -353,6 +351,15 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
                 first = _failure(k, start + i, i, p, observed_all[k, start + i], float(allowed[i]),
                                  float(fraction[i]), fmt)
     return Judgement(counts["outside"] == 0, counts, first, worst, precision, slack, None, reasons)
+
+
+def judge_kahan_arrays(case: Case, observation: Observation, precision: PrecisionModel, slack: float = SLACK,
+                       xp: Any = None) -> Judgement:
+    """The Kahan-summation verdict on arrays (:mod:`adamw_oracle.verify.kahan_vectorized`), from this
+    judge's backend, per-step scalars and exact inputs."""
+    setup = _setup(case, precision, xp)
+    return judge_kahan_vectorized(case, observation, precision, slack, setup.backend, setup.consts, setup.inputs,
+                                  setup.grads)
 
 
 def _failure(k: int, element: int, i: int, p: ArrayNumber, obs: float, allowed: float, fraction: float,
