@@ -11,6 +11,9 @@ family three times: no momentum, momentum with dampening, Nesterov) and each of 
   vmax are compared after every step.
 * **batched**: all configurations of a dtype in one launch of the batched-case kernel, four steps,
   against ``ao_host_batched_cases_*``; the trajectory and the final m, v, vmax are compared.
+* **stochastic multi-tensor**: every fourth configuration in bfloat16 with stochastic rounding, the
+  multi-tensor kernel over the parts against ``ao_host_multi_tensor_step_bf16`` over the same parts
+  (each tensor's random bits depend on its index in the launch).
 
 "Bit for bit" means identical bits, except that any two NaNs count as equal (x86 and CUDA produce
 different NaN payloads and signs, which the contract does not fix). The first mismatch is reported
@@ -31,6 +34,7 @@ import numpy as np
 
 from adamw_oracle.contract import Dtype, Hyperparameters, OptimizerConfig, all_conventions
 from adamw_oracle.contract.conventions import AmsGrad, EpsPlacement, Family, WeightDecay
+from adamw_oracle.contract.precision import ParamRounding
 from adamw_oracle.gpu.codes import flags_for
 from adamw_oracle.gpu.host import host_batched_cases, host_fused_step, host_multi_tensor_step
 from adamw_oracle.gpu.scalars import scalar_table, step_scalars
@@ -256,6 +260,41 @@ def compare_batched(kernels: Kernels, configs: Sequence[OptimizerConfig], dtypes
     return result
 
 
+def compare_stochastic_multi(kernels: Kernels, configs: Sequence[OptimizerConfig], seed: int = 2) -> dict[str, Any]:
+    """bfloat16 with stochastic rounding: the multi-tensor candidate over the parts against the host
+    build's multi-tensor step over the same parts, parameters after every step. The random bits depend
+    on each tensor's index in the launch (its stream), so the expectation is the host multi-tensor step,
+    not the fused step over the whole array."""
+    kind = kind_of(Dtype.BFLOAT16)
+    bounds = np.cumsum((0, *kernels.parts))
+    n = int(bounds[-1])
+    rng = np.random.default_rng(seed)
+    result: dict[str, Any] = {"elements": n, "parts": list(kernels.parts), "steps": FUSED_STEPS, "combinations": 0,
+                              "first_mismatch": None}
+    for config in configs:
+        flags = flags_for(config, rounding=ParamRounding.STOCHASTIC)
+        t0, p, grads, state = _random_inputs(kind, config, n, FUSED_STEPS, rng)
+        want = [p.copy(), *(None if a is None else a.copy() for a in state)]
+        got = [p.copy(), *(None if a is None else a.copy() for a in state)]
+        result["combinations"] += 1
+        for k in range(FUSED_STEPS):
+            scalars = step_scalars(config, t0 + k + 1)
+            g = np.ascontiguousarray(grads[k])
+            g_pieces = [g[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+            for arrays, call in ((want, host_multi_tensor_step), (got, None)):
+                pieces = [None if a is None else [a[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])] for a in arrays]
+                if call is None:
+                    kernels.multi(kind, flags, scalars, pieces[0], g_pieces, *pieces[1:])
+                else:
+                    call(kind.dtype, flags, scalars, pieces[0], g_pieces, *pieces[1:])
+            found = first_mismatch(kind, got[0], want[0], compute=False)
+            if found is not None and result["first_mismatch"] is None:
+                result["first_mismatch"] = {"kernel": "multi_tensor", "dtype": "bfloat16", "rounding": "stochastic",
+                                            "convention": config.conventions.describe(), "hyper": _hyper_text(config),
+                                            "flags": flags, "step": t0 + k + 1, "array": "p", **found}
+    return result
+
+
 def _hyper_text(config: OptimizerConfig) -> str:
     h = config.hyper
     return ", ".join(f"{name}={getattr(h, name)}" for name in ("lr", "beta1", "beta2", "eps", "eps_root", "weight_decay",
@@ -270,8 +309,10 @@ def run(kernels: Kernels, *, time_budget: float | None = None) -> dict[str, Any]
     batched = compare_batched(kernels, configs, dtypes)
     deadline = None if time_budget is None else start + time_budget
     fused = compare_fused_and_multi(kernels, configs, dtypes, deadline=deadline)
+    stochastic = compare_stochastic_multi(kernels, configs[::4])
     complete = not fused.get("stopped_by_time_budget")
-    passed = complete and fused["first_mismatch"] is None and batched["first_mismatch"] is None
+    passed = (complete and fused["first_mismatch"] is None and batched["first_mismatch"] is None
+              and stochastic["first_mismatch"] is None)
     return {"candidates": kernels.label, "configurations": len(configs), "dtypes": [d.value for d in dtypes],
-            "batched": batched, "fused_and_multi_tensor": fused, "complete": complete, "passed": passed,
-            "seconds": round(time.monotonic() - start, 2)}
+            "batched": batched, "fused_and_multi_tensor": fused, "stochastic_multi_tensor": stochastic,
+            "complete": complete, "passed": passed, "seconds": round(time.monotonic() - start, 2)}

@@ -42,6 +42,8 @@ def test_the_dry_run_skips_the_device_steps_and_runs_the_rest(tmp_path: Path) ->
     configs = len(device_kernels.kernel_configs())
     assert kernels["result"]["fused_and_multi_tensor"]["combinations"] == configs * len(Dtype)
     assert kernels["result"]["batched"]["launches"] == len(Dtype)
+    stochastic = kernels["result"]["stochastic_multi_tensor"]
+    assert stochastic["combinations"] == len(device_kernels.kernel_configs()[::4]) and stochastic["first_mismatch"] is None
     assert "no device" in kernels["result"]["candidates"]
     torch_step = steps["3"]
     assert torch_step["status"] == "passed", torch_step
