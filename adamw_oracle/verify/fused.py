@@ -453,7 +453,7 @@ def _launch(prep: Prepared, group: tuple[int, int, StepTrace, np.ndarray, np.nda
     k0, k1, trace, table, step_flags = group
     prog, params, outs, nodes = program(trace.structure)
     g, gl, gr = _slice(prep, start, stop, k0, k1)
-    new_state, new_sticky = np.zeros_like(state), np.empty_like(sticky)
+    new_state, new_sticky = np.empty_like(state), np.empty_like(sticky)  # the kernel writes every entry
     mod = kernel()
     args = (prog, params, outs, nodes, prep.double_double, prep.exact_grads, state, sticky, g, gl, gr, table,
             step_flags, mode, *outputs[:2], new_state, new_sticky, *outputs[2:])
