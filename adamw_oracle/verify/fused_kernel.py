@@ -6,13 +6,17 @@ step: row ``(opcode, out, a, b, negate_b)`` of ``prog`` and row ``(ue, eta, larg
 value of the step, nodes 0-4 being the inputs p, g, m, v, vmax), < 0 is slot ``-a - 1`` of the step's
 scalar table ``SC[k]`` (hi, [lo,] r, e per slot).
 
-For each block of :data:`BLOCK` elements the kernel keeps every node of the step in a register file
-``R[node, comp, j]`` (comp: hi, lo, r, e) that stays in the CPU caches, and for each step and each
-operation runs one loop over the block calling the element function of
-:mod:`adamw_oracle.verify.fused_ops` (value, reference error, running bound and flags in one pass).
-So an operation costs one pass over cached data instead of the array path's 10-60 passes over memory,
-the loop over a block has independent iterations (the CPU overlaps them), and one compiled kernel
-serves every convention, format and mode (no compilation per convention).
+For each block of :data:`BLOCK` elements the kernel keeps every node of the step in a flat register
+file ``R`` (node n, component c = hi, lo, r, e, element j at ``n * NODE + c * BLOCK + j``) that stays in
+the CPU caches, and for each step and each operation runs one loop over the block calling the element
+function of :mod:`adamw_oracle.verify.fused_ops` (value, reference error, running bound and flags in one
+pass). The dispatch (operation, reference mode) happens once per operation and block; each loop is
+straight-line code over a constant :data:`BLOCK` elements (selects, no branches; a slot operand is
+broadcast into a scratch node first, so loops read nodes only), which LLVM's loop vectorizer turns into
+SIMD code (4 float64 lanes, ``vdivpd``/``vsqrtpd ymm``). So an operation costs one vectorized pass over
+cached data instead of the array path's 10-60 passes over memory, and one compiled kernel serves every
+convention, format and mode (no compilation per convention). Bit for bit the array path's numbers: see
+docs/error-model.md, section 9.
 
 ``mode`` 0 (*bounded*) writes every step's parameter (hi, lo, r, e) and flags to ``OUT``/``OF``; mode 1
 (*judge*) compares each with the observation ``OBS`` in the same pass, exactly as
@@ -240,6 +244,11 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
     for j in range(m):
         F[j] = ST[start + j]
     inputs = (0, 2, 3, 4)
+    direct = True
+    for var in range(4):
+        for w in range(4):
+            if w != var and outs[w] == inputs[var]:
+                direct = False
     for var in range(4):
         base = inputs[var] * NODE
         for c in range(4):
@@ -304,14 +313,23 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
                     worst = fraction
                 if not inside and (fk < 0 or k < fk or (k == fk and i < fi)):
                     fk, fi, fh, fl, fa, ff = k, i, h, lo_p, allowed, fraction
-        for var in range(4):
-            src = outs[var] * NODE
-            for c in range(NODE):
-                T[var, c] = R[src + c]
-        for var in range(4):
-            dst = inputs[var] * NODE
-            for c in range(NODE):
-                R[dst + c] = T[var, c]
+        if direct:  # the new state into the input nodes: no output is another variable's input node
+            for var in range(4):
+                src, dst = outs[var] * NODE, inputs[var] * NODE
+                if src != dst:  # a variable the step leaves as it is needs no copy
+                    for c in range(4):
+                        if dd or c != 1:  # float64 reference: every lo is 0
+                            for j in range(BLOCK):
+                                R[dst + c * BLOCK + j] = R[src + c * BLOCK + j]
+        else:
+            for var in range(4):
+                src = outs[var] * NODE
+                for c in range(NODE):
+                    T[var, c] = R[src + c]
+            for var in range(4):
+                dst = inputs[var] * NODE
+                for c in range(NODE):
+                    R[dst + c] = T[var, c]
     for var in range(4):
         base = inputs[var] * NODE
         for c in range(4):

@@ -6,6 +6,12 @@ numpy path computes (IEEE float64, round to nearest, no fused multiply-add: numb
 ``fastmath``, so LLVM neither contracts ``a*b + c`` nor reorders sums). ``np.minimum``/``np.maximum``
 propagate NaN; :func:`fmin`/:func:`fmax` do the same.
 
+The functions carry no branch, so that the loops calling them vectorize: each ``xp.where`` of the array
+backend is a select between values computed on every element (a quotient whose divisor ``xp.where``
+replaces by 1 is computed on 1 and then discarded the same way), conditions are ``&``/``|`` of
+comparisons, and a double-double fallback computes both results and selects. They are inlined into the
+loops (``inline="always"``: LLVM would keep the larger ones as calls, and a loop with a call stays scalar).
+
 Numbers are passed as their components: ``h`` (reference value), ``l`` (its low word in double-double
 mode), ``r`` (reference error bound), ``e`` (running bound). Every operation returns its result's
 components and the flag bits it raises for the element (OVERFLOW when the reach exceeds the rounding
