@@ -379,15 +379,17 @@ def prepare(backend: ArrayBackend, consts: list[StepConstants], step: Any, forma
     for var, x in enumerate(inputs):
         hi = np.asarray(x.hi, dtype=np.float64)
         finite = np.isfinite(hi)
-        state[var, 0] = np.where(finite, hi, 0.0)
+        all_finite = bool(finite.all())
+        state[var, 0] = hi if all_finite else np.where(finite, hi, 0.0)
         if x.lo is not None and dd:
             state[var, 1] = x.lo
             exact_state = False
         if x.r is not None:
             state[var, 2] = x.r
             exact_state = False
-        state[var, 3] = np.where(finite, 0.0, np.inf)
-        sticky |= (~finite).astype(np.uint8) * NONFINITE
+        if not all_finite:  # else bound 0 and no flag: state and sticky are zeros already
+            state[var, 3] = np.where(finite, 0.0, np.inf)
+            sticky |= (~finite).astype(np.uint8) * NONFINITE
     rows = [np.asarray(g.hi, dtype=np.float64) for g in grads]
     base = rows[0].base if rows else None
     if (base is not None and isinstance(base, np.ndarray) and base.dtype == np.float64 and base.ndim == 2

@@ -105,7 +105,8 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
         slack: factor applied to the one-step bound (default :data:`~adamw_oracle.verify.judge.SLACK`).
         xp: the array namespace (default numpy; ``cupy`` on a CUDA device).
         judge_state: also judge the stored state after each step (default True).
-        chunk: element-steps judged together (default :data:`~adamw_oracle.verify.vectorized.CHUNK`).
+        chunk: element-steps judged together on the array path (default
+            :data:`~adamw_oracle.verify.vectorized.CHUNK`; the fused path runs one step of all elements at a time).
         fused: run each step on the fused kernel (:mod:`adamw_oracle.verify.fused`, the same numbers bit for
             bit); default: as :func:`~adamw_oracle.verify.vectorized.use_fused` (numpy, unless
             ``ADAMW_ORACLE_FUSED=0``). Reads rounded on load and stochastic rounding take the array path.
