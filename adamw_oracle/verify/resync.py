@@ -157,7 +157,7 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
     chunk = chunk or (CHUNK if xp is np else max(steps * n, 1))
     fused_ran = _judge_fused(case, precision, backend, fused, starts, grads, observed_p, states, tallies, reasons,
                              slack, state_fmt, param_fmt)
-    per_step = _stacked_constants(consts, xp)
+    per_step = {} if fused_ran else _stacked_constants(consts, xp)
     for first_step, stop_step in ([] if fused_ran else groups):
         if first_step >= stop_step or n == 0:
             continue
