@@ -197,6 +197,9 @@ class Tracer:
     def maximum(self, a: _Num, b: _Num) -> _Num:
         if isinstance(a, Const) and isinstance(b, Const):
             return Const(self.real.maximum(a.value, b.value), self)
+        if a.fmt.name != b.fmt.name:  # ArrayBackend.maximum: one rounding into the coarser format
+            fmt = a._coarser(b)
+            return self._emit("max_rounded", (a, b), _format_params(fmt), fmt)
         return self._emit("max", (a, b), (), self.fmt)
 
     def power(self, base: _Num, exponent: int) -> _Num:
@@ -253,11 +256,11 @@ def trace_step(real: ArrayBackend, consts: StepConstants, step: Any, flags: tupl
 
 
 # -- the compiled kernel ----------------------------------------------------------------------------
-_OPCODES = {"add": 0, "sub": 0, "mul": 1, "div": 2, "sqrt": 3, "max": 4, "store": 5, "neg": 6}
+_OPCODES = {"add": 0, "sub": 0, "mul": 1, "div": 2, "sqrt": 3, "max": 4, "store": 5, "neg": 6, "max_rounded": 7}
 
 
 def program(structure: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """A structure as the kernel's arrays: ``prog`` rows (opcode, out, a, b, negate_b), ``params`` rows
+    """A structure as the kernel's arrays: ``prog`` rows (opcode, out, a, b, flag), ``params`` rows
     (ue, eta, largest), the output nodes of p, m, v, vmax, and the number of nodes."""
     _dd, ops, outs, count, _nslots = structure
 
@@ -271,7 +274,7 @@ def program(structure: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray, np.ndar
         prog[q, 0], prog[q, 1] = _OPCODES[kind], out
         prog[q, 2] = code(refs[0])
         prog[q, 3] = code(refs[1]) if len(refs) > 1 else 0
-        prog[q, 4] = kind == "sub"
+        prog[q, 4] = kind in ("sub", "max_rounded")  # the loops' flag: negate b / round the maximum
         if par:
             params[q] = par
     return prog, params, np.array(outs, dtype=np.int64), count
@@ -376,15 +379,17 @@ def prepare(backend: ArrayBackend, consts: list[StepConstants], step: Any, forma
     for var, x in enumerate(inputs):
         hi = np.asarray(x.hi, dtype=np.float64)
         finite = np.isfinite(hi)
-        state[var, 0] = np.where(finite, hi, 0.0)
+        all_finite = bool(finite.all())
+        state[var, 0] = hi if all_finite else np.where(finite, hi, 0.0)
         if x.lo is not None and dd:
             state[var, 1] = x.lo
             exact_state = False
         if x.r is not None:
             state[var, 2] = x.r
             exact_state = False
-        state[var, 3] = np.where(finite, 0.0, np.inf)
-        sticky |= (~finite).astype(np.uint8) * NONFINITE
+        if not all_finite:  # else bound 0 and no flag: state and sticky are zeros already
+            state[var, 3] = np.where(finite, 0.0, np.inf)
+            sticky |= (~finite).astype(np.uint8) * NONFINITE
     rows = [np.asarray(g.hi, dtype=np.float64) for g in grads]
     base = rows[0].base if rows else None
     if (base is not None and isinstance(base, np.ndarray) and base.dtype == np.float64 and base.ndim == 2
@@ -450,7 +455,7 @@ def _launch(prep: Prepared, group: tuple[int, int, StepTrace, np.ndarray, np.nda
     k0, k1, trace, table, step_flags = group
     prog, params, outs, nodes = program(trace.structure)
     g, gl, gr = _slice(prep, start, stop, k0, k1)
-    new_state, new_sticky = np.zeros_like(state), np.empty_like(sticky)
+    new_state, new_sticky = np.empty_like(state), np.empty_like(sticky)  # the kernel writes every entry
     mod = kernel()
     args = (prog, params, outs, nodes, prep.double_double, prep.exact_grads, state, sticky, g, gl, gr, table,
             step_flags, mode, *outputs[:2], new_state, new_sticky, *outputs[2:])
@@ -484,6 +489,22 @@ def fused_chunks(prep: Prepared, backend: ArrayBackend, chunk: int) -> Iterator[
                 p = ArrayNumber(out[k, 0], out[k, 1] if prep.double_double else None, out[k, 2], out[k, 3],
                                 out_flags[k], prep.fmt, backend)
                 yield start, k0 + k, p
+
+
+def fused_one_step(prep: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepTrace]:
+    """Run a one-step preparation in bounded mode: ``(p, state, sticky, trace)`` with ``p[c, i]`` the
+    new parameter (hi, lo, r, e), ``state[var, c, i]`` the new p, m, v, vmax and ``sticky[i]`` the
+    element flags the step raised (the step's scalar flags, ``trace.p_flags`` and ``trace.state_flags``,
+    are left to the caller, which attributes them per quantity as the array path does)."""
+    assert len(prep.groups) == 1 and prep.groups[0][1] - prep.groups[0][0] == 1
+    k0, k1, trace, table, step_flags = prep.groups[0]
+    n = int(prep.state.shape[2])
+    out = np.empty((1, 4, n))
+    out_flags = np.empty((1, n), dtype=np.uint8)
+    state, sticky = _launch(prep, (k0, k1, trace, table, np.zeros_like(step_flags)), 0, n, prep.state, prep.sticky,
+                            0, (out, out_flags, _EMPTY_F, 1.0, np.zeros((1, 5), dtype=np.int64), np.zeros(1),
+                                np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4))))
+    return out[0], state, sticky, trace
 
 
 def fused_judge(prep: Prepared, case: Case, observation: Observation, precision: PrecisionModel,
@@ -531,4 +552,4 @@ def _failure(k: int, element: int, obs: float, detail: np.ndarray, dd: bool, fmt
 
 
 __all__ = ["BLOCK", "Prepared", "StepTrace", "Tracer", "Unfusable", "cache_root", "fused_chunks", "fused_judge",
-           "kernel", "prepare", "program", "trace_step"]
+           "fused_one_step", "kernel", "prepare", "program", "trace_step"]

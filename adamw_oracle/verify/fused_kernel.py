@@ -6,13 +6,17 @@ step: row ``(opcode, out, a, b, negate_b)`` of ``prog`` and row ``(ue, eta, larg
 value of the step, nodes 0-4 being the inputs p, g, m, v, vmax), < 0 is slot ``-a - 1`` of the step's
 scalar table ``SC[k]`` (hi, [lo,] r, e per slot).
 
-For each block of :data:`BLOCK` elements the kernel keeps every node of the step in a register file
-``R[node, comp, j]`` (comp: hi, lo, r, e) that stays in the CPU caches, and for each step and each
-operation runs one loop over the block calling the element function of
-:mod:`adamw_oracle.verify.fused_ops` (value, reference error, running bound and flags in one pass).
-So an operation costs one pass over cached data instead of the array path's 10-60 passes over memory,
-the loop over a block has independent iterations (the CPU overlaps them), and one compiled kernel
-serves every convention, format and mode (no compilation per convention).
+For each block of :data:`BLOCK` elements the kernel keeps every node of the step in a flat register
+file ``R`` (node n, component c = hi, lo, r, e, element j at ``n * NODE + c * BLOCK + j``) that stays in
+the CPU caches, and for each step and each operation runs one loop over the block calling the element
+function of :mod:`adamw_oracle.verify.fused_ops` (value, reference error, running bound and flags in one
+pass). The dispatch (operation, reference mode) happens once per operation and block; each loop is
+straight-line code over a constant :data:`BLOCK` elements (selects, no branches; a slot operand is
+broadcast into a scratch node first, so loops read nodes only), which LLVM's loop vectorizer turns into
+SIMD code (4 float64 lanes, ``vdivpd``/``vsqrtpd ymm``). So an operation costs one vectorized pass over
+cached data instead of the array path's 10-60 passes over memory, and one compiled kernel serves every
+convention, format and mode (no compilation per convention). Bit for bit the array path's numbers: see
+docs/error-model.md, section 9.
 
 ``mode`` 0 (*bounded*) writes every step's parameter (hi, lo, r, e) and flags to ``OUT``/``OF``; mode 1
 (*judge*) compares each with the observation ``OBS`` in the same pass, exactly as
@@ -52,76 +56,179 @@ from adamw_oracle.verify.fused_ops import (
 
 _CACHE = __name__.startswith("adamw_oracle_fused_")
 BLOCK = 256
+NODE = 4 * BLOCK  # one node of the register file: hi, lo, r, e, BLOCK elements each
+LO, RE, BD = BLOCK, 2 * BLOCK, 3 * BLOCK  # offsets of a node's lo, r (reference error), e (bound)
 
-ADD, MUL, DIV, SQRT, MAX, STORE, NEG = range(7)
+ADD, MUL, DIV, SQRT, MAX, STORE, NEG, MAX_ROUNDED = range(8)
 
-
-@njit(cache=_CACHE, error_model="numpy", nogil=True)
-def _operand(R: np.ndarray, SC: np.ndarray, k: int, ref: int, dd: bool) -> tuple[bool, float, float, float, float]:
-    """(is a node, slot hi, lo, r, e): a slot's components, read once per operation."""
-    if ref >= 0:
-        return True, 0.0, 0.0, 0.0, 0.0
-    base = (-ref - 1) * (4 if dd else 3)
-    if dd:
-        return False, SC[k, base], SC[k, base + 1], SC[k, base + 2], SC[k, base + 3]
-    return False, SC[k, base], 0.0, SC[k, base + 1], SC[k, base + 2]
+_jit = njit(cache=_CACHE, error_model="numpy", nogil=True)
 
 
-@njit(cache=_CACHE, error_model="numpy", nogil=True)
-def _run_op(R: np.ndarray, F: np.ndarray, m: int, op: np.ndarray, par: np.ndarray, SC: np.ndarray, k: int,
-            dd: bool) -> None:
-    code, out, a, b, negate = op[0], op[1], op[2], op[3], op[4]
-    ue, eta, largest = par[0], par[1], par[2]
-    na, sah, sal, sar, sae = _operand(R, SC, k, a, dd)
-    nb, sbh, sbl, sbr, sbe = _operand(R, SC, k, b, dd)
-    for j in range(m):
-        if na:
-            ah, al, ar, ae = R[a, 0, j], R[a, 1, j], R[a, 2, j], R[a, 3, j]
-        else:
-            ah, al, ar, ae = sah, sal, sar, sae
-        if code <= DIV or code == MAX:
-            if nb:
-                bh, bl, br, be = R[b, 0, j], R[b, 1, j], R[b, 2, j], R[b, 3, j]
-            else:
-                bh, bl, br, be = sbh, sbl, sbr, sbe
-            if negate:
-                bh, bl = -bh, -bl
-        else:
-            bh, bl, br, be = 0.0, 0.0, 0.0, 0.0
-        f = 0
-        h, lo, r, e = ah, al, ar, ae
-        if dd:
-            if code == ADD:
-                h, lo, r, e, f = adddd(ah, al, ar, ae, bh, bl, br, be, ue, eta, largest)
-            elif code == MUL:
-                h, lo, r, e, f = muldd(ah, al, ar, ae, bh, bl, br, be, ue, eta, largest)
-            elif code == DIV:
-                h, lo, r, e, f = divdd(ah, al, ar, ae, bh, bl, br, be, ue, eta, largest)
-            elif code == SQRT:
-                h, lo, r, e, f = sqrtdd(ah, al, ar, ae, ue, eta, largest)
-            elif code == MAX:
-                h, lo, r, e = maxdd(ah, al, ar, ae, bh, bl, br, be)
-        else:
-            if code == ADD:
-                h, r, e, f = add64(ah, ar, ae, bh, br, be, ue, eta, largest)
-            elif code == MUL:
-                h, r, e, f = mul64(ah, ar, ae, bh, br, be, ue, eta, largest)
-            elif code == DIV:
-                h, r, e, f = div64(ah, ar, ae, bh, br, be, ue, eta, largest)
-            elif code == SQRT:
-                h, r, e, f = sqrt64(ah, ar, ae, ue, eta, largest)
-            elif code == MAX:
-                h, r, e = max64(ah, ar, ae, bh, br, be)
-            lo = 0.0
-        if code == STORE:
-            e, f = store(ah, ar, ae, ue, eta, largest)
-        elif code == NEG:
-            h, lo = -ah, -al
-        R[out, 0, j], R[out, 1, j], R[out, 2, j], R[out, 3, j] = h, lo, r, e
+@_jit
+def _add64_loop(A: np.ndarray, B: np.ndarray, Y: np.ndarray, F: np.ndarray, neg: bool, ue: float, eta: float,
+                largest: float) -> None:
+    for j in range(BLOCK):
+        bh = B[j]
+        h, r, e, f = add64(A[j], A[RE + j], A[BD + j], -bh if neg else bh, B[RE + j], B[BD + j], ue, eta, largest)
+        Y[j], Y[RE + j], Y[BD + j] = h, r, e
         F[j] |= f
 
 
-@njit(cache=_CACHE, error_model="numpy", nogil=True)
+@_jit
+def _mul64_loop(A: np.ndarray, B: np.ndarray, Y: np.ndarray, F: np.ndarray, neg: bool, ue: float, eta: float,
+                largest: float) -> None:
+    for j in range(BLOCK):
+        h, r, e, f = mul64(A[j], A[RE + j], A[BD + j], B[j], B[RE + j], B[BD + j], ue, eta, largest)
+        Y[j], Y[RE + j], Y[BD + j] = h, r, e
+        F[j] |= f
+
+
+@_jit
+def _div64_loop(A: np.ndarray, B: np.ndarray, Y: np.ndarray, F: np.ndarray, neg: bool, ue: float, eta: float,
+                largest: float) -> None:
+    for j in range(BLOCK):
+        h, r, e, f = div64(A[j], A[RE + j], A[BD + j], B[j], B[RE + j], B[BD + j], ue, eta, largest)
+        Y[j], Y[RE + j], Y[BD + j] = h, r, e
+        F[j] |= f
+
+
+@_jit
+def _max64_loop(A: np.ndarray, B: np.ndarray, Y: np.ndarray, F: np.ndarray, rounding: bool, ue: float, eta: float,
+                largest: float) -> None:
+    for j in range(BLOCK):
+        h, r, e, f = max64(A[j], A[RE + j], A[BD + j], B[j], B[RE + j], B[BD + j], rounding, ue, eta, largest)
+        Y[j], Y[RE + j], Y[BD + j] = h, r, e
+        F[j] |= f
+
+
+@_jit
+def _adddd_loop(A: np.ndarray, B: np.ndarray, Y: np.ndarray, F: np.ndarray, neg: bool, ue: float, eta: float,
+                largest: float) -> None:
+    for j in range(BLOCK):
+        bh, bl = B[j], B[LO + j]
+        h, lo, r, e, f = adddd(A[j], A[LO + j], A[RE + j], A[BD + j], -bh if neg else bh, -bl if neg else bl,
+                               B[RE + j], B[BD + j], ue, eta, largest)
+        Y[j], Y[LO + j], Y[RE + j], Y[BD + j] = h, lo, r, e
+        F[j] |= f
+
+
+@_jit
+def _muldd_loop(A: np.ndarray, B: np.ndarray, Y: np.ndarray, F: np.ndarray, neg: bool, ue: float, eta: float,
+                largest: float) -> None:
+    for j in range(BLOCK):
+        h, lo, r, e, f = muldd(A[j], A[LO + j], A[RE + j], A[BD + j], B[j], B[LO + j], B[RE + j], B[BD + j],
+                               ue, eta, largest)
+        Y[j], Y[LO + j], Y[RE + j], Y[BD + j] = h, lo, r, e
+        F[j] |= f
+
+
+@_jit
+def _divdd_loop(A: np.ndarray, B: np.ndarray, Y: np.ndarray, F: np.ndarray, neg: bool, ue: float, eta: float,
+                largest: float) -> None:
+    for j in range(BLOCK):
+        h, lo, r, e, f = divdd(A[j], A[LO + j], A[RE + j], A[BD + j], B[j], B[LO + j], B[RE + j], B[BD + j],
+                               ue, eta, largest)
+        Y[j], Y[LO + j], Y[RE + j], Y[BD + j] = h, lo, r, e
+        F[j] |= f
+
+
+@_jit
+def _maxdd_loop(A: np.ndarray, B: np.ndarray, Y: np.ndarray, F: np.ndarray, rounding: bool, ue: float, eta: float,
+                largest: float) -> None:
+    for j in range(BLOCK):
+        h, lo, r, e, f = maxdd(A[j], A[LO + j], A[RE + j], A[BD + j], B[j], B[LO + j], B[RE + j], B[BD + j],
+                               rounding, ue, eta, largest)
+        Y[j], Y[LO + j], Y[RE + j], Y[BD + j] = h, lo, r, e
+        F[j] |= f
+
+
+@_jit
+def _sqrt64_loop(A: np.ndarray, Y: np.ndarray, F: np.ndarray, ue: float, eta: float, largest: float) -> None:
+    for j in range(BLOCK):
+        h, r, e, f = sqrt64(A[j], A[RE + j], A[BD + j], ue, eta, largest)
+        Y[j], Y[RE + j], Y[BD + j] = h, r, e
+        F[j] |= f
+
+
+@_jit
+def _sqrtdd_loop(A: np.ndarray, Y: np.ndarray, F: np.ndarray, ue: float, eta: float, largest: float) -> None:
+    for j in range(BLOCK):
+        h, lo, r, e, f = sqrtdd(A[j], A[LO + j], A[RE + j], A[BD + j], ue, eta, largest)
+        Y[j], Y[LO + j], Y[RE + j], Y[BD + j] = h, lo, r, e
+        F[j] |= f
+
+
+@_jit
+def _store_loop(A: np.ndarray, Y: np.ndarray, F: np.ndarray, ue: float, eta: float, largest: float) -> None:
+    for j in range(BLOCK):
+        e, f = store(A[j], A[RE + j], A[BD + j], ue, eta, largest)
+        Y[j], Y[LO + j], Y[RE + j], Y[BD + j] = A[j], A[LO + j], A[RE + j], e
+        F[j] |= f
+
+
+@_jit
+def _neg_loop(A: np.ndarray, Y: np.ndarray) -> None:
+    for j in range(BLOCK):
+        Y[j], Y[LO + j], Y[RE + j], Y[BD + j] = -A[j], -A[LO + j], A[RE + j], A[BD + j]
+
+
+@_jit
+def _operand(R: np.ndarray, SC: np.ndarray, k: int, ref: int, dd: bool, scratch: int) -> np.ndarray:
+    """Operand ``ref`` as a node of the register file: node ``ref`` itself, or slot ``-ref - 1`` of step
+    ``k``'s scalar table broadcast into the scratch node ``scratch`` (so that every loop reads nodes only)."""
+    if ref >= 0:
+        return R[ref * NODE:(ref + 1) * NODE]
+    width = 4 if dd else 3
+    base = (-ref - 1) * width
+    X = R[scratch * NODE:(scratch + 1) * NODE]
+    h, r, e = SC[k, base], SC[k, base + width - 2], SC[k, base + width - 1]
+    lo = SC[k, base + 1] if dd else 0.0
+    for j in range(BLOCK):
+        X[j], X[LO + j], X[RE + j], X[BD + j] = h, lo, r, e
+    return X
+
+
+@_jit
+def _run_op(R: np.ndarray, F: np.ndarray, nodes: int, op: np.ndarray, par: np.ndarray, SC: np.ndarray, k: int,
+            dd: bool) -> None:
+    """One operation over the block: the dispatch happens here, once per operation and block."""
+    code, out, negate = op[0], op[1], op[4] != 0
+    ue, eta, largest = par[0], par[1], par[2]
+    Y = R[out * NODE:(out + 1) * NODE]
+    A = _operand(R, SC, k, op[2], dd, nodes)
+    if code == SQRT:
+        if dd:
+            _sqrtdd_loop(A, Y, F, ue, eta, largest)
+        else:
+            _sqrt64_loop(A, Y, F, ue, eta, largest)
+        return
+    if code == STORE:
+        _store_loop(A, Y, F, ue, eta, largest)
+        return
+    if code == NEG:
+        _neg_loop(A, Y)
+        return
+    B = _operand(R, SC, k, op[3], dd, nodes + 1)
+    if dd:
+        if code == ADD:
+            _adddd_loop(A, B, Y, F, negate, ue, eta, largest)
+        elif code == MUL:
+            _muldd_loop(A, B, Y, F, negate, ue, eta, largest)
+        elif code == DIV:
+            _divdd_loop(A, B, Y, F, negate, ue, eta, largest)
+        else:
+            _maxdd_loop(A, B, Y, F, negate, ue, eta, largest)
+    elif code == ADD:
+        _add64_loop(A, B, Y, F, negate, ue, eta, largest)
+    elif code == MUL:
+        _mul64_loop(A, B, Y, F, negate, ue, eta, largest)
+    elif code == DIV:
+        _div64_loop(A, B, Y, F, negate, ue, eta, largest)
+    else:
+        _max64_loop(A, B, Y, F, negate, ue, eta, largest)
+
+
+@_jit
 def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes: int, dd: bool, exact_g: bool,
            S: np.ndarray, ST: np.ndarray, G: np.ndarray, GL: np.ndarray, GR: np.ndarray, SC: np.ndarray,
            SF: np.ndarray, mode: int, OUT: np.ndarray, OF: np.ndarray, SO: np.ndarray, STO: np.ndarray,
@@ -131,14 +238,22 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
     start = b * BLOCK
     stop = min(start + BLOCK, n)
     m = stop - start
-    R = np.zeros((nodes, 4, m))
-    T = np.empty((4, 4, m))
-    F = ST[start:stop].copy()
+    R = np.zeros((nodes + 2) * NODE)  # two scratch nodes for broadcast slots
+    T = np.empty((4, NODE))
+    F = np.zeros(BLOCK, dtype=np.int64)
+    for j in range(m):
+        F[j] = ST[start + j]
     inputs = (0, 2, 3, 4)
+    direct = True
     for var in range(4):
+        for w in range(4):
+            if w != var and outs[w] == inputs[var]:
+                direct = False
+    for var in range(4):
+        base = inputs[var] * NODE
         for c in range(4):
             for j in range(m):
-                R[inputs[var], c, j] = S[var, c, start + j]
+                R[base + c * BLOCK + j] = S[var, c, start + j]
     c_in = c_out = c_nf = c_ill = c_ov = 0
     worst = 0.0
     fk = fi = -1
@@ -146,23 +261,25 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
     for k in range(G.shape[0]):
         for j in range(m):
             x = G[k, start + j]
+            ok = abs(x) < INF
             lo = 0.0 if exact_g or not dd else GL[k, start + j]
             r = 0.0 if exact_g else GR[k, start + j]
-            e = 0.0
-            if not math.isfinite(x):
-                F[j] |= NONFINITE
-                x = 0.0
-                e = INF
-            R[1, 0, j], R[1, 1, j], R[1, 2, j], R[1, 3, j] = x, lo, r, e
+            F[j] |= 0 if ok else NONFINITE
+            R[NODE + j] = x if ok else 0.0
+            R[NODE + BLOCK + j] = lo
+            R[NODE + 2 * BLOCK + j] = r
+            R[NODE + 3 * BLOCK + j] = 0.0 if ok else INF
         for q in range(prog.shape[0]):
-            _run_op(R, F, m, prog[q], params[q], SC, k, dd)
-        p = outs[0]
+            _run_op(R, F, nodes, prog[q], params[q], SC, k, dd)
+        p = outs[0] * NODE
+        sf = SF[k]
         for j in range(m):
-            F[j] |= SF[k]
+            F[j] |= sf
         if mode == 0:
+            for c in range(4):
+                for j in range(m):
+                    OUT[k, c, start + j] = R[p + c * BLOCK + j]
             for j in range(m):
-                for c in range(4):
-                    OUT[k, c, start + j] = R[p, c, j]
                 OF[k, start + j] = F[j]
         else:
             for j in range(m):
@@ -177,7 +294,7 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
                         c_ov += 1
                     continue
                 ob = OBS[k, i]
-                h, lo_p, r, e = R[p, 0, j], R[p, 1, j], R[p, 2, j], R[p, 3, j]
+                h, lo_p, r, e = R[p + j], R[p + BLOCK + j], R[p + 2 * BLOCK + j], R[p + 3 * BLOCK + j]
                 allowed = slack * e
                 finite = math.isfinite(ob)
                 d = distance(ob, h, lo_p) if dd else abs(ob - h)
@@ -196,18 +313,28 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
                     worst = fraction
                 if not inside and (fk < 0 or k < fk or (k == fk and i < fi)):
                     fk, fi, fh, fl, fa, ff = k, i, h, lo_p, allowed, fraction
-        for var in range(4):
-            for c in range(4):
-                for j in range(m):
-                    T[var, c, j] = R[outs[var], c, j]
-        for var in range(4):
-            for c in range(4):
-                for j in range(m):
-                    R[inputs[var], c, j] = T[var, c, j]
+        if direct:  # the new state into the input nodes: no output is another variable's input node
+            for var in range(4):
+                src, dst = outs[var] * NODE, inputs[var] * NODE
+                if src != dst:  # a variable the step leaves as it is needs no copy
+                    for c in range(4):
+                        if dd or c != 1:  # float64 reference: every lo is 0
+                            for j in range(BLOCK):
+                                R[dst + c * BLOCK + j] = R[src + c * BLOCK + j]
+        else:
+            for var in range(4):
+                src = outs[var] * NODE
+                for c in range(NODE):
+                    T[var, c] = R[src + c]
+            for var in range(4):
+                dst = inputs[var] * NODE
+                for c in range(NODE):
+                    R[dst + c] = T[var, c]
     for var in range(4):
+        base = inputs[var] * NODE
         for c in range(4):
             for j in range(m):
-                SO[var, c, start + j] = R[inputs[var], c, j]
+                SO[var, c, start + j] = R[base + c * BLOCK + j]
     for j in range(m):
         STO[start + j] = F[j]
     if mode == 1:

@@ -6,6 +6,12 @@ numpy path computes (IEEE float64, round to nearest, no fused multiply-add: numb
 ``fastmath``, so LLVM neither contracts ``a*b + c`` nor reorders sums). ``np.minimum``/``np.maximum``
 propagate NaN; :func:`fmin`/:func:`fmax` do the same.
 
+The functions carry no branch, so that the loops calling them vectorize: each ``xp.where`` of the array
+backend is a select between values computed on every element (a quotient whose divisor ``xp.where``
+replaces by 1 is computed on 1 and then discarded the same way), conditions are ``&``/``|`` of
+comparisons, and a double-double fallback computes both results and selects. They are inlined into the
+loops (``inline="always"``: LLVM would keep the larger ones as calls, and a loop with a call stays scalar).
+
 Numbers are passed as their components: ``h`` (reference value), ``l`` (its low word in double-double
 mode), ``r`` (reference error bound), ``e`` (running bound). Every operation returns its result's
 components and the flag bits it raises for the element (OVERFLOW when the reach exceeds the rounding
@@ -37,23 +43,29 @@ OVERFLOW = 2
 NONFINITE = 4
 INF = math.inf
 
-_jit = njit(error_model="numpy", nogil=True)
+_jit = njit(error_model="numpy", nogil=True, inline="always")
 
 
 @_jit
 def fmin(a: float, b: float) -> float:
-    """``np.minimum``: NaN when either is NaN."""
-    if a != a or b != b:
-        return a + b
-    return a if a < b else b
+    """``np.minimum``: NaN when either is NaN (selects, no branch: a vector min and a blend)."""
+    nan = (a != a) | (b != b)
+    smaller = a if a < b else b
+    return a + b if nan else smaller
 
 
 @_jit
 def fmax(a: float, b: float) -> float:
-    """``np.maximum``: NaN when either is NaN."""
-    if a != a or b != b:
-        return a + b
-    return a if a > b else b
+    """``np.maximum``: NaN when either is NaN (selects, no branch)."""
+    nan = (a != a) | (b != b)
+    larger = a if a > b else b
+    return a + b if nan else larger
+
+
+@_jit
+def finite(x: float) -> bool:
+    """``math.isfinite`` as one comparison (NaN compares false)."""
+    return abs(x) < INF
 
 
 @_jit
@@ -86,8 +98,8 @@ def store(h: float, r: float, e: float, ue: float, eta: float, largest: float) -
 def divisor(bh: float, br: float, be: float) -> tuple[float, bool, int]:
     """(lower bound of |b|, b is exactly 0, ILL flag) as in ArrayBackend.divide."""
     low_b = lower(bh, br)
-    zero = bh == 0 and br == 0
-    ill = low_b <= 0 or be >= low_b or be > TAU * low_b
+    zero = (bh == 0) & (br == 0)
+    ill = (low_b <= 0) | (be >= low_b) | (be > TAU * low_b)
     return low_b, zero, (ILL if ill else 0)
 
 
@@ -95,17 +107,14 @@ def divisor(bh: float, br: float, be: float) -> tuple[float, bool, int]:
 def divide_bounds(ar: float, ae: float, br: float, be: float, magnitude: float, local: float,
                   low_b: float) -> tuple[float, float]:
     """(r, prop) of a quotient, ArrayBackend.divide."""
-    if low_b > 0:
-        r = (ar + (magnitude + local) * UP2 * br) / low_b * UP2 + local * UP
-    else:
-        r = INF
+    positive = low_b > 0
+    r_pos = (ar + (magnitude + local) * UP2 * br) / (low_b if positive else 1.0) * UP2 + local * UP
+    r = r_pos if positive else INF
     slack_e = low_b - be
-    if slack_e > 0:
-        prop = (ae + (magnitude + r) * UP2 * be) / slack_e * UP
-    else:
-        prop = INF
-    if ae == 0 and be == 0:
-        prop = 0.0
+    room = slack_e > 0
+    prop_room = (ae + (magnitude + r) * UP2 * be) / (slack_e if room else 1.0) * UP
+    prop = prop_room if room else INF
+    prop = 0.0 if (ae == 0) & (be == 0) else prop
     return r, prop
 
 
@@ -114,13 +123,16 @@ def sqrt_bounds(x_hi: float, ar: float, ae: float, root: float, local: float) ->
     """(r, prop) of a square root, ArrayBackend.sqrt."""
     shrunk = math.sqrt(fmax(x_hi - ar, 0.0))
     denom_r = (root + shrunk) * DOWN2
-    by_derivative_r = ar / denom_r if denom_r > 0 else INF
+    by_derivative_r = ar / (denom_r if denom_r > 0 else 1.0)
+    by_derivative_r = by_derivative_r if denom_r > 0 else INF
     r = (fmin(by_derivative_r, math.sqrt(ar)) * UP2 + local) * UP
     low_x = fmax(x_hi - ar, 0.0) * DOWN2
     low = fmax(low_x - ae - 2.0**-50 * low_x, 0.0)
     denominator = shrunk * DOWN2 * DOWN2 + math.sqrt(low)
-    by_derivative = ae / denominator if denominator > 0 else INF
-    prop = 0.0 if ae == 0 else fmin(by_derivative, math.sqrt(ae)) * UP
+    by_derivative = ae / (denominator if denominator > 0 else 1.0)
+    by_derivative = by_derivative if denominator > 0 else INF
+    prop = fmin(by_derivative, math.sqrt(ae)) * UP
+    prop = 0.0 if ae == 0 else prop
     return r, prop
 
 
@@ -154,11 +166,10 @@ def div64(ah: float, ar: float, ae: float, bh: float, br: float, be: float, ue: 
     h = ah / (1.0 if zero else bh)
     local = U64 * abs(h) + fmin(abs(ah * 2.0**600), ETA64)
     r, prop = divide_bounds(ar, ae, br, be, abs(h), local, low_b)
-    if zero:
-        h, r = 0.0, 0.0
+    h = 0.0 if zero else h
+    r = 0.0 if zero else r
     e, f = rounded(abs(h), r, prop, ue, eta, largest)
-    if zero:
-        e = INF
+    e = INF if zero else e
     return h, r, e, f | f_ill
 
 
@@ -172,8 +183,12 @@ def sqrt64(ah: float, ar: float, ae: float, ue: float, eta: float, largest: floa
 
 
 @_jit
-def max64(ah: float, ar: float, ae: float, bh: float, br: float, be: float) -> tuple[float, float, float]:
-    return (ah if ah >= bh else bh), fmax(ar, br), fmax(ae, be)
+def max64(ah: float, ar: float, ae: float, bh: float, br: float, be: float, rounding: bool, ue: float, eta: float,
+          largest: float) -> tuple[float, float, float, int]:
+    """ArrayBackend.maximum; ``rounding`` (operands of two formats): one rounding into the coarser one."""
+    h, r, e = (ah if ah >= bh else bh), fmax(ar, br), fmax(ae, be)
+    e_rounded, f = rounded(abs(h), r, e, ue, eta, largest)
+    return h, r, (e_rounded if rounding else e), (f if rounding else 0)
 
 
 # -- double-double reference -----------------------------------------------------------------------
@@ -215,7 +230,7 @@ def dd_mul(ah: float, al: float, bh: float, bl: float) -> tuple[float, float, bo
     err = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
     err = err + (ah * bl + al * bh)
     hi, lo = fast_two_sum(p, err)
-    fallback = abs(ah) >= SPLIT_LIMIT or abs(bh) >= SPLIT_LIMIT or abs(p) < DD_TINY or not math.isfinite(lo)
+    fallback = (abs(ah) >= SPLIT_LIMIT) | (abs(bh) >= SPLIT_LIMIT) | (abs(p) < DD_TINY) | (not finite(lo))
     return hi, lo, fallback
 
 
@@ -230,7 +245,7 @@ def dd_div(ah: float, al: float, bh: float, bl: float) -> tuple[float, float, bo
     q3 = rh / bh
     hi, lo = fast_two_sum(q1, q2)
     hi, lo = dd_add(hi, lo, q3, 0.0)
-    fallback = f1 or f2 or abs(ah) < DD_TINY or abs(q1) < DD_TINY or not math.isfinite(lo)
+    fallback = f1 | f2 | (abs(ah) < DD_TINY) | (abs(q1) < DD_TINY) | (not finite(lo))
     return hi, lo, fallback
 
 
@@ -243,9 +258,9 @@ def dd_sqrt(ah: float, al: float) -> tuple[float, float, bool]:
     rh, _rl = dd_add(safe, al if positive else 0.0, -ph, -pl)
     correction = rh / (2.0 * s)
     hi, lo = fast_two_sum(s, correction)
-    if not positive:
-        hi, lo = 0.0, 0.0
-    fallback = positive and (f1 or ah < DD_TINY or not math.isfinite(lo))
+    fallback = positive & (f1 | (ah < DD_TINY) | (not finite(lo)))
+    hi = hi if positive else 0.0
+    lo = lo if positive else 0.0
     return hi, lo, fallback
 
 
@@ -264,12 +279,13 @@ def product_dd(ah: float, al: float, bh: float, bl: float) -> tuple[float, float
     """ArrayBackend._product in double-double mode: (hi, lo, local error)."""
     h, lo, fallback = dd_mul(ah, al, bh, bl)
     local = DD_RELATIVE * abs(h)
-    if fallback:
-        plain = ah * bh
-        cross = abs(ah * bl) + abs(al * bh) + abs(al * bl)
-        eta = 0.0 if (ah == 0 or bh == 0) else ETA64
-        h, lo = plain, 0.0
-        local = (U64 * abs(plain) + cross) * UP2 + eta
+    plain = ah * bh
+    cross = abs(ah * bl) + abs(al * bh) + abs(al * bl)
+    eta = 0.0 if (ah == 0) | (bh == 0) else ETA64
+    local_plain = (U64 * abs(plain) + cross) * UP2 + eta
+    h = plain if fallback else h
+    lo = 0.0 if fallback else lo
+    local = local_plain if fallback else local
     return h, lo, local
 
 
@@ -292,18 +308,19 @@ def divdd(ah: float, al: float, ar: float, ae: float, bh: float, bl: float, br: 
     safe_lo = 0.0 if zero else bl
     h, lo, fallback = dd_div(ah, al, safe_hi, safe_lo)
     local = DD_RELATIVE * abs(h)
-    if fallback:
-        plain = ah / safe_hi
-        h, lo = plain, 0.0
-        spill = (abs(al) + abs(plain) * abs(safe_lo)) / abs(safe_hi)
-        eta_local = 0.0 if ah == 0 else ETA64
-        local = (U64 * abs(plain) + spill) * UP2 + eta_local
+    plain = ah / safe_hi
+    spill = (abs(al) + abs(plain) * abs(safe_lo)) / abs(safe_hi)
+    eta_local = 0.0 if ah == 0 else ETA64
+    local_plain = (U64 * abs(plain) + spill) * UP2 + eta_local
+    h = plain if fallback else h
+    lo = 0.0 if fallback else lo
+    local = local_plain if fallback else local
     r, prop = divide_bounds(ar, ae, br, be, abs(h), local, low_b)
-    if zero:
-        h, lo, r = 0.0, 0.0, 0.0
+    h = 0.0 if zero else h
+    lo = 0.0 if zero else lo
+    r = 0.0 if zero else r
     e, f = rounded(abs(h), r, prop, ue, eta, largest)
-    if zero:
-        e = INF
+    e = INF if zero else e
     return h, lo, r, e, f | f_ill
 
 
@@ -313,20 +330,23 @@ def sqrtdd(ah: float, al: float, ar: float, ae: float, ue: float, eta: float,
     x_hi = fmax(ah, 0.0)
     h, lo, fallback = dd_sqrt(x_hi, al if ah > 0 else 0.0)
     local = DD_RELATIVE * h
-    if fallback:
-        plain = math.sqrt(x_hi)
-        h, lo = plain, 0.0
-        local = 2.0 * U64 * plain * UP2 + abs(al) / (plain if plain > 0 else 1.0)
-    r, prop = sqrt_bounds(x_hi, ar, ae, math.sqrt(x_hi), local)
+    plain = math.sqrt(x_hi)
+    local_plain = 2.0 * U64 * plain * UP2 + abs(al) / (plain if plain > 0 else 1.0)
+    h = plain if fallback else h
+    lo = 0.0 if fallback else lo
+    local = local_plain if fallback else local
+    r, prop = sqrt_bounds(x_hi, ar, ae, plain, local)
     e, f = rounded(abs(h), r, prop, ue, eta, largest)
     return h, lo, r, e, f
 
 
 @_jit
-def maxdd(ah: float, al: float, ar: float, ae: float, bh: float, bl: float, br: float,
-          be: float) -> tuple[float, float, float, float]:
-    take_a = ah > bh or (ah == bh and al >= bl)
-    return (ah if take_a else bh), (al if take_a else bl), fmax(ar, br), fmax(ae, be)
+def maxdd(ah: float, al: float, ar: float, ae: float, bh: float, bl: float, br: float, be: float, rounding: bool,
+          ue: float, eta: float, largest: float) -> tuple[float, float, float, float, int]:
+    take_a = (ah > bh) | ((ah == bh) & (al >= bl))
+    h, r, e = (ah if take_a else bh), fmax(ar, br), fmax(ae, be)
+    e_rounded, f = rounded(abs(h), r, e, ue, eta, largest)
+    return h, (al if take_a else bl), r, (e_rounded if rounding else e), (f if rounding else 0)
 
 
 @_jit

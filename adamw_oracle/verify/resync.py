@@ -95,7 +95,7 @@ class _Tally:
 
 def judge_resynced(case: Case, observation: Observation, precision: PrecisionModel | None = None, *,
                    slack: float = SLACK, xp: Any = None, judge_state: bool = True,
-                   chunk: int | None = None) -> Judgement:
+                   chunk: int | None = None, fused: bool | None = None) -> Judgement:
     """Judge every step of ``observation`` from the implementation's own state before it (see the
     module docstring); the verdicts of :func:`~adamw_oracle.verify.vectorized.judge_vectorized`,
     ``mode="per-step"``.
@@ -105,7 +105,11 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
         slack: factor applied to the one-step bound (default :data:`~adamw_oracle.verify.judge.SLACK`).
         xp: the array namespace (default numpy; ``cupy`` on a CUDA device).
         judge_state: also judge the stored state after each step (default True).
-        chunk: element-steps judged together (default :data:`~adamw_oracle.verify.vectorized.CHUNK`).
+        chunk: element-steps judged together on the array path (default
+            :data:`~adamw_oracle.verify.vectorized.CHUNK`; the fused path runs one step of all elements at a time).
+        fused: run each step on the fused kernel (:mod:`adamw_oracle.verify.fused`, the same numbers bit for
+            bit); default: as :func:`~adamw_oracle.verify.vectorized.use_fused` (numpy, unless
+            ``ADAMW_ORACLE_FUSED=0``). Reads rounded on load and stochastic rounding take the array path.
 
     Raises:
         InvalidArgumentError: ``slack`` below 1, or the observation lacks the per-step state the case
@@ -151,8 +155,10 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
     if conv.family is Family.SGD and st.step == 0:  # the first step initialises the momentum buffer
         groups = [(0, 1), (1, steps)]
     chunk = chunk or (CHUNK if xp is np else max(steps * n, 1))
-    per_step = _stacked_constants(consts, xp)
-    for first_step, stop_step in groups:
+    fused_ran = _judge_fused(case, precision, backend, fused, starts, grads, observed_p, states, tallies, reasons,
+                             slack, state_fmt, param_fmt)
+    per_step = {} if fused_ran else _stacked_constants(consts, xp)
+    for first_step, stop_step in ([] if fused_ran else groups):
         if first_step >= stop_step or n == 0:
             continue
         for a in range(first_step * n, stop_step * n, max(chunk, 1)):
@@ -197,6 +203,66 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
     worst = max([t.worst for t in [param, *state_tallies]], default=0.0)
     passed = counts["outside"] == 0 and state_counts["outside"] == 0
     return Judgement(passed, counts, first, worst, precision, slack, None, reasons, "per-step", state_counts)
+
+
+_STATE_VAR = {"m": 1, "v": 2, "vmax": 3}
+
+
+def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, fused: bool | None,
+                 starts: dict[str, _Start], grads: _Flat, observed_p: np.ndarray, states: Mapping[str, np.ndarray],
+                 tallies: dict[str, _Tally], reasons: dict[str, int], slack: float, state_fmt: FormatCost,
+                 param_fmt: FormatCost) -> bool:
+    """The per-step verdicts with each step run by the fused kernel (one launch of the traced step per
+    step, from the implementation's state before it); False, having tallied nothing, where the array
+    path must run instead (not numpy, fused off, reads rounded on load, stochastic rounding, a step the
+    tracer cannot record)."""
+    from adamw_oracle.verify.vectorized import _Exact, _setup, use_fused  # vectorized imports nothing of ours
+
+    if backend.xp is not np or not use_fused(backend, fused):
+        return False
+    setup = _setup(case, precision, None)
+    if not setup.plain:
+        return False
+    from adamw_oracle.verify import fused as fusion  # heavy: numba, loaded on first use
+
+    run = case.run
+    steps, n = run.steps, run.size
+    dd_mode = backend.double_double
+
+    def preparation(k: int, size: int) -> Any:
+        a, b = k * n, k * n + size
+        def start(s: _Start) -> _Exact:
+            if k == 0:  # the case's initial values (maybe inexact), else the implementation's own (exact)
+                return _Exact(s.hi0[:size], None if s.lo0 is None or not dd_mode else s.lo0[:size],
+                              None if s.r0 is None else s.r0[:size])
+            return _Exact(s.hi(a, b))
+
+        inputs = (start(starts["p"]), start(starts["m"]), start(starts["v"]), start(starts["vmax"]))
+        g = _Exact(grads.hi[a:b], None if grads.lo is None or not dd_mode else grads.lo[a:b],
+                   None if grads.r is None else grads.r[a:b])
+        return fusion.prepare(backend, [setup.consts[k]], setup.step, setup.formats, inputs, [g], (setup.key[k],))
+
+    try:  # every step traced (and cached) before any is judged: a step that cannot be traced changes nothing
+        for k in range(steps):
+            preparation(k, 0)
+    except (fusion.Unfusable, AttributeError):
+        return False
+    for k in range(steps if n else 0):
+        a, b = k * n, (k + 1) * n
+        p, new_state, sticky, trace = fusion.fused_one_step(preparation(k, n))
+        inherited = ~np.all([np.isfinite(starts[key].hi(a, b)) for key in starts], axis=0)
+        flat = np.arange(a, b)
+        for key, tally in tallies.items():
+            comps = p if key == "param" else new_state[_STATE_VAR[key]]
+            scalar_flags = np.uint8(trace.p_flags if key == "param" else trace.state_flags[_STATE_VAR[key]])
+            fmt = param_fmt if key == "param" else state_fmt
+            bounded = ArrayNumber(comps[0], comps[1] if dd_mode else None, comps[2], comps[3], scalar_flags, fmt,
+                                  backend)
+            observed = observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)
+            with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
+                _compare(np, tally, key, bounded, sticky | scalar_flags, observed.reshape(-1)[a:b], flat, n, slack,
+                         fmt, reasons if key == "param" else None, inherited)
+    return True
 
 
 # -- inputs -------------------------------------------------------------------------------------------
