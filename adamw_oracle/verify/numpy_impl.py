@@ -211,7 +211,7 @@ class NumpyImplementation:
         kahan = self.variant.kahan
         adam = run.config.conventions.family is Family.ADAM
         shown = (("m", "v", "vmax") if adam else ("m",)) if self.exposes_state else ()
-        step_states = {key: np.empty((run.steps, run.size), dtype=np.float64) for key in shown}
+        step_states: dict[str, np.ndarray] = {key: np.empty((run.steps, run.size), dtype=np.float64) for key in shown}
         counter = np.empty(run.steps, dtype=np.float64)
         comp = np.zeros(run.size, dtype=arith)
         comp_out = np.empty((run.steps, run.size), dtype=np.float64) if kahan else None
