@@ -578,8 +578,12 @@ def cases(
         if seeding:
             state = draw(seeded_states(dtype, size, conv, config.hyper if seeded_steps else None,
                                        seeded_steps or SEEDED_STEPS))
+    # the fall family takes the lowest rolls of the ordinary cases (no extra choice: the other cases draw
+    # what they drew before); the shrinker moves the roll up, out of it, to a plain ordinary case
+    ordinary_from = long_share + seed_share + array_percent
     falling = (amsgrad_fall_percent > 0 and not long_run and not seeding and conv.family is Family.ADAM
-               and conv.amsgrad is not AmsGrad.OFF and draw(st.integers(0, 99)) < amsgrad_fall_percent)
+               and conv.amsgrad is not AmsGrad.OFF
+               and roll < ordinary_from + -(-amsgrad_fall_percent * (100 - ordinary_from) // 100))
     if falling:
         config = _amsgrad_fall_config(draw, config, bounds)
         steps = max(steps, draw(st.integers(min(3, max_steps), max(max_steps, 1))))
