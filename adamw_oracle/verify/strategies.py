@@ -430,8 +430,9 @@ def amsgrad_fall_gradients(draw: st.DrawFn, dtype: Dtype, size: int, steps: int,
     for _ in range(size):
         magnitude = max(draw(st.floats(1.0, 10.0)) * 100.0 * max(eps, 1e-2), 1.0)
         spikes.append(draw(st.sampled_from((1.0, -1.0))) * min(top, magnitude))
-    rows = [[x if k < rise else x * quiet * (1 + (i + k) % 3) / 3 for i, x in enumerate(spikes)] for k in range(steps)]
-    return tuple(tuple(in_dtype(x, dtype) for x in row) for row in rows)
+    flat = all_in_dtype([x if k < rise else x * quiet * (1 + (i + k) % 3) / 3
+                         for k in range(steps) for i, x in enumerate(spikes)], dtype)
+    return tuple(flat[k * size:(k + 1) * size] for k in range(steps))
 
 
 @st.composite
