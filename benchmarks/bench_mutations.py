@@ -4,7 +4,9 @@ For every mutation in :data:`adamw_oracle.verify.mutations.MUTATIONS` and every 
 can exceed rounding (``mutation.dtypes``), :func:`adamw_oracle.check.check_target` runs with its default
 case options (50 cases, the default case space) on seeds 0-4, told to expect the first preset (in the
 contract's order, Adam-family presets first; its AMSGrad form and maximize variant included) whose
-conventions the bug affects. Recorded per mutation and dtype: on how many seeds the report is a
+conventions the bug affects. A mutation that shows its state per step (``exposes_state``, as torch's
+``optimizer.state`` does) is judged per step, as ``check`` judges such a target by default; every other
+one is a black box judged by its trajectory. Recorded per mutation and dtype: on how many seeds the report is a
 failure (detected), and the time until the first failing case was judged (time to detect). Shrinking
 the counterexample is not part of detection and is skipped here (``shrink_runs=0``); benchmark runs
 before the case-space work timed the report with shrinking included (about 1-3 s more per mutation).

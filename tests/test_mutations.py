@@ -51,7 +51,8 @@ def test_every_mutation_is_caught_by_the_fuzz(broken):
 # that need its shapes or falling v; one dtype and one seed each, no shrinking (about a second each)
 CHECK_FAST = {"chunk_boundary_skipped": "float32", "float16_step_counter": "float32",
               "eps_rounded_to_param_dtype": "float16", "grad_squared_in_half": "float16",
-              "vector_tail_skipped": "bfloat16", "amsgrad_flag_ignored": "float32"}
+              "vector_tail_skipped": "bfloat16", "amsgrad_flag_ignored": "float32",
+              "second_moment_kept_in_param_dtype": "bfloat16"}
 
 
 @pytest.mark.parametrize("name", sorted(CHECK_FAST))
@@ -66,6 +67,49 @@ def test_check_with_default_options_catches_the_mutations_only_it_reaches(name):
 
 def test_every_check_only_mutation_has_a_fast_meta_test():
     assert {m.name for m in MUTATIONS if "fuzz" not in m.caught_by} <= set(CHECK_FAST)
+
+
+PER_STEP_ONLY = "second_moment_kept_in_param_dtype"
+"""The mutation only per-step judging catches: v stored in bfloat16 moves bfloat16 parameters by less than
+their rounding (2**-10 of the update), so only the stored state, judged after each step, shows it."""
+
+
+def test_a_mutation_only_per_step_judging_catches():
+    """check with default options, told to judge each step from the state the target shows, catches it on
+    each of 5 seeds; judging the same target's whole trajectories (seed 0, 50 cases) sees nothing."""
+    from adamw_oracle.check.power import check_hunt
+
+    broken = mutation(PER_STEP_ONLY)
+    assert broken.exposes_state and "fuzz" not in broken.caught_by
+    per_step = [check_hunt(broken, "bfloat16", seed, judge_mode="per-step") for seed in range(5)]
+    assert all(h.detected for h in per_step), [h.seed for h in per_step if not h.detected]
+    assert check_hunt(broken, "bfloat16", 0).detected  # auto: per step, since the target shows its state
+    trajectory = check_hunt(broken, "bfloat16", 0, judge_mode="trajectory")
+    assert not trajectory.detected and trajectory.cases_run == 50
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_unbroken_step_showing_its_state_passes_per_step(dtype):
+    """The state-showing path itself raises no false alarm: the correct numpy step, its state shown per
+    step, passes check judged per step (torch.Adam with its AMSGrad and maximize variants)."""
+    from adamw_oracle.check import check_target
+    from adamw_oracle.verify.numpy_impl import NumpyImplementation
+
+    class Shown(NumpyImplementation):
+        exposes_state = True
+
+    impl = Shown(name="numpy-shows-state")
+    report = check_target(impl, expect="torch.Adam", dtype=dtype, examples=20, seed=3, shrink_runs=0)
+    assert report.passed, report.describe()
+    assert report.judge_modes.get("per-step", 0) > 0
+
+
+@pytest.mark.thorough
+def test_only_per_step_judging_catches_it_on_five_seeds():
+    from adamw_oracle.check.power import check_hunt
+
+    caught = [check_hunt(mutation(PER_STEP_ONLY), "bfloat16", seed, judge_mode="trajectory").detected for seed in range(5)]
+    assert not any(caught), caught
 
 
 @pytest.mark.thorough

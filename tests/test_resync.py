@@ -383,3 +383,28 @@ def test_a_learning_rate_schedule_is_judged_per_step() -> None:
     assert good.passed and good.counts["within"] > 0.95 * steps * 4, good.describe()
     failure = judge_resynced(case, scheduled(False)).first_failure
     assert failure is not None and (failure.step, failure.quantity) == (2, "param")
+
+
+# -- degenerate element-steps: exactly determined, checked exactly instead of set aside -----------------
+def test_torch_float16_zero_step_with_eps_below_float16_is_judged_exactly() -> None:
+    """eps = 1e-8 rounds to 0 in float16 arithmetic: torch's zero step from m = v = 0 is 0/0 = NaN, and every
+    later parameter is NaN. Both are exactly determined (docs/error-model.md), so nothing is set aside; the
+    same NaN where eps is a float16 number (1e-3) is outside the bound."""
+    from adamw_oracle.verify.resync import DEGENERATE_NAN, DEGENERATE_ZERO
+
+    cfg = preset("torch.AdamW", lr="0.001", weight_decay="0.01", eps="1e-8")
+    case = Case(Run.from_arrays(cfg, np.array([0.5, -1.0]), np.zeros((5, 2))), "float16")
+    obs = TorchImplementation("AdamW", "foreach").run(case)
+    assert np.isnan(obs.params).all()  # torch's own 0/0 in float16
+    verdict = judge_resynced(case, obs)
+    assert verdict.passed and verdict.counts == {"within": 10, "outside": 0, "ill_conditioned": 0}, verdict.describe()
+    assert verdict.degenerate == {DEGENERATE_ZERO: 2, DEGENERATE_NAN: 8}
+    report = check_target("torch.AdamW", dtype="float16", cases=[case])
+    assert report.passed and report.weak and report.degenerate_share == 1.0
+    assert "degenerate (checked exactly)" in report.describe()
+    in_range = Case(case.run.replace(config=preset("torch.AdamW", lr="0.001", eps="1e-3")), "float16")
+    wrong = judge_resynced(in_range, replace(obs, step_states={k: v for k, v in obs.step_states.items()}))
+    assert not wrong.passed and wrong.first_failure is not None and wrong.first_failure.step == 1
+    # a non-finite value other than NaN is never the forced outcome of 0/0
+    inf = replace(obs, params=np.where(np.isnan(obs.params), np.inf, obs.params))
+    assert judge_resynced(case, inf).degenerate.get(DEGENERATE_ZERO, 0) == 0

@@ -130,3 +130,36 @@ def test_restrictions_are_respected():
         assert case.run.size <= 4 and case.run.steps <= 3 and case.run.initial_state.step == 0
 
     check()
+
+
+def _amsgrad_conventions():
+    from adamw_oracle.contract.conventions import AmsGrad
+
+    return [c for c in all_conventions() if c.family is Family.ADAM and c.amsgrad is not AmsGrad.OFF]
+
+
+@settings(max_examples=40, deadline=None)
+@given(impl.cases(_amsgrad_conventions(), ["float32", "bfloat16"], max_steps=6, long_runs=False, seeded=False,
+                  amsgrad_fall_percent=100))
+def test_the_amsgrad_fall_family_makes_v_rise_then_fall_within_the_run(case):
+    """Every element's v (computed in float64 from the drawn gradients) ends at least 5% below its running
+    maximum, with beta2 and lr from the family's pools: AMSGrad's maximum changes the update."""
+    import numpy as np
+
+    h = case.run.config.hyper
+    assert float(h.beta2) in impl.AMSGRAD_FALL_BETA2S and float(h.lr) in impl.AMSGRAD_FALL_LRS
+    if case.run.size == 0:
+        return
+    assert case.run.steps >= 3
+    b2, v, top = float(h.beta2), np.zeros(case.run.size), np.zeros(case.run.size)
+    for row in case.gradients():
+        v = b2 * v + (1 - b2) * row * row
+        top = np.maximum(top, v)
+    assert np.all(v <= top / 1.05), (v, top)
+
+
+def test_the_amsgrad_fall_family_keeps_a_restricted_range():
+    case = _reachable(lambda c: c.run.steps >= 3, impl.cases(
+        _amsgrad_conventions(), ["float32"], long_runs=False, seeded=False, amsgrad_fall_percent=100,
+        bounds={"beta2": (0.95, 0.99), "lr": (0.05, 0.2)}))
+    assert 0.95 <= float(case.run.config.hyper.beta2) <= 0.99 and float(case.run.config.hyper.lr) == 0.1

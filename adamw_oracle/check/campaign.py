@@ -32,7 +32,7 @@ def merge_reports(parts: Sequence[CheckReport], *, examples: int, seed: int, ver
         counts={k: 0 for k in first.counts}, finding_counts={k: 0 for k in first.finding_counts}, findings=[],
         counterexample=None, max_fraction_of_bound=0.0, seconds=seconds, stopped_by_budget=False,
         cases_set_aside=0, set_aside_reasons=[], known_counts={}, shards=len(parts), ill_reasons={},
-        state_counts={k: 0 for k in first.state_counts}, judge_modes={}, outside_evidence={})
+        state_counts={k: 0 for k in first.state_counts}, judge_modes={}, outside_evidence={}, degenerate={})
     differing: list[str] = []
     for index, part in enumerate(parts):
         merged.cases_run += part.cases_run
@@ -49,7 +49,7 @@ def merge_reports(parts: Sequence[CheckReport], *, examples: int, seed: int, ver
         for kid, count in part.known_counts.items():
             merged.known_counts[kid] = merged.known_counts.get(kid, 0) + count
         for into, counts in ((merged.ill_reasons, part.ill_reasons), (merged.state_counts, part.state_counts),
-                             (merged.judge_modes, part.judge_modes)):
+                             (merged.judge_modes, part.judge_modes), (merged.degenerate, part.degenerate)):
             for key, count in counts.items():
                 into[key] = into.get(key, 0) + count
         for kid, text in part.outside_evidence.items():

@@ -13,6 +13,11 @@ AMSGrad and maximize variants when the target has those switches), in one dtype,
   :data:`LONG_RUN_PERCENT` % are genuinely long runs (260 to 2,060 steps); both with beta2 close to 1;
 * every gradient pattern, including those that exercise one convention each (v rising then falling,
   eps dominating sqrt(v-hat), tiny/subnormal/all-zero gradients);
+* for the AMSGrad variant, :data:`AMSGRAD_FALL_PERCENT` % of its ordinary cases (neither seeded nor
+  tensor-sized) are the AMSGrad fall family (:func:`~adamw_oracle.verify.strategies.amsgrad_fall_gradients`):
+  a spike then quiet gradients with beta2 well below 1, so that within one run v rises above its
+  running maximum and then falls far below it (the only way a maximum that is not stored, is taken over
+  v-hat, or is ignored changes the parameters);
 * the user's restrictions (:class:`~adamw_oracle.check.space.CaseSpace`; ``ordinary_only`` leaves out
   the seeded states, long runs and tensor-sized cases).
 
@@ -45,6 +50,8 @@ LONG_RUN_PERCENT = 6
 """Share of the cases that are long runs, for a target without ``Capability.SEEDED_STATE``."""
 ARRAY_PERCENT = 20
 """Share of the cases that are tensor-sized (array-mode) runs."""
+AMSGRAD_FALL_PERCENT = 50
+"""Share of the ordinary AMSGrad cases drawn from the AMSGrad fall family (v rises, then falls far)."""
 
 
 def target_conventions(expected: ExpectedConvention, capabilities: frozenset[Capability],
@@ -106,6 +113,7 @@ def target_cases(expected: ExpectedConvention, dtype: Dtype, capabilities: froze
                  long_runs=not seeded and not ordinary, seeded=seeded and not ordinary, long_run_lengths=CHECK_LONG_RUN_LENGTHS, seeded_steps=(),
                  long_run_percent=LONG_RUN_PERCENT, seeded_percent=SEEDED_PERCENT, array_percent=ARRAY_PERCENT if tensor_cases else 0,
                  large_sizes=large_sizes, patterns=CHECK_PATTERNS, bounds=bounds,
+                 amsgrad_fall_percent=AMSGRAD_FALL_PERCENT,
                  ).map(lambda c: fit_to_target(c, capabilities))
 
 

@@ -103,6 +103,9 @@ class CheckReport:
     state_counts: dict[str, int] = field(default_factory=lambda: {"within": 0, "outside": 0, "ill_conditioned": 0})
     #: cases judged per mode (``per-step``: re-synced from the target's own state; ``trajectory``)
     judge_modes: dict[str, int] = field(default_factory=dict)
+    #: per-step judging: element-steps counted within bound whose value is exactly determined (degenerate:
+    #: a 0/0 the declared precision forces, a NaN parameter carried on), per reason
+    degenerate: dict[str, int] = field(default_factory=dict)
     #: per outside-the-contract known finding seen, what the first case that showed it observed
     outside_evidence: dict[str, str] = field(default_factory=dict)
 
@@ -112,6 +115,8 @@ class CheckReport:
             self.ill_reasons[reason] = self.ill_reasons.get(reason, 0) + count
         for key, count in getattr(judgement, "state_counts", {}).items():
             self.state_counts[key] = self.state_counts.get(key, 0) + count
+        for reason, count in getattr(judgement, "degenerate", {}).items():
+            self.degenerate[reason] = self.degenerate.get(reason, 0) + count
         mode = getattr(judgement, "mode", "trajectory")
         self.judge_modes[mode] = self.judge_modes.get(mode, 0) + 1
 
@@ -122,10 +127,18 @@ class CheckReport:
         return self.counts["ill_conditioned"] / total if total else 0.0
 
     @property
+    def degenerate_share(self) -> float:
+        """The share of the parameters' element-steps that were degenerate (exactly determined; counted
+        within bound, see :attr:`degenerate`)."""
+        total = sum(self.counts.values())
+        return sum(self.degenerate.values()) / total if total else 0.0
+
+    @property
     def weak(self) -> bool:
         """A PASS (or KNOWN) that says little: more than :data:`WEAK_SHARE` of the element-steps were set
-        aside unjudged (see :meth:`strength`)."""
-        return self.passed and self.set_aside_share > WEAK_SHARE
+        aside unjudged or were degenerate (checked exactly, but a forced NaN says nothing of the
+        optimizer's arithmetic; see :meth:`strength`)."""
+        return self.passed and self.set_aside_share + self.degenerate_share > WEAK_SHARE
 
     def strength(self) -> dict[str, Any]:
         """How strong the verdict is: element-steps judged, set aside (with the reasons), the share set
@@ -133,6 +146,8 @@ class CheckReport:
         judged = self.counts["within"] + self.counts["outside"]
         return {"elements_judged": judged, "set_aside": self.counts["ill_conditioned"],
                 "set_aside_share": self.set_aside_share, "set_aside_reasons": dict(sorted(self.ill_reasons.items())),
+                "degenerate": sum(self.degenerate.values()), "degenerate_share": self.degenerate_share,
+                "degenerate_reasons": dict(sorted(self.degenerate.items())),
                 "weak": self.weak, "weak_threshold": WEAK_SHARE, "state": dict(self.state_counts),
                 "judge_modes": dict(sorted(self.judge_modes.items()))}
 

@@ -29,9 +29,11 @@ class CheckHunt:
     cases_run: int
 
 
-def check_hunt(mutation: Mutation, dtype: str = "float32", seed: int = 0, *, examples: int = 50) -> CheckHunt:
+def check_hunt(mutation: Mutation, dtype: str = "float32", seed: int = 0, *, examples: int = 50,
+               judge_mode: str = "auto") -> CheckHunt:
     """Run ``check`` with its default case options (``examples`` cases, no shrinking) against ``mutation``,
-    expecting :func:`expected_preset`.
+    expecting :func:`expected_preset`; ``judge_mode`` as in :func:`~adamw_oracle.check.check_target`
+    (``auto``: per step when the mutation shows its state per step, else the whole trajectory).
 
     Raises:
         InvalidArgumentError: no preset exposes the mutation.
@@ -47,6 +49,6 @@ def check_hunt(mutation: Mutation, dtype: str = "float32", seed: int = 0, *, exa
             first.append(time.perf_counter() - start)
 
     report = check_target(mutation, expect=expect, dtype=dtype, examples=examples, seed=seed, shrink_runs=0,
-                          progress=progress)
+                          progress=progress, judge_mode=judge_mode)
     return CheckHunt(mutation, dtype, seed, not report.passed, first[0] if first else None,
                      time.perf_counter() - start, int(report.cases_run))

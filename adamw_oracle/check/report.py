@@ -47,12 +47,16 @@ def render_report(r: CheckReport) -> str:
     verdict = {"KNOWN": "KNOWN (declared findings only)", "OUTSIDE_CONTRACT": "OUTSIDE THE CONTRACT",
                "INCONCLUSIVE": "INCONCLUSIVE (nothing could be judged)"}.get(r.verdict, r.verdict)
     if r.weak:
-        verdict = f"weak {verdict}: {r.set_aside_share:.0%} set aside"
+        verdict = f"weak {verdict}: {r.set_aside_share:.0%} set aside" + (
+            f", {r.degenerate_share:.0%} degenerate" if r.degenerate else "")
     rows = [
         ("result", verdict),
         ("cases run", f"{r.cases_run}" + (" (time budget reached)" if r.stopped_by_budget else "")),
         ("judged", ", ".join(f"{n} {mode}" for mode, n in sorted(r.judge_modes.items())) or "-"),
         ("elements within bound", str(r.counts["within"])),
+        *([("  of which degenerate (checked exactly)", f"{sum(r.degenerate.values())} ({r.degenerate_share:.1%})")]
+          if r.degenerate else []),
+        *[(f"    {reason}", str(n)) for reason, n in sorted(r.degenerate.items())],
         ("elements outside bound", str(r.counts["outside"])),
         ("ill-conditioned (set aside)", f"{r.counts['ill_conditioned']} ({r.set_aside_share:.1%})"),
         *[(f"  {reason}", str(n)) for reason, n in sorted(r.ill_reasons.items())],

@@ -192,7 +192,9 @@ def _check_body(target: str, options: MainJobOptions) -> Callable[[], tuple[bool
         if gone:
             return True, int(report.cases_run), ("conforms to its preset; declared known finding(s) no longer reproduced "
                                                  f"(fixed upstream? update adamw_oracle/adapters/targets.py): {', '.join(gone)}")
-        weak = f" (weak: {report.set_aside_share:.0%} set aside)" if getattr(report, "weak", False) else ""
+        degenerate = getattr(report, "degenerate_share", 0.0)
+        weak = (f" (weak: {report.set_aside_share:.0%} set aside" + (f", {degenerate:.0%} degenerate" if degenerate else "")
+                + ")") if getattr(report, "weak", False) else ""
         return True, int(report.cases_run), "conforms to its preset within the error model" + weak
 
     return body

@@ -74,6 +74,9 @@ class Judgement:
     #: per-step mode: verdicts on the stored state after each step (m, v, vmax elements and the step
     #: counter), counted apart from ``counts`` (which are the parameters' element-steps)
     state_counts: dict[str, int] = field(default_factory=dict)
+    #: per-step mode: element-steps counted within bound whose correct value is exactly determined (a
+    #: 0/0 the declared precision forces, a NaN parameter carried on), per reason (resync.DEGENERATE_*)
+    degenerate: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> str:
         c = self.counts
@@ -84,6 +87,8 @@ class Judgement:
             s = self.state_counts
             head += (f"; judged {self.mode} from the implementation's own state (state: {s.get('within', 0)} within, "
                      f"{s.get('outside', 0)} outside, {s.get('ill_conditioned', 0)} set aside)")
+        if self.degenerate:
+            head += " [degenerate, checked exactly: " + ", ".join(f"{k} {v}" for k, v in sorted(self.degenerate.items())) + "]"
         if self.ill_reasons:
             head += " [set aside: " + ", ".join(f"{k} {v}" for k, v in sorted(self.ill_reasons.items())) + "]"
         if self.error:

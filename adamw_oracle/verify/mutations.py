@@ -404,6 +404,31 @@ class MomentsInBfloat16(_StateRounded):
     rounded = ("m", "v")
 
 
+class SecondMomentInParamDtype(Mutation):
+    name = "second_moment_kept_in_param_dtype"
+    summary = ("v (exp_avg_sq) and the AMSGrad maximum are stored in the half parameters' own dtype where float32 "
+               "state is declared (each step computed in float32, the stored v rounded); the target shows its "
+               "state per step, as torch's optimizer.state does. In bfloat16 the parameters stay within their "
+               "rounding (the update moves by 2**-10 relative at most), so only judging the stored state sees it")
+    models = ("areal-project/AReaL#1292: torch.optim.AdamW 'inherits bf16 dtype from model.parameters()', so "
+              "exp_avg_sq (with exp_avg) was silently created in bf16 instead of fp32 (also "
+              "NVIDIA-NeMo/Automodel#2419: the EMA buffers end up in the parameters' storage dtype)")
+    dtypes = frozenset({Dtype.FLOAT16, Dtype.BFLOAT16})
+    caught_by = frozenset({"check"})
+    exposes_state = True
+
+    def formats(self, dtype: Dtype) -> tuple[np.dtype, np.dtype]:
+        arith, store = super().formats(dtype)
+        self._store = store
+        return arith, store
+
+    def adam_step(self, ctx: RunScalars, conv: Conventions, *args: Any) -> tuple[np.ndarray, ...]:
+        p, m, v, vmax = super().adam_step(ctx, conv, *args)
+        with np.errstate(all="ignore"):
+            v, vmax = (x.astype(self._store).astype(ctx.arith) for x in (v, vmax))
+        return p, m, v, vmax
+
+
 class Float16StepCounter(Mutation):
     name = "float16_step_counter"
     summary = "the step counter is a float16 tensor: it stops at 2048, freezing the bias corrections"
@@ -583,9 +608,9 @@ MUTATIONS: tuple[Mutation, ...] = (
     TailOfVectorSkipped(), ChunkBoundarySkipped(), LazyMomentsOnZeroGradient(), DecaySkippedWhereGradientZero(),
     SecondMomentInFloat16(), MomentsInBfloat16(), Float16StepCounter(), AmsGradFlagIgnored(), AmsGradStoresRootOfMax(),
     BiasCorrection2WithoutRoot(), EpsRoundedToStorage(), GradSquaredInHalf(), BetasAsOneMinus(), NesterovSignFlipped(),
-    NesterovBufferOverwritten(), MaximizeByNegatingLr(),
+    NesterovBufferOverwritten(), MaximizeByNegatingLr(), SecondMomentInParamDtype(),
 )
-"""Every deliberately broken step (30); each must be caught by the fuzz or by ``check``."""
+"""Every deliberately broken step (31); each must be caught by the fuzz or by ``check``."""
 
 
 def mutation(name: str) -> Mutation:

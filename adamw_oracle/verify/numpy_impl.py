@@ -137,6 +137,10 @@ class NumpyImplementation:
     """
 
     capabilities = EVERY_CAPABILITY
+    #: whether :meth:`run` returns its state after every step (``Observation.step_states``: m, v, vmax
+    #: and the step counter it holds, as torch's ``optimizer.state`` shows them), so ``check`` judges each
+    #: step from it (:mod:`adamw_oracle.verify.resync`); off by default: a black box judged by trajectory
+    exposes_state = False
 
     def __init__(self, variant: NumpyVariant | None = None, name: str | None = None) -> None:
         self.variant = variant or NumpyVariant()
@@ -205,6 +209,10 @@ class NumpyImplementation:
         rng = np.random.default_rng(self.variant.seed)
         out = np.empty((run.steps, run.size), dtype=np.float64)
         kahan = self.variant.kahan
+        adam = run.config.conventions.family is Family.ADAM
+        shown = (("m", "v", "vmax") if adam else ("m",)) if self.exposes_state else ()
+        step_states: dict[str, np.ndarray] = {key: np.empty((run.steps, run.size), dtype=np.float64) for key in shown}
+        counter = np.empty(run.steps, dtype=np.float64)
         comp = np.zeros(run.size, dtype=arith)
         comp_out = np.empty((run.steps, run.size), dtype=np.float64) if kahan else None
 
@@ -217,10 +225,13 @@ class NumpyImplementation:
                 if run.schedule is not None:
                     ctx.h = case.hyper_floats(k)  # this step's eta_t
                 g = grads[k].astype(arith)
-                if run.config.conventions.family is Family.ADAM:
+                if adam:
                     p_new, m, v, vmax = self.adam_step(ctx, run.config.conventions, p, g, m, v, vmax, t)
                 else:
                     p_new, m = self.sgd_step(ctx, run.config.conventions, p, g, m, t)
+                for key, held in zip(shown, (m, v, vmax)):
+                    step_states[key][k] = held.astype(np.float64)
+                counter[k] = self.step_counter(t)
                 if kahan:  # p_new is the change d here (see apply_decay)
                     y = stored(comp + p_new)
                     moved = stored(p + y)
@@ -234,7 +245,9 @@ class NumpyImplementation:
         state = {"m": m.astype(np.float64), "v": v.astype(np.float64), "vmax": vmax.astype(np.float64)}
         if kahan:
             state["compensation"] = comp.astype(np.float64)
-        return Observation(out, state, compensation=comp_out)
+        if shown:
+            step_states["step"] = counter
+        return Observation(out, state, compensation=comp_out, step_states=step_states)
 
     # -- hooks -------------------------------------------------------------------------------------
     def gradient_used(self, ctx: RunScalars, conv: Conventions, p: np.ndarray, g: np.ndarray) -> np.ndarray:

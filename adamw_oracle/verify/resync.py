@@ -29,6 +29,15 @@ parameters and state before it:
   first, since it is the cause of the rest, then the parameter, m, v, vmax) with its ULPs in the
   format of the quantity.
 
+* Two kinds of element-step are *degenerate*: their outcome is exactly determined, so the judge checks
+  them exactly instead of setting them aside (:data:`DEGENERATE_ZERO`, :data:`DEGENERATE_NAN`; counted
+  within bound and, apart, in ``Judgement.degenerate``; argument in docs/error-model.md):
+  a zero step whose stored m, v (and vmax) are exactly 0 and whose gradient is exactly 0, under a
+  precision model whose arithmetic rounds eps to 0 (eps = 1e-8 in float16): the update is 0/0, so NaN
+  is a correct parameter (any other non-finite value is not; a finite one is set aside as before); and
+  a step from a NaN parameter, whose new parameter is NaN in any implementation of the contract's
+  arithmetic (p enters p_new by +, - and *): NaN is checked exactly, a finite value stays set aside.
+
 Every step is independent, so all ``steps * n`` element-steps are judged together, in chunks, as one
 one-step batch: the per-step scalars (bias corrections, a schedule's lr) are gathered per element from
 :func:`~adamw_oracle.verify.vectorized.step_constants`; SGD's first step (which initialises the
@@ -46,8 +55,9 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
-from adamw_oracle.contract.conventions import AmsGrad, Family
+from adamw_oracle.contract.conventions import AmsGrad, EpsPlacement, Family
 from adamw_oracle.contract.precision import FormatCost, ParamSummation, PrecisionModel
+from adamw_oracle.contract.scalars import decay_rule
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.constants import StepConstants
@@ -91,6 +101,7 @@ class _Tally:
     ill: int = 0
     worst: float = 0.0
     first: Failure | None = None
+    degenerate: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def judge_resynced(case: Case, observation: Observation, precision: PrecisionModel | None = None, *,
@@ -155,8 +166,9 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
     if conv.family is Family.SGD and st.step == 0:  # the first step initialises the momentum buffer
         groups = [(0, 1), (1, steps)]
     chunk = chunk or (CHUNK if xp is np else max(steps * n, 1))
+    zero_step_nan = conv.family is Family.ADAM and eps_rounds_to_zero(case, precision)
     fused_ran = _judge_fused(case, precision, backend, fused, starts, grads, observed_p, states, tallies, reasons,
-                             slack, state_fmt, param_fmt)
+                             slack, state_fmt, param_fmt, zero_step_nan)
     per_step = {} if fused_ran else _stacked_constants(consts, xp)
     for first_step, stop_step in ([] if fused_ran else groups):
         if first_step >= stop_step or n == 0:
@@ -185,12 +197,14 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                 out["param"] = backend.store(step.p_new, param_fmt)
                 sticky = backend.element_flags()
                 inherited = xp.asarray(~np.all([np.isfinite(starts[key].hi(a, b)) for key in starts], axis=0))
+                degenerate = _degenerate(case, starts, grads, a, b, zero_step_nan)
                 for key, tally in tallies.items():
                     bounded = out[key]
                     observed = observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)
                     fmt = param_fmt if key == "param" else state_fmt
                     _compare(xp, tally, key, bounded, bounded.flags | sticky, observed.reshape(-1)[a:b], flat, n,
-                             slack, fmt, reasons if key == "param" else None, inherited)
+                             slack, fmt, reasons if key == "param" else None, inherited,
+                             {name: xp.asarray(mask) for name, mask in degenerate.items()} if key == "param" else None)
     counter = _judge_counter(tallies, states, st.step, steps) if judge_state else None
     state_tallies = [t for k, t in tallies.items() if k != "param"] + ([counter] if counter else [])
     param = tallies["param"]
@@ -202,7 +216,8 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
     first = min(failures, key=lambda f: (f.step, order.index(f.quantity), f.element), default=None)
     worst = max([t.worst for t in [param, *state_tallies]], default=0.0)
     passed = counts["outside"] == 0 and state_counts["outside"] == 0
-    return Judgement(passed, counts, first, worst, precision, slack, None, reasons, "per-step", state_counts)
+    return Judgement(passed, counts, first, worst, precision, slack, None, reasons, "per-step", state_counts,
+                     dict(param.degenerate))
 
 
 _STATE_VAR = {"m": 1, "v": 2, "vmax": 3}
@@ -211,7 +226,7 @@ _STATE_VAR = {"m": 1, "v": 2, "vmax": 3}
 def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, fused: bool | None,
                  starts: dict[str, _Start], grads: _Flat, observed_p: np.ndarray, states: Mapping[str, np.ndarray],
                  tallies: dict[str, _Tally], reasons: dict[str, int], slack: float, state_fmt: FormatCost,
-                 param_fmt: FormatCost) -> bool:
+                 param_fmt: FormatCost, zero_step_nan: bool) -> bool:
     """The per-step verdicts with each step run by the fused kernel (one launch of the traced step per
     step, from the implementation's state before it); False, having tallied nothing, where the array
     path must run instead (not numpy, fused off, reads rounded on load, stochastic rounding, a step the
@@ -252,6 +267,7 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
         p, new_state, sticky, trace = fusion.fused_one_step(preparation(k, n))
         inherited = ~np.all([np.isfinite(starts[key].hi(a, b)) for key in starts], axis=0)
         flat = np.arange(a, b)
+        degenerate = _degenerate(case, starts, grads, a, b, zero_step_nan)
         for key, tally in tallies.items():
             comps = p if key == "param" else new_state[_STATE_VAR[key]]
             scalar_flags = np.uint8(trace.p_flags if key == "param" else trace.state_flags[_STATE_VAR[key]])
@@ -261,7 +277,8 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
             observed = observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)
             with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
                 _compare(np, tally, key, bounded, sticky | scalar_flags, observed.reshape(-1)[a:b], flat, n, slack,
-                         fmt, reasons if key == "param" else None, inherited)
+                         fmt, reasons if key == "param" else None, inherited,
+                         degenerate if key == "param" else None)
     return True
 
 
@@ -453,12 +470,22 @@ def _gathered(per_step: dict[str, Any], template: StepConstants, a: int, b: int,
 # -- comparison ---------------------------------------------------------------------------------------
 def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any, observed_host: np.ndarray,
              flat: np.ndarray, n: int, slack: float, fmt: FormatCost, reasons: dict[str, int] | None,
-             inherited: Any) -> None:
+             inherited: Any, degenerate: Mapping[str, Any] | None = None) -> None:
     """The trajectory judge's rule (``|observed - y| + r <= slack * e``, see
-    :mod:`adamw_oracle.verify.vectorized`) for one chunk of one quantity, added to ``tally``."""
+    :mod:`adamw_oracle.verify.vectorized`) for one chunk of one quantity, added to ``tally``;
+    ``degenerate`` (reason: mask) marks flagged element-steps whose correct value is exactly NaN: an
+    observed NaN there is counted within bound (and in ``tally.degenerate``), not set aside."""
     size = int(flat.size)
     observed = xp.asarray(observed_host)
     flagged = xp.broadcast_to(flags != 0, (size,))
+    exact = xp.zeros((size,), dtype=bool)
+    for name, mask in (degenerate or {}).items():
+        hit = flagged & mask & xp.isnan(observed) & ~exact
+        count = int(xp.count_nonzero(hit))
+        if count:
+            tally.degenerate[name] = tally.degenerate.get(name, 0) + count
+            exact = exact | hit
+    n_exact = int(xp.count_nonzero(exact))
     judged = ~flagged
     allowed = slack * xp.broadcast_to(bounded.e, (size,))
     hi = xp.broadcast_to(bounded.hi, (size,))
@@ -475,13 +502,14 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
     fraction = xp.where(positive, distance / xp.where(positive, allowed, 1.0), xp.where(distance == 0, 0.0, xp.inf))
     fraction = xp.where(finite, fraction, xp.inf)
     n_within, n_outside = int(xp.count_nonzero(within)), int(xp.count_nonzero(outside))
-    tally.within += n_within
+    tally.within += n_within + n_exact
     tally.outside += n_outside
-    tally.ill += size - n_within - n_outside
+    tally.ill += size - n_within - n_outside - n_exact
     if n_within + n_outside:
         tally.worst = max(tally.worst, float(xp.max(xp.where(judged, fraction, 0.0))))
-    if reasons is not None and size - n_within - n_outside:
-        for name, count in _reasons(xp, xp.broadcast_to(flags, (size,)), inherited).items():
+    if reasons is not None and size - n_within - n_outside - n_exact:
+        set_aside = xp.where(exact, 0, xp.broadcast_to(flags, (size,)))
+        for name, count in _reasons(xp, set_aside, inherited).items():
             reasons[name] = reasons.get(name, 0) + count
     if n_outside:
         i = int(xp.argmax(outside))  # flat is in step-major order: the first outside is the earliest step
@@ -492,6 +520,49 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
             obs = float(observed_host[i])
             ulps = float(abs(Fraction(obs) - exact) / fmt.fmt.ulp(exact)) if math.isfinite(obs) else math.inf
             tally.first = Failure(k + 1, element, obs, exact, float(allowed[i]), ulps, float(fraction[i]), key)
+
+
+DEGENERATE_ZERO = "0/0 by the declared precision: m = v = 0 and eps rounds to 0 in the arithmetic, NaN exactly"
+"""A degenerate element-step: its stored m, v (and vmax) are exactly 0, its gradient (and an L2 term) is
+exactly 0, and eps (with eps_root, inside the root) rounds to 0 in the precision model's arithmetic: the
+update is 0/0 in that arithmetic, so NaN is a correct parameter (a finite one, from a finer arithmetic
+in which eps stays positive, is the decay-only value; it stays set aside)."""
+DEGENERATE_NAN = "NaN parameter before the step, NaN after it in any implementation"
+"""A degenerate element-step: the implementation's parameter before it is NaN, and p enters the new
+parameter by +, - and * (p - c*p - u, (p - u)(1 - c), p - lr*(d + wd*p)), so the contract's arithmetic
+gives NaN whatever the other inputs are."""
+
+
+def eps_rounds_to_zero(case: Case, precision: PrecisionModel) -> bool:
+    """Whether eps (and, for eps inside the root, eps_root too) rounds to 0 in ``precision``'s arithmetic,
+    read directly or through its scalar format: then a zero step (m = v = 0, g = 0) divides 0 by 0."""
+    hyper = case.run.config.hyper
+    arith = precision.arithmetic.format
+    scalar = (precision.scalars or precision.arithmetic).format
+
+    def flushes(value: Any) -> bool:
+        x = Fraction(float(value))
+        return arith.round(x) == 0 or arith.round(Fraction(scalar.round(x))) == 0
+
+    inside = case.run.config.conventions.eps_placement is EpsPlacement.INSIDE_ROOT
+    return flushes(hyper.eps) and (not inside or flushes(hyper.eps_root))
+
+
+def _degenerate(case: Case, starts: Mapping[str, _Start], grads: _Flat, a: int, b: int,
+                zero_step_nan: bool) -> dict[str, np.ndarray]:
+    """The degenerate element-steps ``a..b`` (reason: mask; see :data:`DEGENERATE_NAN`, :data:`DEGENERATE_ZERO`)."""
+    p = starts["p"].hi(a, b)
+    nan_in = np.isnan(p)
+    out = {DEGENERATE_NAN: nan_in}
+    if zero_step_nan:
+        conv, hyper = case.run.config.conventions, case.run.config.hyper
+        zero = (grads.hi[a:b] == 0) & (starts["m"].hi(a, b) == 0) & (starts["v"].hi(a, b) == 0)
+        if conv.amsgrad is not AmsGrad.OFF:
+            zero &= starts["vmax"].hi(a, b) == 0
+        if decay_rule(conv.weight_decay).gradient_term and hyper.weight_decay != 0:
+            zero &= p == 0
+        out[DEGENERATE_ZERO] = zero & ~nan_in
+    return out
 
 
 INHERITED = "non-finite parameter or state from the step before"

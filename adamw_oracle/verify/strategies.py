@@ -79,6 +79,12 @@ below eps (eps dominates sqrt(v-hat)), tiny and subnormal gradients (underflow i
 CHECK_PATTERNS = GRADIENT_PATTERNS + CONVENTION_PATTERNS + ("rise_then_fall", "spike_then_small")
 """Every pattern, those that make v fall twice as often (AMSGrad's maximum only matters then); what
 ``check`` draws from."""
+AMSGRAD_FALL_BETA2S = (0.0, 0.5, 0.8, 0.9)
+"""beta2 of the AMSGrad fall family (:func:`amsgrad_fall_gradients`): v falls by at most a factor beta2 per
+step, so over a few steps only a beta2 well below 1 lets it fall far below its maximum."""
+AMSGRAD_FALL_LRS = (1e-3, 1e-2, 0.1)
+"""Learning rates of the AMSGrad fall family: large enough that a wrong denominator moves the parameters
+by more than their rounding (with beta2 = 0.5 a wrong maximum changes the update by tens of percent)."""
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -410,6 +416,26 @@ _SECOND_MOMENTS = st.floats(1e-6, 1.0)
 
 
 @st.composite
+def amsgrad_fall_gradients(draw: st.DrawFn, dtype: Dtype, size: int, steps: int,
+                           eps: float = 1e-8) -> tuple[tuple[Fraction, ...], ...]:
+    """``steps`` gradient vectors that make v rise above any earlier maximum and then fall below it:
+    a spike (the first one or two steps) of magnitude at least 100*eps, then quiet steps 10 to 100 times
+    smaller (never zero, so m keeps moving the parameters). With a beta2 well below 1 v then falls far
+    below its running maximum within the run, the only situation in which AMSGrad's maximum changes the
+    update (and a maximum not stored, taken over v-hat, or ignored shows)."""
+    rise = draw(st.sampled_from((1, 1, 2))) if steps > 2 else 1
+    quiet = draw(st.sampled_from((0.1, 0.03, 0.01)))
+    top = huge_magnitude(dtype) / 4
+    spikes = []
+    for _ in range(size):
+        magnitude = max(draw(st.floats(1.0, 10.0)) * 100.0 * max(eps, 1e-2), 1.0)
+        spikes.append(draw(st.sampled_from((1.0, -1.0))) * min(top, magnitude))
+    flat = all_in_dtype([x if k < rise else x * quiet * (1 + (i + k) % 3) / 3
+                         for k in range(steps) for i, x in enumerate(spikes)], dtype)
+    return tuple(flat[k * size:(k + 1) * size] for k in range(steps))
+
+
+@st.composite
 def parameter_vectors(draw: st.DrawFn, dtype: Dtype, size: int) -> tuple[Fraction, ...]:
     """Initial parameters of ``dtype``: zeros, small, ordinary (|p| <= 100)."""
     return all_in_dtype([draw(_PARAMETER_KINDS) for _ in range(size)], dtype)
@@ -491,6 +517,7 @@ def cases(
     large_sizes: bool = False,
     patterns: Sequence[str] = GRADIENT_PATTERNS,
     bounds: Bounds | None = None,
+    amsgrad_fall_percent: int = 0,
 ) -> LabelledCase:
     """A complete :class:`LabelledCase`: config, dtype, initial parameters, state and gradients.
 
@@ -512,6 +539,10 @@ def cases(
             (and :data:`LARGE_ARRAY_SIZES` with ``large_sizes``) over 1 to 3 steps (:func:`array_case`).
         patterns: the gradient patterns to draw from (:data:`GRADIENT_PATTERNS`, :data:`CHECK_PATTERNS`).
         bounds: closed ranges for the hyperparameters of :data:`BOUNDED` (see :func:`hyperparameters`).
+        amsgrad_fall_percent: in this share of the ordinary cases (neither long, seeded nor tensor-sized)
+            whose conventions keep an AMSGrad maximum, the AMSGrad fall family: beta2 from
+            :data:`AMSGRAD_FALL_BETA2S`, lr from :data:`AMSGRAD_FALL_LRS` (each only where ``bounds``
+            allow), 3 to ``max_steps`` steps of :func:`amsgrad_fall_gradients`.
     """
     # ordinary cases at the low end of the roll: hypothesis shrinks the roll (the first choice) towards 0
     # early, so a failing seeded, tensor-sized or long case shrinks to an ordinary small one when that fails too
@@ -548,8 +579,29 @@ def cases(
         if seeding:
             state = draw(seeded_states(dtype, size, conv, config.hyper if seeded_steps else None,
                                        seeded_steps or SEEDED_STEPS))
+    # the fall family takes the lowest rolls of the ordinary cases (no extra choice: the other cases draw
+    # what they drew before); the shrinker moves the roll up, out of it, to a plain ordinary case
+    ordinary_from = long_share + seed_share + array_percent
+    falling = (amsgrad_fall_percent > 0 and not long_run and not seeding and conv.family is Family.ADAM
+               and conv.amsgrad is not AmsGrad.OFF
+               and roll < ordinary_from + -(-amsgrad_fall_percent * (100 - ordinary_from) // 100))
+    if falling:
+        config = _amsgrad_fall_config(draw, config, bounds)
+        steps = max(steps, draw(st.integers(min(3, max_steps), max(max_steps, 1))))
     eps = float(config.hyper.eps) if conv.family is Family.ADAM else 1e-8
     params = draw(parameter_vectors(dtype, size))
-    grads = draw(gradient_sequences(dtype, size, steps, eps, patterns))
+    grads = draw(amsgrad_fall_gradients(dtype, size, steps, eps) if falling
+                 else gradient_sequences(dtype, size, steps, eps, patterns))
     run = Run(config, params, grads, state, name="fuzz")
     return LabelledCase(run, dtype)
+
+
+def _amsgrad_fall_config(draw: st.DrawFn, config: OptimizerConfig, bounds: Bounds | None) -> OptimizerConfig:
+    """``config`` with beta2 and lr of the AMSGrad fall family (each kept where ``bounds`` exclude them all)."""
+    b = dict(bounds or {})
+    changes: dict[str, float] = {}
+    for name, pool in (("beta2", AMSGRAD_FALL_BETA2S), ("lr", AMSGRAD_FALL_LRS)):
+        allowed = [x for x in pool if name not in b or b[name][0] <= x <= b[name][1]]
+        if allowed:
+            changes[name] = draw(st.sampled_from(allowed))
+    return OptimizerConfig(config.conventions, config.hyper.replace(**changes), config.name) if changes else config
