@@ -119,7 +119,7 @@ def plan(cases_per_dtype: int = DEFAULT_CASES, seed: int = DEFAULT_SEED, shard_s
             for index in range(math.ceil(count / shard_size)):
                 key = f"{dtype}/{target}/{kind}/{index}"
                 expect = None
-                if target.startswith(("numpy:", "gpu-host-build")):
+                if target.startswith(("numpy:", "gpu-host-build", "mutation:")):
                     expect = NUMPY_PRESETS[(index + position) % len(NUMPY_PRESETS)]
                 rounds.setdefault(index, []).append(Item(key, target, kind, dtype, index,
                                                          min(shard_size, count - index * shard_size),
@@ -135,7 +135,14 @@ def plan_fingerprint(items: Sequence[Item]) -> str:
 # -- one shard (runs in a worker) --------------------------------------------------------------------------
 
 def resolve(target: str) -> Any:
-    """The implementation of a campaign target name (a built-in name is resolved by ``check`` itself)."""
+    """The implementation of a campaign target name (a built-in name is resolved by ``check`` itself).
+
+    ``mutation:NAME`` is a deliberately broken numpy step of :mod:`adamw_oracle.verify.mutations`: not part
+    of the campaign, it shows that the campaign reports what it should find (tests/test_false_alarms.py)."""
+    if target.startswith("mutation:"):
+        from adamw_oracle.verify import mutations  # heavy
+
+        return getattr(mutations, target.split(":", 1)[1])()
     if target.startswith("numpy:"):
         from adamw_oracle.verify.numpy_impl import CORRECT_VARIANTS, NumpyImplementation  # heavy
 
@@ -263,7 +270,7 @@ def _load(path: Path, header: dict[str, Any], fresh: bool) -> dict[str, Any]:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def summarize(data: dict[str, Any], items: Sequence[Item]) -> dict[str, Any]:
@@ -459,11 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not dtypes or any(d not in DTYPES for d in dtypes):
         print(f"error: --dtypes {args.dtypes!r}: a comma-separated list of {', '.join(DTYPES)}", file=sys.stderr)
         return 2
-    # one thread per process for the frameworks' own pools: the campaign must not take every core
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-    signal.signal(signal.SIGTERM, _terminate)  # a serial run stops as on Ctrl-C: the finished shards are kept
+    previous = signal.signal(signal.SIGTERM, _terminate)  # a serial run stops as on Ctrl-C: finished shards are kept
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -479,10 +482,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"interrupted: the finished shards are in {args.out.with_suffix('.json')}; the same command "
               "continues the campaign", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"{summary['shards_done']} of {summary['shards_planned']} shards; {len(summary['findings'])} findings "
           f"to investigate; results in {args.out.with_suffix('.md')}")
     return 1 if summary["findings"] else 0
 
 
 if __name__ == "__main__":
+    # one thread per process for the frameworks' own pools (set before they are imported): the campaign
+    # must not take every core of a shared machine
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_name, "1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     sys.exit(main())

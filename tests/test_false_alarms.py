@@ -63,6 +63,22 @@ def test_the_campaign_resumes_from_its_results_file(tmp_path: Path):
         fa.run_campaign(out, cases_per_dtype=6, seed=4, shard_size=3, dtypes=("float32",), split=_SMALL)
 
 
+def test_a_shard_is_deterministic_and_a_broken_target_is_a_finding(tmp_path: Path):
+    item = fa.plan(6, seed=5, shard_size=3, dtypes=("float64",), split=_SMALL)[0]
+    first, again = fa.run_item(item), fa.run_item(item)
+    first.pop("seconds"), again.pop("seconds")
+    assert first == again and first["cases"] == 3 and not first["findings"]
+    broken = (("mutation:BiasCorrectionDropped", "check", 10),)
+    summary = fa.run_campaign(tmp_path / "broken", cases_per_dtype=10, seed=1, shard_size=10, dtypes=("float32",),
+                              split=broken)
+    assert [f["target"] for f in summary["findings"]] == ["bias_correction_off"]
+    assert summary["findings"][0]["counterexample"] is not None
+    markdown = (tmp_path / "broken.md").read_text()
+    assert "float32/mutation:BiasCorrectionDropped/check/0" in markdown
+    assert fa.main(["--out", str(tmp_path / "broken"), "--cases-per-dtype", "10", "--seed", "2",
+                    "--dtypes", "float32"]) == 2  # another plan than the file's: refused (exit 2)
+
+
 @pytest.mark.thorough
 def test_thorough_false_alarm_campaign(tmp_path: Path, campaign_engine):
     """The whole campaign (hours on 2 cores; spread it with ``--campaign-workers N``): every finding is a
