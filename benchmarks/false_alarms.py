@@ -31,7 +31,8 @@ code on a few cases in the default suite (plan, resume, summary) and the whole c
 * **Resumable.** After every finished shard the results file (JSON) and its markdown summary are
   replaced atomically (:func:`adamw_oracle.atomic.write_atomically`): an interruption loses at most the
   shards in flight, never leaves a half-written file, and the next run with the same arguments skips the
-  finished shards. A results file of another plan is refused (``--fresh`` starts over).
+  finished shards. A results file of another plan is refused (``--fresh`` starts over). SIGTERM or
+  Ctrl-C stops a serial run after the shard in progress (a second one at once); exit status 130.
 * **Known findings** (declared in :mod:`adamw_oracle.adapters.targets`) are counted as known, per id;
   anything else a shard reports is a *finding to investigate* and is listed with its counterexample.
 """
@@ -55,7 +56,7 @@ FORMAT = "adamw-oracle false-alarm campaign 1"
 DEFAULT_OUT = Path(__file__).resolve().parent / "false_alarms"
 DEFAULT_SEED = 20261201
 DEFAULT_CASES = 10_000
-DEFAULT_SHARD = 20
+DEFAULT_SHARD = 50
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 TORCH = [f"torch.{o}{p}" for o in ("Adam", "AdamW", "SGD") for p in ("", "[forloop]", "[fused]")]
 NUMPY_VARIANTS = 8  # adamw_oracle.verify.numpy_impl.CORRECT_VARIANTS (checked against it in the tests)
@@ -395,12 +396,14 @@ def run_campaign(out: Path = DEFAULT_OUT, *, cases_per_dtype: int = DEFAULT_CASE
                  shard_size: int = DEFAULT_SHARD, dtypes: Sequence[str] = DTYPES, workers: int | None = None,
                  scheduler: str | None = None, engine: Any = None, fresh: bool = False, limit: int | None = None,
                  split: Sequence[tuple[str, str, int]] = SPLIT,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[str], None] | None = None,
+                 stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Run (or continue) the campaign into ``out``.json / ``out``.md; returns the summary.
 
     ``limit``: finish at most this many more shards, then stop (the file can be continued later).
     ``engine``: an open :class:`~adamw_oracle.verify.distributed.Engine` to use instead of ``workers`` /
-    ``scheduler``."""
+    ``scheduler``. ``stop``: asked after every finished shard (whose results are written by then); True
+    raises :class:`StopRequested`."""
     from adamw_oracle.verify.distributed import Engine
 
     items = plan(cases_per_dtype, seed, shard_size, dtypes, split)
@@ -428,6 +431,8 @@ def run_campaign(out: Path = DEFAULT_OUT, *, cases_per_dtype: int = DEFAULT_CASE
             progress(f"[{summary['shards_done']}/{len(items)}] {item.key}: {result['cases']} cases, {status} "
                      f"({result['seconds']:.1f} s; {len(summary['findings'])} findings so far; "
                      f"{rate * (len(todo) - finished[0]) / 3600:.1f} h left at this rate)")
+        if stop is not None and stop():
+            raise StopRequested(f"stopped after {summary['shards_done']} of {len(items)} shards")
 
     if progress is not None:
         progress(f"{len(data['items'])} of {len(items)} shards already done; "
@@ -440,8 +445,24 @@ def run_campaign(out: Path = DEFAULT_OUT, *, cases_per_dtype: int = DEFAULT_CASE
     return write_results(path, data, items)
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+class StopRequested(Exception):
+    """Raised after the shard that finished when a stop was asked for (its results are written)."""
+
+
+class _StopSignal:
+    """SIGTERM / SIGINT in a serial run: the first asks the campaign to stop after the shard in progress
+    (raising in the middle of a shard can land in a callback that swallows it, e.g. a gc callback of
+    hypothesis); a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.requested = True
+        print(f"signal {signum}: stopping after the shard in progress (again to stop at once)", file=sys.stderr,
+              flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -466,7 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not dtypes or any(d not in DTYPES for d in dtypes):
         print(f"error: --dtypes {args.dtypes!r}: a comma-separated list of {', '.join(DTYPES)}", file=sys.stderr)
         return 2
-    previous = signal.signal(signal.SIGTERM, _terminate)  # a serial run stops as on Ctrl-C: finished shards are kept
+    stop = _StopSignal()
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -474,16 +496,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         summary = run_campaign(args.out, cases_per_dtype=args.cases_per_dtype, seed=args.seed,
                                shard_size=args.shard_size, dtypes=dtypes, workers=args.workers,
-                               scheduler=args.scheduler, fresh=args.fresh, limit=args.limit, progress=say)
+                               scheduler=args.scheduler, fresh=args.fresh, limit=args.limit, progress=say,
+                               stop=lambda: stop.requested)
     except InvalidArgumentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"interrupted: the finished shards are in {args.out.with_suffix('.json')}; the same command "
-              "continues the campaign", file=sys.stderr)
+    except (KeyboardInterrupt, StopRequested) as exc:
+        print(f"interrupted ({exc}): the finished shards are in {args.out.with_suffix('.json')}; the same "
+              "command continues the campaign", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     print(f"{summary['shards_done']} of {summary['shards_planned']} shards; {len(summary['findings'])} findings "
           f"to investigate; results in {args.out.with_suffix('.md')}")
     return 1 if summary["findings"] else 0

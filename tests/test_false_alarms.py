@@ -59,6 +59,11 @@ def test_the_campaign_resumes_from_its_results_file(tmp_path: Path):
     assert per_dtype["cases"] == 6 and per_dtype["within"] > 0
     markdown = out.with_suffix(".md").read_text()
     assert "| float32 | 6 (6) |" in markdown and "Findings to investigate" in markdown
+    stopped = tmp_path / "stopped"
+    with pytest.raises(fa.StopRequested, match="after 1 of 2 shards"):
+        fa.run_campaign(stopped, cases_per_dtype=6, seed=3, shard_size=3, dtypes=("float32",), split=_SMALL,
+                        stop=lambda: True)
+    assert len(json.loads(stopped.with_suffix(".json").read_text())["items"]) == 1
     with pytest.raises(InvalidArgumentError, match="results file of this plan"):
         fa.run_campaign(out, cases_per_dtype=6, seed=4, shard_size=3, dtypes=("float32",), split=_SMALL)
 
