@@ -112,6 +112,36 @@ def test_main_job_reports_the_sgd_foreach_finding_as_known(seed: int) -> None:
     assert forloop.verdict == "passed", forloop
 
 
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+@pytest.mark.parametrize("path", ["foreach", "forloop", "fused"])
+def test_torch_step_counter_stall_moves_the_parameters_too(path: str) -> None:
+    """Found by the false-alarm campaign (benchmarks/false_alarms.py, float64 torch.Adam[fused]): from
+    step 2**24 torch's float32 counter stays at 2**24, and with beta2 = 0.999999 (beta2**t = 5.6e-8 has
+    not underflowed) the step computed with that t moves p by about 63 float64 spacings. The parameters
+    are those of t = 2**24 exactly, so the declared known finding explains them; without it they fail."""
+    from fractions import Fraction
+
+    from adamw_oracle.adapters.targets import TORCH_FLOAT32_STEP_COUNTER
+    from adamw_oracle.contract.case import Case, Observation
+    from adamw_oracle.contract.presets import preset
+    from adamw_oracle.contract.run import Run
+    from adamw_oracle.contract.state import OptimizerState
+    from adamw_oracle.verify.vectorized import judge_vectorized
+
+    config = preset("torch.Adam", lr="1", beta1="0.5", beta2="0.999999", eps="1e-8")
+    state = OptimizerState(2**24, (Fraction(0),), (Fraction(1),), (Fraction(0),))
+    case = Case(Run(config, (Fraction(1),), ((Fraction(1),),), state), Dtype.FLOAT64)
+    name = "torch.Adam" if path == "foreach" else f"torch.Adam[{path}]"
+    impl = resolve_target(name)
+    strict = evaluate(impl, case, known=())
+    assert strict.failed and "stored state step" in strict.findings[0].describe()
+    assert strict.judgement.counts["outside"] == 1  # the parameter itself, not only the counter
+    stalled = Case(case.run.replace(initial_state=state.replace(step=2**24 - 1)), Dtype.FLOAT64)  # t = 2**24
+    assert judge_vectorized(stalled, Observation(strict.observation.params)).passed
+    accepted = evaluate(impl, case, known=known_findings(name, Dtype.FLOAT64))
+    assert not accepted.failed and accepted.known == (TORCH_FLOAT32_STEP_COUNTER.id,)
+
+
 def test_table_and_registry_agree() -> None:
     assert list(BUILTIN_TARGETS) == [n for info in TARGETS for n in info.target_names()]
     assert set(registry._BUILDERS) == {info.name for info in TARGETS}  # every entry can be built

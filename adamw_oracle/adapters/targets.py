@@ -169,15 +169,18 @@ SGD_FUSED_HALF_SKIPS_VECTOR_BLOCKS = KnownFinding(
 TORCH_FLOAT32_STEP_COUNTER = KnownFinding(
     id="torch-adam-step-counter-float32",
     summary="torch.Adam/AdamW keep state['step'] as a float32 tensor: exact only up to 2**24, where step += 1 "
-            "no longer moves it (and a loaded step of 2**31 - 2 becomes 2**31); the parameters stay within "
-            "their bound (beta**t has long underflowed), only the stored counter is off",
+            "no longer moves it (and a loaded step of 2**31 - 2 becomes 2**31); the stored counter is off, and "
+            "the step is computed with the stalled t: the parameters stay within their bound where beta2**t has "
+            "underflowed, but not where it still counts (float64, beta2 = 0.999999: beta2**(2**24) = 5.6e-8, "
+            "so 1 - beta2**t moves by 5.6e-14 per step of t, far above float64's rounding)",
     kinds=frozenset({"outside_bound"}),
     paths=TORCH_PATHS,
     dtypes=ALL_DTYPES,
     occurs=lambda case: case.run.initial_state is not None and case.run.initial_state.step + case.run.steps > 2**24,
     trigger=lambda dtype: Case(Run(preset("torch.Adam"), (_1,), ((_1,),), OptimizerState(2**24, (_0,), (_0,), (_0,))), dtype),
     evidence="torch/optim/adam.py: state['step'] = torch.tensor(0.0, dtype=_get_scalar_dtype()); check's seeded "
-             "states across 2**24 (adamw_oracle.check.cases)",
+             "states across 2**24 (adamw_oracle.check.cases); the parameters judged with the stalled t: "
+             "tests/test_targets.py test_torch_step_counter_stall_moves_the_parameters_too",
     matches=lambda message: "stored state step" in message,
 )
 
