@@ -135,7 +135,7 @@ def test_torch_step_counter_stall_moves_the_parameters_too(path: str) -> None:
     impl = resolve_target(name)
     strict = evaluate(impl, case, known=())
     assert strict.failed and "stored state step" in strict.findings[0].describe()
-    assert strict.judgement.counts["outside"] == 1  # the parameter itself, not only the counter
+    assert strict.judgement is not None and strict.judgement.counts["outside"] == 1  # the parameter itself, not only the counter
     stalled = Case(case.run.replace(initial_state=state.replace(step=2**24 - 1)), Dtype.FLOAT64)  # t = 2**24
     assert judge_vectorized(stalled, Observation(strict.observation.params)).passed
     accepted = evaluate(impl, case, known=known_findings(name, Dtype.FLOAT64))
