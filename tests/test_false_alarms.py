@@ -24,6 +24,13 @@ def test_the_split_is_10000_cases_per_dtype_over_every_target():
                                                                                  "keras.Adam", "keras.AdamW"}
 
 
+def test_the_kahan_targets_are_checked_without_tensor_sized_cases():
+    kahan = [i for i, v in enumerate(CORRECT_VARIANTS) if v.kahan]
+    assert [getattr(fa.resolve(f"numpy:{i}"), "tensor_cases", True) for i in range(len(CORRECT_VARIANTS))] == \
+        [i not in kahan for i in range(len(CORRECT_VARIANTS))]
+    assert [getattr(fa.resolve(name), "tensor_cases", True) for name in fa.HOST_BUILDS] == [True, True, True, False]
+
+
 def test_the_plan_depends_only_on_its_arguments_and_covers_every_case():
     items = fa.plan(200, seed=7, shard_size=20)
     assert items == fa.plan(200, seed=7, shard_size=20)
