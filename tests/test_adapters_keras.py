@@ -70,3 +70,27 @@ def test_keras_imported_with_another_backend_is_reported() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert "imported with the 'numpy' backend" in out.stdout
+
+
+def test_a_subnormal_moment_increment_is_set_aside_on_keras() -> None:
+    """Found by the false-alarm campaign (benchmarks/false_alarms.py, float32 keras.Adam): Keras forms
+    v += (g^2 - v) * (1 - beta_2); with v = 1e-32 and 1 - beta_2 = 1e-6 the product (1e-38) is
+    subnormal in float32 and XLA on the CPU flushes it, so v does not decay. The contract's
+    beta2*v + (1-beta2)*g^2 has no subnormal intermediate; the increment form's product is one, and the
+    case is set aside (flush-to-zero target) instead of failing."""
+    from fractions import Fraction
+
+    from adamw_oracle.check import evaluate
+    from adamw_oracle.check.runner import judge_case
+    from adamw_oracle.check.subnormal import subnormal_intermediates
+
+    g = Fraction(-1e-13)
+    config = preset("keras.Adam", lr="0", beta1="0", beta2="0.999999", eps="1e-12")
+    case = Case(Run(config, (Fraction(-1, 4),), ((Fraction(0),), (g,), (Fraction(0),))), Dtype.FLOAT32)
+    found = subnormal_intermediates(case)
+    assert found and all(name.startswith("(1-beta2)(g^2-v)[step 3") for name in found), found
+    impl = KerasImplementation("Adam")
+    strict = judge_case(case, impl.run(case))  # per step, from Keras's own state
+    assert strict.mode == "per-step" and not strict.passed  # v did not decay at step 3
+    result = evaluate(impl, case)
+    assert not result.failed and result.set_aside is not None and "(1-beta2)(g^2-v)" in result.set_aside

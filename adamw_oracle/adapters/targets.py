@@ -197,6 +197,27 @@ KERAS_HALF_SCALARS = KnownFinding(
     evidence="keras/src/optimizers/adam.py update_step; tests/test_adapters_keras.py",
 )
 
+OPTAX_BFLOAT16_WEAK_SCALARS = KnownFinding(
+    id="optax-bfloat16-scalars-weakly-typed",
+    summary="optax in bfloat16 multiplies the parameters by its Python-float hyperparameters (weight_decay * p in "
+            "add_decayed_weights, the betas in the moment updates, -lr), which JAX's weak typing rounds to bfloat16 "
+            "first (bfloat16(0.98943) = 0.98828); outside the model's float32 scalars, visible where p - lr*wd*p "
+            "cancels",
+    kinds=VALUE_FINDINGS,
+    paths=("eager",),
+    dtypes=(Dtype.BFLOAT16,),
+    occurs=lambda case: True,
+    # p = -1.0390625, g = -0.0027161, lr = 1, wd = 0.98943: exact -0.00711; optax gives -0.015625 (1.01x the
+    # bound); with wd = 0.98828125 (a bfloat16 number) it is within
+    trigger=lambda dtype: Case(Run(preset("optax.adamw", lr="1", beta1="0.9", beta2="0.9454190129613754",
+                                          eps="0.6981887255004768", weight_decay="0.9894287672981719"),
+                                   (Fraction(-1.0390625),), ((Fraction(-0.002716064453125),),)), dtype),
+    explained_by=lambda dtype: PrecisionModel(dtype, dtype, dtype, scalars=dtype),
+    evidence="optax/transforms/_adding.py add_decayed_weights: g + s * p with s a Python float; "
+             "jnp.bfloat16 array * 0.9894287672981719 is bfloat16 0.98828 * p; found by benchmarks/false_alarms.py "
+             "(bfloat16/optax.adamw/check/1, a 65,536-element case); tests/test_targets.py",
+)
+
 #: Keras holds learning_rate and the betas in float32 variables whatever the weights' dtype.
 _KERAS_PRECISION = {Dtype.FLOAT64: PrecisionModel(Dtype.FLOAT64, Dtype.FLOAT64, Dtype.FLOAT64, scalars=Dtype.FLOAT32)}
 
@@ -214,7 +235,7 @@ TARGETS: tuple[TargetInfo, ...] = (
                frozenset({Capability.AMSGRAD, Capability.EPS_ROOT}), flushes_subnormals=True),
     TargetInfo("optax.adamw", "optax", "optax.adamw", Family.ADAM, ("eager",), ALL_DTYPES,
                frozenset({Capability.AMSGRAD, Capability.EPS_ROOT, Capability.WEIGHT_DECAY}),
-               flushes_subnormals=True),
+               known=(OPTAX_BFLOAT16_WEAK_SCALARS,), flushes_subnormals=True),
     TargetInfo("keras.Adam", "keras", "keras.Adam", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS,
                precision=_KERAS_PRECISION, known=(KERAS_HALF_SCALARS,), flushes_subnormals=True),
     TargetInfo("keras.AdamW", "keras", "keras.AdamW", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS,

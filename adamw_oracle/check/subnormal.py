@@ -8,7 +8,8 @@ correction 1 - beta2^t that is subnormal in float16 even turns into a division b
 
 :func:`subnormal_intermediates` lists the quantities of a case whose exact value v satisfies
 0 < |v| < smallest normal of the case's dtype: every per-element intermediate of the reference step
-(g', m, v, m-hat, v-hat, vmax, denominator, update, decay, p_new) and the scalars 1-b1, 1-b2,
+(g', m, v, m-hat, v-hat, vmax, denominator, update, decay, p_new), the products of the moments'
+increment form (1-b1)(g' - m) and (1-b2)(g'^2 - v) (Keras's order, torch's lerp), and the scalars 1-b1, 1-b2,
 1-b1^t, 1-b2^t, lr*wd, eps and eps_root. The checker sets a failing case aside (counted, reported)
 when the target declares ``flushes_subnormals`` and this list is not empty.
 """
@@ -44,12 +45,42 @@ def subnormal_intermediates(case: Case, limit: int = 3) -> list[str]:
     if len(found) >= limit:
         return found
     traj = run_trajectory(case.run, PointBackend(113))
+    st = case.run.initial_state
+    previous: list[tuple[Fraction | None, Fraction | None]] = [
+        (Fraction(m), Fraction(v)) if st is not None and _exact(m) and _exact(v) else (None, None)
+        for m, v in zip(st.m, st.v)] if st is not None else []
+    b1, b2 = Fraction(h.beta1), Fraction(h.beta2)
     for k, row in enumerate(traj.steps):
         for i, e in enumerate(row):
             for name in _FIELDS:
                 value = getattr(e, name, None)
                 if value is not None:
                     visit(f"{name}[step {k + 1}, element {i}]", mpf_to_fraction(value))
+            # the increment form of the moments (Keras: m += (g - m)(1-b1), v += (g^2 - v)(1-b2); torch's
+            # lerp): its product is an exact intermediate of that legitimate order, subnormal on its own
+            g, m_new, v_new = (_fraction(getattr(e, n, None)) for n in ("g_used", "m", "v"))
+            m_prev, v_prev = previous[i] if i < len(previous) else (None, None)
+            if g is not None and m_prev is not None:
+                visit(f"(1-beta1)(g-m)[step {k + 1}, element {i}]", (1 - b1) * (g - m_prev))
+            if g is not None and v_prev is not None:
+                visit(f"(1-beta2)(g^2-v)[step {k + 1}, element {i}]", (1 - b2) * (g * g - v_prev))
+            if i < len(previous):
+                previous[i] = (m_new, v_new)
             if len(found) >= limit:
                 return found
     return found
+
+
+def _exact(value: object) -> bool:
+    return isinstance(value, (int, Fraction))
+
+
+def _fraction(value: object) -> Fraction | None:
+    """An exact value of the trajectory (None: absent or not finite)."""
+    if value is None:
+        return None
+    try:
+        out = mpf_to_fraction(value)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return out if isinstance(out, Fraction) else None
