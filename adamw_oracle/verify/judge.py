@@ -4,8 +4,14 @@ For element i after step k the verdict is:
 
 * **ill-conditioned** when the bound's derivation does not hold (a divisor whose error bound exceeds
   1/16 of itself, an intermediate that may overflow, a non-finite input): counted, never passed;
+* **set aside** (counted with the ill-conditioned, reason :data:`BOUND_OVERFLOW`) when the slackened
+  bound ``SLACK * bound`` is not a number at most the parameter format's largest finite value (it
+  overflowed float64 on a long run, or is NaN, without a flag): such a bound admits every finite value,
+  so it proves nothing (:func:`bound_proves`);
 * **within** when ``|observed - exact| <= SLACK * bound``;
 * **outside** otherwise, including a NaN/inf observed where the case is well-conditioned.
+
+The three counts add up to ``steps * size`` element-steps.
 
 The error is reported in ULPs of the parameter format at the exact value and as a fraction of the
 slackened bound (``fraction_of_bound`` <= 1 means within).
@@ -24,7 +30,7 @@ from adamw_oracle.contract.precision import ParamSummation, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
 from adamw_oracle.verify.kahan import judge_kahan_elements
-from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, ILL, NONFINITE, OVERFLOW, bound_proves
 
 SLACK = 2.0
 """Factor on the running bound that admits correct implementations ordering the same operations
@@ -141,18 +147,19 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
         return broken
     observed = np.asarray(observation.params, dtype=np.float64)
     fmt = precision.param.format
+    largest = float(fmt.largest)
     first: Failure | None = None
     worst = 0.0
     for k in range(steps):
         for i in range(n):
             bv = bounds.params[k][i]
-            if bv.flags & (ILL | OVERFLOW | NONFINITE):
+            allowed = slack * bv.bound
+            if bv.flags & (ILL | OVERFLOW | NONFINITE) or not bound_proves(allowed, largest):
                 counts["ill_conditioned"] += 1
-                reason = _reasons(bv.flags)
+                reason = _reasons(bv.flags) if bv.flags else BOUND_OVERFLOW
                 reasons[reason] = reasons.get(reason, 0) + 1
                 continue
             obs = float(observed[k, i])
-            allowed = slack * bv.bound
             exact = bv.exact
             if not math.isfinite(obs) or not isinstance(exact, Fraction):
                 diff, frac = math.inf, math.inf

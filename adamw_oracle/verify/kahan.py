@@ -52,7 +52,16 @@ from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify.error_model import BoundedValue, loaded, tracked_constants
-from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW, RunningErrorBackend, Tracked, abs_float
+from adamw_oracle.verify.tracked import (
+    BOUND_OVERFLOW,
+    ILL,
+    NONFINITE,
+    OVERFLOW,
+    RunningErrorBackend,
+    Tracked,
+    abs_float,
+    bound_proves,
+)
 
 
 def kahan_bounds(case: Case, precision: PrecisionModel, *, prec: int = 200) -> tuple[tuple[tuple[BoundedValue, float], ...], ...]:
@@ -142,18 +151,21 @@ def judge_kahan_elements(case: Case, observation: Observation, precision: Precis
         return KahanOutcome({"within": 0, "outside": steps * n, "ill_conditioned": 0}, {}, math.inf, None, detail)
     assert comp is not None
     fmt = precision.param.format
+    largest = float(fmt.largest)
     counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
     reasons: dict[str, int] = {}
     first = None
     worst = 0.0
     for k, row in enumerate(kahan_bounds(case, precision)):
         for i, (bv, c_bound) in enumerate(row):
-            # a bound that overflowed float64 (long runs with a large decay factor) proves nothing: set aside
-            unbounded = not (math.isfinite(slack * bv.bound) and math.isfinite(slack * (bv.bound + c_bound)))
+            # a bound that overflowed float64 or the format's range (long runs with a large decay factor)
+            # proves nothing: set aside (tracked.bound_proves)
+            unbounded = not (bound_proves(slack * bv.bound, largest) and bound_proves(slack * (bv.bound + c_bound), largest))
             if bv.flags & (ILL | OVERFLOW | NONFINITE) or unbounded or not isinstance(bv.exact, Fraction):
                 counts["ill_conditioned"] += 1
-                reason = ("non-finite input" if bv.flags & NONFINITE else
-                          "ill-conditioned divisor" if bv.flags & ILL else "possible overflow")
+                reason = ("non-finite input" if bv.flags & NONFINITE or not isinstance(bv.exact, Fraction) else
+                          "ill-conditioned divisor" if bv.flags & ILL else
+                          "possible overflow" if bv.flags & OVERFLOW else BOUND_OVERFLOW)
                 reasons[reason] = reasons.get(reason, 0) + 1
                 continue
             p_obs, c_obs = float(params[k, i]), float(comp[k, i])

@@ -66,7 +66,7 @@ from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
-from adamw_oracle.verify.tracked import ILL, NONFINITE
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, ILL, NONFINITE
 from adamw_oracle.verify.vectorized import CHUNK, judge_kahan_arrays, reference_backend, step_constants
 
 STATE_ORDER = ("m", "v", "vmax")
@@ -486,8 +486,10 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
             tally.degenerate[name] = tally.degenerate.get(name, 0) + count
             exact = exact | hit
     n_exact = int(xp.count_nonzero(exact))
-    judged = ~flagged
     allowed = slack * xp.broadcast_to(bounded.e, (size,))
+    # an unflagged bound that is inf, NaN or beyond the format's range proves nothing (tracked.bound_proves)
+    unbounded = ~flagged & ~(allowed <= fmt.largest)
+    judged = ~flagged & ~unbounded
     hi = xp.broadcast_to(bounded.hi, (size,))
     finite = xp.isfinite(observed)
     if bounded.lo is None:
@@ -511,6 +513,9 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
         set_aside = xp.where(exact, 0, xp.broadcast_to(flags, (size,)))
         for name, count in _reasons(xp, set_aside, inherited).items():
             reasons[name] = reasons.get(name, 0) + count
+        n_unbounded = int(xp.count_nonzero(unbounded))
+        if n_unbounded:
+            reasons[BOUND_OVERFLOW] = reasons.get(BOUND_OVERFLOW, 0) + n_unbounded
     if n_outside:
         i = int(xp.argmax(outside))  # flat is in step-major order: the first outside is the earliest step
         k, element = divmod(int(flat[i]), n)

@@ -47,7 +47,7 @@ from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify.error_model import loaded, tracked_constants
-from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked
+from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked, bound_proves
 
 ALPHA = 1e-6
 """Default false-alarm probability of the frequency test (a correct stochastic rounding fails it at
@@ -151,6 +151,7 @@ def judge_stochastic_rounding(case: Case, observation: Observation, precision: P
         return RoundingVerdict(False, steps * n, steps * n, None, tuple(groups), 0, precision, alpha, detail)
     arith, state_fmt = FormatCost.of(precision.arithmetic), FormatCost.of(precision.state)
     fmt = precision.param.format
+    largest = float(fmt.largest)
     backend = RunningErrorBackend(arith, prec)
     assert precision.scalars is not None
     scalar_backend = backend.sibling(FormatCost.of(precision.scalars))
@@ -184,7 +185,7 @@ def judge_stochastic_rounding(case: Case, observation: Observation, precision: P
         row = observed[k]
         for i, r in enumerate(results):
             pre: Tracked = r.p_new
-            if pre.flags or not math.isfinite(pre.e):
+            if pre.flags or not bound_proves(pre.e, largest):  # inf, NaN or beyond the format: proves nothing
                 set_aside += 1
                 continue
             x = raw_mpf_to_fraction(pre.x._mpf_)

@@ -46,6 +46,20 @@ POWER_ULPS = 2.0
 """beta**t is assumed accurate to 2 units of roundoff (libm/XLA pow are < 1 ulp; repeated
 multiplication is not used by any framework we model)."""
 
+BOUND_OVERFLOW = "bound overflow"
+"""Set-aside reason of an element-step whose slackened bound is inf, NaN or above the largest finite
+value of its format with no flag raised. A running bound that grows by a factor > 1 a step (1 + c under a
+decay factor c near 1: about 1,100 steps at c = 0.95 in float64) is flagged OVERFLOW once an operation's
+reach passes the format's largest value; in the step before, bound <= largest < slack * bound, so the
+slackened bound is inf in float64 (beyond the range of a narrower format) and would pass any observation."""
+
+
+def bound_proves(allowed: float, largest: float) -> bool:
+    """Whether a slackened bound ``allowed`` can judge an element held in a format whose largest finite
+    value is ``largest``: a finite number at most ``largest`` (False for inf and NaN). A larger bound
+    spans more than the format's range, as an overflowing reach does (tracked.py's OVERFLOW)."""
+    return allowed <= largest
+
 
 class Tracked:
     """A number of the running-error backend: exact value ``x`` (mpf), bound ``e`` (float), ``flags``."""

@@ -12,7 +12,8 @@ the same bounds as in the mpmath judge.
 For element i after step k, with reference value y (float64, or double-double for float64 targets),
 reference error bound r (|y - x| <= r for the exact value x) and slackened bound A = slack * e:
 
-* ill-conditioned when a flag is set (as in the mpmath judge);
+* ill-conditioned when a flag is set (as in the mpmath judge), or when ``A`` is inf, NaN or above the
+  format's largest finite value (reason ``"bound overflow"``, :func:`~adamw_oracle.verify.judge.bound_proves`);
 * within when ``|observed - y| + r <= A`` (so |observed - x| <= A is proven);
 * outside otherwise. An element whose distance to the exact value cannot be decided at the
   reference's accuracy (``|observed - y|`` within ``r`` of ``A``) is therefore reported outside: the
@@ -51,7 +52,7 @@ from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded, tracked_constants
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, ulps_between, unjudgeable
 from adamw_oracle.verify.kahan_vectorized import judge_kahan_vectorized
-from adamw_oracle.verify.tracked import ILL, NONFINITE, RunningErrorBackend
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, ILL, NONFINITE, RunningErrorBackend
 
 SCALAR_PREC = 200
 """Bits of the mpmath context the per-step scalars are computed in (as in ``bounded_trajectory``)."""
@@ -313,6 +314,7 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
             return fusion.fused_judge(prep, case, observation, precision, slack)
     observed_all = np.asarray(observation.params, dtype=np.float64)
     fmt = precision.param.format
+    largest = float(fmt.largest)
     first: Failure | None = None
     worst = 0.0
     reasons: dict[str, int] = {}
@@ -321,8 +323,10 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
             stop = start + int(p.hi.shape[0])
             observed = xp.asarray(observed_all[k, start:stop])
             flagged = p.flags != 0
-            judged = ~flagged
             allowed = slack * p.e
+            # an unflagged bound that is inf, NaN or beyond the format's range proves nothing (judge.bound_proves)
+            unbounded = ~flagged & ~(allowed <= largest)
+            judged = ~flagged & ~unbounded
             finite = xp.isfinite(observed)
             if p.lo is None:
                 distance = xp.abs(observed - p.hi)
@@ -346,6 +350,9 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
                 counts["ill_conditioned"] += n_flagged
                 for name, count in _reasons(xp, p.flags).items():
                     reasons[name] = reasons.get(name, 0) + count
+                n_unbounded = int(xp.count_nonzero(unbounded))
+                if n_unbounded:
+                    reasons[BOUND_OVERFLOW] = reasons.get(BOUND_OVERFLOW, 0) + n_unbounded
             if n_outside and (first is None or (k + 1, start) < (first.step, first.element)):
                 i = int(xp.argmax(outside))
                 first = _failure(k, start + i, i, p, observed_all[k, start + i], float(allowed[i]),
