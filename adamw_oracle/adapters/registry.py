@@ -24,7 +24,13 @@ from typing import Any
 
 from adamw_oracle.adapters.callable import from_callable
 from adamw_oracle.adapters.import_path import optimizer_target, takes_three_positionals
-from adamw_oracle.adapters.targets import IMPORT_PATH_TARGETS_BY_NAME, TARGETS, KnownFinding, TargetInfo
+from adamw_oracle.adapters.targets import (
+    IMPORT_PATH_TARGETS_BY_NAME,
+    TARGETS,
+    KnownFinding,
+    TargetInfo,
+    declared_target,
+)
 from adamw_oracle.contract.case import Implementation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
@@ -110,16 +116,22 @@ def builtin_preset(target: str) -> str | None:
     return t.preset if t else None
 
 
-def known_findings(target: Any, dtype: Dtype) -> tuple[KnownFinding, ...]:
+def known_findings(target: Any, dtype: Dtype, options: Mapping[str, Any] | None = None) -> tuple[KnownFinding, ...]:
     """The known findings declared for ``target`` in ``dtype``: ``target`` is a built-in name or an
-    adapter built from one (it carries the name as ``builtin_target``), or the import path of one of
-    the table's third-party optimizers (``optimi:AdamW``); empty for other targets."""
+    adapter built from one (it carries the name as ``builtin_target``), or an import path the table
+    declares -- a built-in target's own optimizer (``torch.optim:SGD`` with ``options`` such as
+    ``{"foreach": True}``: the findings of the code path they select) or a third-party optimizer
+    (``optimi:AdamW``) -- or an adapter :func:`resolve_target` built from one (it carries
+    ``declared_target``); empty for other targets."""
     name = target if isinstance(target, str) else getattr(target, "builtin_target", None)
     t = BUILTIN_TARGETS.get(name) if isinstance(name, str) else None
     if t is not None:
         return t.info.known_for(t.path, dtype)
-    info = IMPORT_PATH_TARGETS_BY_NAME.get(target) if isinstance(target, str) else None
-    return info.known_for(info.default_path, dtype) if info else ()
+    found = declared_target(target, options) if isinstance(target, str) else getattr(target, "declared_target", None)
+    if found is None:
+        return ()
+    info, path = found
+    return info.known_for(path, dtype)
 
 
 def declared_precision_for(name: str, dtype: Dtype) -> PrecisionModel | None:
@@ -155,6 +167,8 @@ def resolve_target(target: Any, *, options: Mapping[str, Any] | None = None) -> 
     if not isinstance(target, str):
         built = optimizer_target(target, options=options)
         if built is not None:
+            spelled = f"{getattr(target, '__module__', '')}:{getattr(target, '__qualname__', '')}"
+            built.declared_target = declared_target(spelled, options)  # type: ignore[attr-defined]
             return built
         if options:
             raise InvalidArgumentError("options", dict(options), "only for an optimizer class or factory")
@@ -187,6 +201,8 @@ def resolve_target(target: Any, *, options: Mapping[str, Any] | None = None) -> 
             declared = IMPORT_PATH_TARGETS_BY_NAME.get(target)
             if declared is not None and not declared.state_is_mv:
                 built.per_step_state = False  # type: ignore[attr-defined]  # its state is not m and v
+            # the table's entry and code path for this path and options (its known findings)
+            built.declared_target = declared_target(target, options)  # type: ignore[attr-defined]
             return built
         if options:
             raise InvalidArgumentError("options", dict(options), "only for an optimizer class or factory given by import "

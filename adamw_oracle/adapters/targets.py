@@ -249,8 +249,8 @@ TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in TARGETS}
 # -- third-party optimizers named by import path -------------------------------------------------------
 # What torch-optimi and torchao really do (read from their source and shown by ``identify`` on the CPU,
 # torch 2.13; tests/test_thirdparty.py checks each statement through the import-path targets). Their
-# ``name`` is the import path; ``check`` and ``identify`` given that exact path use these declarations
-# (a target built with constructor options is checked without them).
+# ``name`` is the import path; ``check`` and ``identify`` given that path use these declarations, with or
+# without constructor options (declared_target).
 
 def _stagnation_case(dtype: Dtype) -> Case:
     """Four parameters at 1 and eight updates of a quarter of the spacing below 1 (lr = spacing/4):
@@ -402,3 +402,45 @@ IMPORT_PATH_TARGETS: tuple[TargetInfo, ...] = (
 """Third-party optimizers by import path: what they implement, their precision, their known findings."""
 
 IMPORT_PATH_TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in IMPORT_PATH_TARGETS}
+
+
+# -- targets given by import path with constructor options ---------------------------------------------
+
+FRAMEWORK_IMPORT_PATHS: dict[str, str] = {
+    "torch.optim:Adam": "torch.Adam", "torch.optim.adam:Adam": "torch.Adam",
+    "torch.optim:AdamW": "torch.AdamW", "torch.optim.adamw:AdamW": "torch.AdamW",
+    "torch.optim:SGD": "torch.SGD", "torch.optim.sgd:SGD": "torch.SGD",
+    "optax:adam": "optax.adam", "optax:adamw": "optax.adamw",
+    "keras.optimizers:Adam": "keras.Adam", "keras.optimizers:AdamW": "keras.AdamW",
+}
+"""The import paths of the built-in targets' own optimizers: ``check torch.optim:AdamW --option
+foreach=True`` runs torch.AdamW's foreach path, so torch.AdamW's declarations for that path apply."""
+
+
+def torch_path(options: Mapping[str, object] | None) -> str:
+    """The torch.optim code path that constructor ``options`` select on CPU tensors: ``fused=True``
+    the fused kernel, ``foreach=True`` the multi-tensor one, anything else the for-loop (torch's
+    ``_default_to_fused_or_foreach`` picks neither for CPU tensors when the flags are left unset)."""
+    options = options or {}
+    if options.get("fused"):
+        return "fused"
+    if options.get("foreach"):
+        return "foreach"
+    return "forloop"
+
+
+def declared_target(target: str, options: Mapping[str, object] | None = None) -> tuple[TargetInfo, str] | None:
+    """The table's entry and code path for a target named by import path (``torch.optim:SGD``,
+    ``optimi:AdamW``) and built with constructor ``options``; None for a path the table does not declare.
+
+    A framework optimizer maps to its built-in target, on the path its options select
+    (:func:`torch_path`; the frameworks with one path keep it whatever the options); a third-party
+    optimizer of :data:`IMPORT_PATH_TARGETS` has one path, its declarations hold with any options (each
+    known finding's ``occurs`` reads the case, and a value finding must moreover be explained by its
+    precision model)."""
+    name = FRAMEWORK_IMPORT_PATHS.get(target)
+    if name is not None:
+        info = TARGETS_BY_NAME[name]
+        return info, torch_path(options) if info.paths == TORCH_PATHS else info.default_path
+    third_party = IMPORT_PATH_TARGETS_BY_NAME.get(target)
+    return (third_party, third_party.default_path) if third_party is not None else None

@@ -355,7 +355,7 @@ def check_target(
                                    f"(it is {expected.family.value})")
     if precision is None:
         precision = declared_precision(impl, dt)
-    known = tuple(known_findings(target, dt) if known is None else known)
+    known = tuple(known_findings(target if isinstance(target, str) else impl, dt, options) if known is None else known)
     caps = capabilities_of(impl)
     target_conventions(expected, caps, space)  # a restriction the target cannot honour fails here, once
     if cases is not None:  # explicit cases (any size) are judged in this process, in order, unsharded
