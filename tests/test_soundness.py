@@ -11,11 +11,14 @@ still agree with each other.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import EpsPlacement
@@ -24,11 +27,15 @@ from adamw_oracle.contract.precision import FormatCost, PrecisionModel
 from adamw_oracle.contract.presets import preset
 from adamw_oracle.contract.run import Run, constant_gradients
 from adamw_oracle.vectors.expected import BOUND_REASON, expected_trajectory
+from adamw_oracle.vectors.replay import check_values
 from adamw_oracle.verify.array_backend import ArrayBackend
 from adamw_oracle.verify.error_model import bounded_trajectory
 from adamw_oracle.verify.judge import SLACK, Judgement, judge
+from adamw_oracle.verify.layers import natural_precision
+from adamw_oracle.verify.mutations import MUTATIONS
 from adamw_oracle.verify.numpy_impl import NumpyImplementation, NumpyVariant
 from adamw_oracle.verify.resync import _compare, _Tally
+from adamw_oracle.verify.strategies import cases
 from adamw_oracle.verify.tracked import BOUND_OVERFLOW, bound_proves
 from adamw_oracle.verify.vectorized import judge_vectorized
 
@@ -155,3 +162,58 @@ def test_the_fused_judge_rounds_an_eps_floor_into_the_coarser_format_as_the_arra
     for name, j in verdicts.items():
         assert j.passed and j.counts == {"within": 0, "outside": 0, "ill_conditioned": 1}, (name, j.describe())
         assert j.ill_reasons == {"ill-conditioned divisor": 1}
+
+
+KERAS_MAGNITUDES = [pytest.param("1e-100", "3e-101", id="tiny"), pytest.param("1e100", "3e99", id="huge")]
+
+
+@pytest.mark.parametrize(("p", "g"), KERAS_MAGNITUDES)
+def test_keras_float64_is_judged_in_float64_with_its_float32_learning_rate(p: str, g: str) -> None:
+    # Keras holds lr in a float32 variable and casts it to the weights' float64 (keras/src/optimizers/
+    # adam.py update_step): the declared model's float32 scalars must not make the element operations
+    # round in float32. They did: below 1e-38 the bound was float32's underflow (1.4e-45), which admits
+    # any observation (a 1e-3 relative error passed), and above 3.4e38 every element-step was set aside.
+    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("jax") is None:
+        pytest.skip("keras on jax is not installed")
+    from adamw_oracle.adapters.registry import resolve_target
+
+    impl = resolve_target("keras.Adam")
+    precision = impl.precision_model(Dtype.FLOAT64)
+    assert precision.scalars is Dtype.FLOAT32
+    scale, grad = Fraction(float(p)), Fraction(float(g))
+    case = Case(Run(preset("keras.Adam", lr="0.001"), [scale * k for k in (1, 3, 7)], [[grad * k for k in (1, -2, 5)]] * 4),
+                "float64")
+    observation = impl.run(case)
+    assert observation.error is None
+    off = Observation(np.asarray(observation.params) * (1 + 2.0**-10))  # a 1e-3 relative error
+    for name, j in trajectory_judges(case, Observation(np.asarray(observation.params)), precision).items():
+        assert j.passed and j.counts["ill_conditioned"] == 0, (name, j.describe())
+        assert 1e-6 < j.max_fraction_of_bound <= 1, (name, j.describe())
+    for name, j in trajectory_judges(case, off, precision).items():
+        assert not j.passed and j.counts["outside"] == 12, (name, j.describe())
+
+
+@pytest.mark.parametrize(("observed", "passes"), [
+    (math.inf, False), (-math.inf, False), (math.nan, False), (65504.0, True), (65472.0, True), (65440.0, True),
+])
+def test_a_vector_never_takes_an_infinity_as_within_ulps_of_the_largest_value(observed: float, passes: bool) -> None:
+    # float16's largest finite value 0x7bff with a tolerance of 3 ulp: inf (0x7c00) is one step further
+    # in the bit ordering, but it is no value within the bound
+    vector = {"steps": [{"p": {"bits": ["7bff"], "decimal": ["6.5504e4"], "ulps": [3]}}]}
+    mismatches = check_values(vector, Dtype.FLOAT16, "p", 1, np.array([observed]))
+    assert (not mismatches) == passes, mismatches
+
+
+@settings(max_examples=25)
+@given(cases(max_size=6, max_steps=5), st.data())
+def test_every_judge_counts_each_element_step_exactly_once(case: Case, data: st.DataObject) -> None:
+    impl = data.draw(st.sampled_from([NumpyImplementation(), *[m for m in MUTATIONS if m.applies(case.run.config.conventions)][:3]]))
+    observation = impl.run(case)
+    precision = natural_precision(impl, case)
+    total = case.run.steps * case.run.size
+    verdicts = [judge(case, observation, precision=precision), judge_vectorized(case, observation, precision, fused=False),
+                judge_vectorized(case, observation, precision, fused=True)]
+    for j in verdicts:
+        assert sum(j.counts.values()) == total, j.describe()
+        assert sum(j.ill_reasons.values()) == j.counts["ill_conditioned"], j.describe()
+        assert j.passed == (j.counts["outside"] == 0 and j.error is None)

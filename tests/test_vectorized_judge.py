@@ -72,7 +72,12 @@ def assert_agree(case: Case, implementations) -> None:
                 assert (fast.first_failure.step, fast.first_failure.element) == \
                     (record.first_failure.step, record.first_failure.element)
             if math.isfinite(record.max_fraction_of_bound):
-                assert fast.max_fraction_of_bound == pytest.approx(record.max_fraction_of_bound, rel=1e-6, abs=1e-300)
+                # the vectorized distance is taken from its reference value y, within r of the exact value
+                # (r is ~2**-97 relative in double-double, ~2**-52 where a product or quotient near the
+                # float64 range fell back to float64): so the fractions agree to within r / allowed
+                slop = _reference_slop(case, precision, fast.slack)
+                assert abs(fast.max_fraction_of_bound - record.max_fraction_of_bound) <= \
+                    slop * (1 + 2.0**-40) + 1e-6 * record.max_fraction_of_bound + 1e-300, (record.describe(), slop)
     bounds = bounded_trajectory(case, precision)
     array_steps = list(bounded_steps(case, precision, fused=False))
     fused_steps = list(bounded_steps(case, precision, fused=True))
@@ -90,6 +95,19 @@ def assert_agree(case: Case, implementations) -> None:
                 assert e == 0, (k, i)
             else:
                 assert 1 <= e / bv.bound <= BOUND_FACTOR, (k, i, e, bv.bound)
+
+
+def _reference_slop(case: Case, precision, slack: float) -> float:
+    """The largest r / (slack e) over the element-steps the vectorized judge judges (its reference
+    error relative to the allowance)."""
+    worst = 0.0
+    for p in bounded_steps(case, precision, fused=False):
+        with np.errstate(all="ignore"):
+            ratio = np.asarray(p.r) / (slack * np.asarray(p.e))
+        judged = (np.asarray(p.flags) == 0) & np.isfinite(ratio)
+        if judged.any():
+            worst = max(worst, float(ratio[judged].max()))
+    return worst
 
 
 def same(a, b) -> bool:

@@ -66,8 +66,9 @@ class ArrayNumber:
         return o
 
     def _coarser(self, other: ArrayNumber) -> FormatCost:
-        # a scalar (rounded to the scalar format) meeting a tensor element: the op rounds to the coarser format
-        return self.fmt if self.fmt.unit_roundoff >= other.fmt.unit_roundoff else other.fmt
+        # a scalar (its value rounded to the scalar format) meeting a tensor element: the op rounds to the
+        # arithmetic format (tracked.py's Tracked._coarser: a coarser scalar converts exactly)
+        return self.fmt if self.fmt.name == other.fmt.name else self.backend.fmt
 
     def __add__(self, other: Any) -> ArrayNumber:
         o = self._wrap(other)
@@ -367,7 +368,7 @@ class ArrayBackend:
             take_a, lo = a.hi >= b.hi, None
         # max is 1-Lipschitz in each argument: the larger of the two reference errors bounds its error
         hi, r, e = xp.where(take_a, a.hi, b.hi), xp.maximum(a.r, b.r), xp.maximum(a.e, b.e)
-        if a.fmt.name != b.fmt.name:  # tracked.py: one rounding into the coarser of two formats
+        if a.fmt.name != b.fmt.name:  # tracked.py: one rounding into the arithmetic format
             return self.rounded(hi, lo, r, e, a.flags | b.flags, a._coarser(b))
         return ArrayNumber(hi, lo, r, e, a.flags | b.flags, self.fmt, self)
 

@@ -10,7 +10,7 @@ per-step constants mirror what frameworks do with Python-float hyperparameters::
                                                    (b1', b2' also + u*|1 - b|: they may be 1 - fl(1 - b))
     1 - b1', 1 - b2', 1 - dampening'               computed (one rounding each)
     (all of these are rounded to the model's scalar format; an operation between a scalar and a
-    tensor element rounds to the coarser of the scalar and arithmetic formats)
+    tensor element rounds to the arithmetic format: a coarser scalar converts exactly)
     bc1 = 1 - b1'**t, bc2 = 1 - b2'**t             computed (pow then one subtraction; 1 unless the
                                                    contract's bias_corrected says so)
     lr_t = lr' * s' (lr' when s = 1; s is step k's eta_t, Run.config_at(k), under a schedule);  c = lr_t * wd' | s' * wd' | wd' | 0  (contract.scalars.decay_coefficient)

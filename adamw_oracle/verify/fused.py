@@ -72,7 +72,8 @@ class _Num:
         return Const(c, self.tracer)
 
     def _coarser(self, other: _Num) -> FormatCost:
-        return self.fmt if self.fmt.unit_roundoff >= other.fmt.unit_roundoff else other.fmt
+        # ArrayNumber._coarser: an element meeting a scalar of another format rounds to the arithmetic
+        return self.fmt if self.fmt.name == other.fmt.name else self.tracer.fmt
 
     def __add__(self, other: Any) -> _Num:
         o = self._wrap(other)
@@ -197,7 +198,7 @@ class Tracer:
     def maximum(self, a: _Num, b: _Num) -> _Num:
         if isinstance(a, Const) and isinstance(b, Const):
             return Const(self.real.maximum(a.value, b.value), self)
-        if a.fmt.name != b.fmt.name:  # ArrayBackend.maximum: one rounding into the coarser format
+        if a.fmt.name != b.fmt.name:  # ArrayBackend.maximum: one rounding into the arithmetic format
             fmt = a._coarser(b)
             return self._emit("max_rounded", (a, b), _format_params(fmt), fmt)
         return self._emit("max", (a, b), (), self.fmt)

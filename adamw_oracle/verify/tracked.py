@@ -15,7 +15,7 @@ a * b          |a| e_b + |b| e_a + e_a e_b
 a / b          (e_a + |a/b| e_b) / (|b| - e_b)      (ill-conditioned if e_b > tau*|b|)
 sqrt(a)        min(e_a / (sqrt(a) + sqrt(max(a - e_a, 0))), sqrt(e_a))
 max(a, b)      max(e_a, e_b)                          (exact: no rounding added, unless a and b are held
-                                                      in different formats: one rounding to the coarser)
+                                                      in different formats: one rounding to the arithmetic)
 b ** t         t (|b| + e_b)**(t-1) e_b               (rounding: POWER_ULPS * u)
 -a             e_a                                    (exact)
 =============  ===========================================================================
@@ -81,9 +81,15 @@ class Tracked:
         return self.backend.exact(other)
 
     def _coarser(self, other: Tracked) -> RunningErrorBackend:
-        # a scalar (rounded to the scalar format) meeting a tensor element: the op rounds to the coarser format
+        # a scalar (its value rounded to the scalar format) meeting a tensor element: the op rounds to the
+        # arithmetic format. A finer scalar (float32 lr, float16 tensors) is rounded with the result; a
+        # coarser one (Keras' float32 lr for float64 weights, cast to float64) converts exactly, so the op
+        # rounds in the arithmetic, not in the scalar format (its underflow and range would make the bound
+        # vacuous below 1e-38 and flag every value above 3.4e38 "possible overflow")
         a, b = self.backend, other.backend
-        return a if a.fmt.unit_roundoff >= b.fmt.unit_roundoff else b
+        if a.fmt.name == b.fmt.name:
+            return a
+        return b if a.scalar else a
 
     def __add__(self, other: Any) -> Tracked:
         o = self._wrap(other)
@@ -152,10 +158,14 @@ class RunningErrorBackend:
         self.prec = prec
         self.ctx = ctx if ctx is not None else _context(prec)
         self.fmt = arithmetic
+        self.scalar = False  # True for the scalars' backend (sibling)
 
     def sibling(self, fmt: FormatCost) -> RunningErrorBackend:
-        """A backend rounding to ``fmt`` that shares this one's mpmath context (for scalars)."""
-        return RunningErrorBackend(fmt, self.prec, self.ctx)
+        """A backend rounding to ``fmt`` that shares this one's mpmath context (for scalars: an operation
+        between one of its numbers and a tensor element rounds to the element's arithmetic format)."""
+        out = RunningErrorBackend(fmt, self.prec, self.ctx)
+        out.scalar = True
+        return out
 
     # -- construction -------------------------------------------------------------------------
     def exact(self, value: Fraction | float | int | Any) -> Tracked:
@@ -234,7 +244,7 @@ class RunningErrorBackend:
         x = a.x if a.x >= b.x else b.x
         if a.backend.fmt.name != b.backend.fmt.name:
             # a tensor element against a scalar of another format (eps as a floor): the result is held in
-            # the coarser format, so the value that wins may be rounded once into it
+            # the arithmetic format, so the value that wins may be rounded once into it
             return a._coarser(b).rounded(x, max(a.e, b.e), a.flags | b.flags)
         return Tracked(x, max(a.e, b.e), a.flags | b.flags, self)
 
