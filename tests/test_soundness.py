@@ -20,6 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adamw_oracle.check.runner import check_target
+from adamw_oracle.check.subnormal import subnormal_intermediates
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import EpsPlacement
 from adamw_oracle.contract.dtypes import Dtype
@@ -32,7 +34,7 @@ from adamw_oracle.verify.array_backend import ArrayBackend
 from adamw_oracle.verify.error_model import bounded_trajectory
 from adamw_oracle.verify.judge import SLACK, Judgement, judge
 from adamw_oracle.verify.layers import natural_precision
-from adamw_oracle.verify.mutations import MUTATIONS
+from adamw_oracle.verify.mutations import MUTATIONS, BiasCorrectionDropped
 from adamw_oracle.verify.numpy_impl import NumpyImplementation, NumpyVariant
 from adamw_oracle.verify.resync import _compare, _Tally
 from adamw_oracle.verify.strategies import cases
@@ -217,3 +219,22 @@ def test_every_judge_counts_each_element_step_exactly_once(case: Case, data: st.
         assert sum(j.counts.values()) == total, j.describe()
         assert sum(j.ill_reasons.values()) == j.counts["ill_conditioned"], j.describe()
         assert j.passed == (j.counts["outside"] == 0 and j.error is None)
+
+
+class FlushingBiasCorrectionDropped(BiasCorrectionDropped):
+    """A broken implementation on a flush-to-zero platform (as XLA on the CPU declares itself)."""
+
+    flushes_subnormals = True
+
+
+def test_a_subnormal_element_does_not_excuse_a_failure_of_another_element() -> None:
+    # element 1 starts at float64's smallest subnormal (a flush-to-zero target may legitimately differ
+    # there); element 0 is an ordinary value the broken bias correction gets wrong at step 1
+    case = Case(Run(preset("torch.Adam", lr="0.001"), (Fraction(1, 2), Fraction(5e-324)),
+                    [[Fraction(1, 4), Fraction(0)]] * 2), "float64")
+    report = check_target(FlushingBiasCorrectionDropped(), expect="torch.Adam", dtype="float64", cases=[case])
+    assert report.verdict == "FAIL" and report.cases_set_aside == 0, report.describe()
+    # the failing element itself subnormal: set aside as before
+    alone = Case(Run(preset("torch.Adam", lr="0.001"), (Fraction(5e-324),), [[Fraction(1, 4)]] * 2), "float64")
+    assert subnormal_intermediates(alone, element=0, step=1)
+    assert not subnormal_intermediates(case, element=0, step=2) and subnormal_intermediates(case)

@@ -219,7 +219,9 @@ def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, 
     set_aside = None
     if findings and getattr(impl, "flushes_subnormals", False) and all(f.kind in _FLUSHABLE for f in findings):
 
-        subnormal = subnormal_intermediates(case)
+        first = getattr(verdict, "first_failure", None)  # only that element's subnormals can explain it
+        subnormal = (subnormal_intermediates(case, element=first.element, step=first.step)
+                     if first is not None and first.quantity != "step" else subnormal_intermediates(case))
         if subnormal:
             set_aside = "subnormal intermediate on a flush-to-zero target: " + ", ".join(subnormal)
             findings = ()

@@ -23,8 +23,14 @@ from adamw_oracle.reference import PointBackend, mpf_to_fraction, run_trajectory
 _FIELDS = ("g_used", "m", "v", "m_hat", "v_hat", "vmax", "denom", "update", "decay", "p_new")
 
 
-def subnormal_intermediates(case: Case, limit: int = 3) -> list[str]:
-    """Up to ``limit`` names of quantities whose exact value is subnormal in the case's dtype."""
+def subnormal_intermediates(case: Case, limit: int = 3, *, element: int | None = None,
+                            step: int | None = None) -> list[str]:
+    """Up to ``limit`` names of quantities whose exact value is subnormal in the case's dtype.
+
+    With ``element`` (and ``step``, 1-based), only the per-step scalars and that element's own inputs
+    and intermediates up to that step count: elements are updated independently, so a flushed
+    subnormal elsewhere in the tensor cannot explain a failure there (a failing element of a 129-element
+    case was set aside because another element started at 5e-324)."""
     tiny = case.dtype.format.smallest_normal
     found: list[str] = []
 
@@ -44,6 +50,11 @@ def subnormal_intermediates(case: Case, limit: int = 3) -> list[str]:
         visit(f"1-beta2^{t}", 1 - h.beta2 ** t)
     if len(found) >= limit:
         return found
+    if element is not None:
+        last = case.run.steps if step is None else step
+        visit(f"p0[element {element}]", _exact_input(case.run.initial_params[element]))
+        for k in range(last):
+            visit(f"g[step {k + 1}, element {element}]", _exact_input(case.run.gradients[k][element]))
     traj = run_trajectory(case.run, PointBackend(113))
     st = case.run.initial_state
     previous: list[tuple[Fraction | None, Fraction | None]] = [
@@ -51,7 +62,11 @@ def subnormal_intermediates(case: Case, limit: int = 3) -> list[str]:
         for m, v in zip(st.m, st.v)] if st is not None else []
     b1, b2 = Fraction(h.beta1), Fraction(h.beta2)
     for k, row in enumerate(traj.steps):
+        if element is not None and step is not None and k >= step:
+            break
         for i, e in enumerate(row):
+            if element is not None and i != element:
+                continue
             for name in _FIELDS:
                 value = getattr(e, name, None)
                 if value is not None:
@@ -84,3 +99,13 @@ def _fraction(value: object) -> Fraction | None:
     except (ValueError, OverflowError, TypeError):
         return None
     return out if isinstance(out, Fraction) else None
+
+
+def _exact_input(value: object) -> object:
+    """An initial parameter or gradient as a Fraction (numpy float64 arrays hold floats; non-finite stays)."""
+    if isinstance(value, Fraction):
+        return value
+    try:
+        return Fraction(float(value))  # type: ignore[arg-type]
+    except (OverflowError, ValueError, TypeError):
+        return None
