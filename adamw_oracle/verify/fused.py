@@ -503,7 +503,7 @@ def fused_one_step(prep: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     out = np.empty((1, 4, n))
     out_flags = np.empty((1, n), dtype=np.uint8)
     state, sticky = _launch(prep, (k0, k1, trace, table, np.zeros_like(step_flags)), 0, n, prep.state, prep.sticky,
-                            0, (out, out_flags, _EMPTY_F, 1.0, np.zeros((1, 5), dtype=np.int64), np.zeros(1),
+                            0, (out, out_flags, _EMPTY_F, 1.0, 1.0, np.zeros((1, 6), dtype=np.int64), np.zeros(1),
                                 np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4))))
     return out[0], state, sticky, trace
 
