@@ -238,3 +238,15 @@ def test_a_subnormal_element_does_not_excuse_a_failure_of_another_element() -> N
     alone = Case(Run(preset("torch.Adam", lr="0.002"), (Fraction(5e-324),), [[Fraction(1, 4)]] * 2), "float64")
     assert subnormal_intermediates(alone, element=0, step=1)
     assert not subnormal_intermediates(case, element=0, step=2) and subnormal_intermediates(case)
+
+
+def test_the_array_kahan_judge_names_the_overflowed_bound_as_the_mpmath_one_does() -> None:
+    from adamw_oracle.verify.vectorized import judge_kahan_arrays
+
+    case = growing_case("float16", 30)
+    precision = PrecisionModel.kahan("float16")
+    observation = SaturatingFrom(20, NumpyVariant(kahan=True)).run(case)
+    exact = judge(case, observation, precision=precision)
+    arrays = judge_kahan_arrays(case, observation, precision, SLACK)
+    assert (arrays.counts, arrays.ill_reasons) == (exact.counts, exact.ill_reasons)
+    assert arrays.ill_reasons.get(BOUND_OVERFLOW, 0) >= 1

@@ -37,7 +37,7 @@ from adamw_oracle.verify.array_backend import DOWN2, UP, UP2, ArrayBackend, Arra
 from adamw_oracle.verify.error_model import loaded
 from adamw_oracle.verify.judge import Failure, Judgement, judge_compensated, ulps_between
 from adamw_oracle.verify.kahan import judge_kahan_elements
-from adamw_oracle.verify.tracked import ILL, NONFINITE, OVERFLOW
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, ILL, NONFINITE, OVERFLOW
 
 
 def judge_kahan_vectorized(case: Case, observation: Observation, precision: PrecisionModel, slack: float,
@@ -109,7 +109,8 @@ def judge_kahan_vectorized(case: Case, observation: Observation, precision: Prec
             # the verdicts of step k
             p_obs, c_obs = xp.asarray(params[k]), xp.asarray(comp_obs[k])
             allowed_high, allowed_low = slack * e_s, slack * (e_s + c_new)
-            unbounded = ~(xp.isfinite(allowed_high) & xp.isfinite(allowed_low))
+            # inf, NaN or beyond the format's range: proves nothing (tracked.bound_proves; the mpmath Kahan judge)
+            unbounded = ~((allowed_high <= param.largest) & (allowed_low <= param.largest))
             flagged = (flags != 0) | unbounded
             lo = s.lo if s.lo is not None else xp.zeros(n)
             sum_hi, sum_lo = dd.dd_add(p_obs, xp.zeros(n), c_obs, xp.zeros(n))
@@ -155,12 +156,15 @@ def _ratio(xp: Any, diff: Any, allowed: Any) -> Any:
 
 
 def _reasons(xp: Any, flags: Any, flagged: Any) -> dict[str, int]:
-    """The mpmath Kahan judge's reasons: non-finite input, ill-conditioned divisor, else possible overflow."""
+    """The mpmath Kahan judge's reasons: non-finite input, ill-conditioned divisor, possible overflow, else
+    (no flag: the slackened bound itself overflowed) bound overflow."""
     nonfinite = flagged & ((flags & NONFINITE) != 0)
     ill = flagged & ((flags & ILL) != 0) & ~nonfinite
-    overflow = flagged & ~nonfinite & ~ill
+    overflow = flagged & ~nonfinite & ~ill & (flags != 0)
+    unbounded = flagged & (flags == 0)
     out = {}
-    for name, mask in (("non-finite input", nonfinite), ("ill-conditioned divisor", ill), ("possible overflow", overflow)):
+    for name, mask in (("non-finite input", nonfinite), ("ill-conditioned divisor", ill), ("possible overflow", overflow),
+                       (BOUND_OVERFLOW, unbounded)):
         count = int(xp.count_nonzero(mask))
         if count:
             out[name] = count
