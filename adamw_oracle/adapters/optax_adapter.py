@@ -162,6 +162,8 @@ class OptaxFactoryImplementation(_EagerOptax):
 
     #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
     flushes_subnormals = True
+    #: optax's own findings (its int32 count, targets.FRAMEWORK_KNOWN) apply to every factory
+    known_framework = "optax"
     families = frozenset({Family.ADAM})
     dtypes = TARGETS_BY_NAME["optax.adamw"].dtypes
 

@@ -24,7 +24,13 @@ from typing import Any
 
 from adamw_oracle.adapters.callable import from_callable
 from adamw_oracle.adapters.import_path import optimizer_target, takes_three_positionals
-from adamw_oracle.adapters.targets import IMPORT_PATH_TARGETS_BY_NAME, TARGETS, KnownFinding, TargetInfo
+from adamw_oracle.adapters.targets import (
+    FRAMEWORK_KNOWN,
+    IMPORT_PATH_TARGETS_BY_NAME,
+    TARGETS,
+    KnownFinding,
+    TargetInfo,
+)
 from adamw_oracle.contract.case import Implementation
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
@@ -113,13 +119,19 @@ def builtin_preset(target: str) -> str | None:
 def known_findings(target: Any, dtype: Dtype) -> tuple[KnownFinding, ...]:
     """The known findings declared for ``target`` in ``dtype``: ``target`` is a built-in name or an
     adapter built from one (it carries the name as ``builtin_target``), or the import path of one of
-    the table's third-party optimizers (``optimi:AdamW``); empty for other targets."""
+    the table's third-party optimizers (``optimi:AdamW``), or any target of a framework with findings
+    of its own (:data:`~adamw_oracle.adapters.targets.FRAMEWORK_KNOWN`: ``optax:...`` by import path, an
+    object with ``known_framework``); empty for other targets."""
     name = target if isinstance(target, str) else getattr(target, "builtin_target", None)
     t = BUILTIN_TARGETS.get(name) if isinstance(name, str) else None
     if t is not None:
         return t.info.known_for(t.path, dtype)
     info = IMPORT_PATH_TARGETS_BY_NAME.get(target) if isinstance(target, str) else None
-    return info.known_for(info.default_path, dtype) if info else ()
+    if info:
+        return info.known_for(info.default_path, dtype)
+    framework = (target.split(":", 1)[0].split(".", 1)[0] if isinstance(target, str) and ":" in target
+                 else getattr(target, "known_framework", None))
+    return tuple(k for k in FRAMEWORK_KNOWN.get(framework, ()) if dtype in k.dtypes) if isinstance(framework, str) else ()
 
 
 def declared_precision_for(name: str, dtype: Dtype) -> PrecisionModel | None:

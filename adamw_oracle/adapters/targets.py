@@ -267,6 +267,10 @@ TARGETS: tuple[TargetInfo, ...] = (
 
 TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in TARGETS}
 
+FRAMEWORK_KNOWN: dict[str, tuple[KnownFinding, ...]] = {"optax": (OPTAX_COUNT_SATURATES,)}
+"""Findings of a framework's shared machinery (optax's int32 count), declared for every target of it by
+import path (``optax:adamw``, a factory object with ``known_framework = "optax"``), not only the built-ins."""
+
 
 
 # -- third-party optimizers named by import path -------------------------------------------------------
