@@ -185,8 +185,9 @@ TORCH_FLOAT32_STEP_COUNTER = KnownFinding(
 )
 
 def _optax_count_trigger(dtype: Dtype) -> Case:
-    """Two steps from a state after 2**31 - 2 steps: the count stops at 2**31 - 1 after the first."""
-    config = preset("optax.adam", lr="0.001", beta2="0.999999")
+    """Two steps from a state after 2**31 - 2 steps: the count stops at 2**31 - 1 after the first (eps and
+    1 - beta2 normal numbers of float16, so no case is set aside as subnormal on XLA)."""
+    config = preset("optax.adam", lr="0.001", beta2="0.999", eps="0.001")
     return Case(Run(config, (_1,), ((_1,), (_1,)), OptimizerState(2**31 - 2, (_0,), (_0,), (_0,))), dtype)
 
 
