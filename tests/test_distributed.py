@@ -237,3 +237,40 @@ def _cmdline(process: psutil.Process) -> list[str]:
         return process.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return []
+
+
+# -- check --loops: the same shards, the same merged report ---------------------------------------------
+
+def _loop_report(report: Any) -> str:
+    return json.dumps(report.as_dict(), sort_keys=True)
+
+
+def test_check_loops_on_two_workers_equals_the_serial_run(cluster: Engine) -> None:
+    from adamw_oracle.check.loops import check_loops
+    from adamw_oracle.verify.loop_impl import NumpyLoopImplementation
+
+    distributed = check_loops(NumpyLoopImplementation(), expect="torch.AdamW", examples=12, seed=3, shard_size=6,
+                              engine=cluster)
+    serial = check_loops(NumpyLoopImplementation(), expect="torch.AdamW", examples=12, seed=3, shard_size=6)
+    assert _loop_report(distributed) == _loop_report(serial)
+    assert distributed.passed and distributed.loops == 12 and distributed.shards == 2
+    assert distributed.counts["within"] > 0
+
+
+def test_a_failing_loop_shard_is_shrunk_in_a_worker_and_reported_like_a_serial_one(cluster: Engine) -> None:
+    from adamw_oracle.check.loops import check_loops
+    from adamw_oracle.contract.loop import Loop, LoopCase
+    from adamw_oracle.verify.loop_judge import judge_loop
+    from adamw_oracle.verify.loop_mutations import ScheduleIgnoredAfterFirstStep
+
+    # seed 1: the first shard of 2 loops passes, the second fails and is shrunk (10 loops at most)
+    kwargs: dict[str, Any] = dict(expect="torch.AdamW", examples=6, seed=1, shard_size=2, shrink_runs=10)
+    distributed = check_loops(ScheduleIgnoredAfterFirstStep(), engine=cluster, **kwargs)
+    serial = check_loops(ScheduleIgnoredAfterFirstStep(), **kwargs)
+    assert _loop_report(distributed) == _loop_report(serial)
+    assert not distributed.passed and distributed.failure is not None and distributed.shrink_loops > 0
+    assert distributed.loops - distributed.shrink_loops > 2 and distributed.counts["within"] > 0  # not the first shard
+    assert distributed.counterexample is not None
+    # the minimal loop found through a worker fails again here
+    case = LoopCase(Loop.from_dict(distributed.counterexample), distributed.dtype)
+    assert not judge_loop(case, ScheduleIgnoredAfterFirstStep().run_loop(case), None).passed

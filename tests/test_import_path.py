@@ -98,7 +98,8 @@ def test_cli_identify_dtype(capsys: pytest.CaptureFixture[str]) -> None:
 def test_optax_factory_by_import_path() -> None:
     pytest.importorskip("optax")
     impl = resolve_target("optax:adamw")
-    assert capabilities_of(impl) == {Capability.WEIGHT_DECAY, Capability.EPS_ROOT}
+    # its state holds one Adam node (count, mu, nu), so it takes seeded states (adapters/optax_state.py)
+    assert capabilities_of(impl) == {Capability.WEIGHT_DECAY, Capability.EPS_ROOT, Capability.SEEDED_STATE}
     report = check_target("optax:adamw", expect="optax.adamw", dtype="float32", **SMALL)
     assert report.passed, report.describe()
 

@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.optax_state import NoAdamState, adam_node_path, seed_optax_state
 from adamw_oracle.adapters.signature import constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME
+from adamw_oracle.contract.capabilities import Capability
 from adamw_oracle.contract.case import Case, Observation, stack_step_states
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
@@ -154,11 +156,14 @@ class OptaxFactoryImplementation(_EagerOptax):
     The factory is called with the case's hyperparameters as its signature spells them
     (``learning_rate, b1, b2, eps[, eps_root][, weight_decay]``; :mod:`adamw_oracle.adapters.signature`)
     plus the fixed ``options``, and applied eagerly as :class:`OptaxImplementation` does (same x64
-    scoping). The moments are exposed when the state holds a node with ``mu`` and ``nu``.
+    scoping). The moments are exposed when the state holds a node with ``mu`` and ``nu``; when it holds
+    exactly one, the target also takes seeded states (``Capability.SEEDED_STATE``, put into that node).
     """
 
     #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
     flushes_subnormals = True
+    #: optax's own findings (its int32 count, targets.FRAMEWORK_KNOWN) apply to every factory
+    known_framework = "optax"
     families = frozenset({Family.ADAM})
     dtypes = TARGETS_BY_NAME["optax.adamw"].dtypes
 
@@ -166,9 +171,25 @@ class OptaxFactoryImplementation(_EagerOptax):
                  options: Mapping[str, Any] | None = None) -> None:
         self.factory = factory
         self._map = constructor_map(factory, options, name=name)
-        self.capabilities = self._map.capabilities
         self.options = dict(self._map.fixed)
         self.name = name or self._map.target
+        self.capabilities = self._map.capabilities | ({Capability.SEEDED_STATE} if self._holds_adam_state() else set())
+
+    def _holds_adam_state(self) -> bool:
+        """Whether the factory's state (built with default-like hyperparameters on one float32 element)
+        holds exactly one Adam moments node that a seeded state can be put into
+        (:func:`~adamw_oracle.adapters.optax_state.adam_node_path`); without one, ``check`` draws
+        genuinely long runs instead of seeded states."""
+        import jax.numpy as jnp  # optional dependency (jax), imported only when used
+
+        opts = CaseOptions(1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, False, False)
+        try:
+            adam_node_path(self.factory(**self._map.kwargs(opts)).init(jnp.zeros(1, jnp.float32)), 1)
+        except NoAdamState:
+            return False
+        except Exception:  # noqa: BLE001 - a factory that fails here fails again, reported, on every case
+            return False
+        return True
 
     def _run(self, case: Case) -> Observation:
         opts = CaseOptions.of(case)
@@ -193,13 +214,14 @@ def apply_eagerly(tx: Any, case: Case, *, after_step: Callable[[Any], None] | No
                   ) -> tuple[list[np.ndarray], Any]:
     """Run the transformation ``tx`` over the case's gradients, step by step in the case's dtype:
     the parameters after every step (as float64 rows) and the final state; ``after_step(state)`` is
-    called with the state after each step (e.g. a :class:`MomentRecorder`)."""
+    called with the state after each step (e.g. a :class:`MomentRecorder`). A seeded case's state is put
+    into ``tx.init(params)`` first (:func:`~adamw_oracle.adapters.optax_state.seed_optax_state`)."""
     import jax.numpy as jnp  # optional dependency (jax), imported only when used
     import optax  # optional dependency (optax), imported only when used
 
     dt = jax_dtype(case.dtype)
     params = jnp.asarray(case.initial_params()).astype(dt)
-    state = tx.init(params)
+    state = seed_optax_state(tx.init(params), case)
     grads = case.gradients()
     rows = []
     wide = jnp.float64 if case.dtype is Dtype.FLOAT64 else jnp.float32  # every dtype's values fit exactly

@@ -25,6 +25,7 @@ from typing import Any
 from adamw_oracle.adapters.callable import from_callable
 from adamw_oracle.adapters.import_path import optimizer_target, takes_three_positionals
 from adamw_oracle.adapters.targets import (
+    FRAMEWORK_KNOWN,
     IMPORT_PATH_TARGETS_BY_NAME,
     TARGETS,
     KnownFinding,
@@ -122,16 +123,20 @@ def known_findings(target: Any, dtype: Dtype, options: Mapping[str, Any] | None 
     declares -- a built-in target's own optimizer (``torch.optim:SGD`` with ``options`` such as
     ``{"foreach": True}``: the findings of the code path they select) or a third-party optimizer
     (``optimi:AdamW``) -- or an adapter :func:`resolve_target` built from one (it carries
-    ``declared_target``); empty for other targets."""
+    ``declared_target``); and, for any target of a framework with findings of its own
+    (:data:`~adamw_oracle.adapters.targets.FRAMEWORK_KNOWN`: ``optax:...`` by import path, an object with
+    ``known_framework``), those; empty for other targets."""
     name = target if isinstance(target, str) else getattr(target, "builtin_target", None)
     t = BUILTIN_TARGETS.get(name) if isinstance(name, str) else None
     if t is not None:
         return t.info.known_for(t.path, dtype)
     found = declared_target(target, options) if isinstance(target, str) else getattr(target, "declared_target", None)
-    if found is None:
-        return ()
-    info, path = found
-    return info.known_for(path, dtype)
+    declared = found[0].known_for(found[1], dtype) if found is not None else ()
+    framework = (target.split(":", 1)[0].split(".", 1)[0] if isinstance(target, str) and ":" in target
+                 else getattr(target, "known_framework", None))
+    extra = tuple(k for k in FRAMEWORK_KNOWN.get(framework, ()) if dtype in k.dtypes) if isinstance(framework, str) else ()
+    ids = {k.id for k in declared}
+    return tuple(declared) + tuple(k for k in extra if k.id not in ids)
 
 
 def declared_precision_for(name: str, dtype: Dtype) -> PrecisionModel | None:

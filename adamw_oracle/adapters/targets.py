@@ -184,6 +184,29 @@ TORCH_FLOAT32_STEP_COUNTER = KnownFinding(
     matches=lambda message: "stored state step" in message,
 )
 
+def _optax_count_trigger(dtype: Dtype) -> Case:
+    """Two steps from a state after 2**31 - 2 steps: the count stops at 2**31 - 1 after the first (eps and
+    1 - beta2 normal numbers of float16, so no case is set aside as subnormal on XLA)."""
+    config = preset("optax.adam", lr="0.001", beta2="0.999", eps="0.001")
+    return Case(Run(config, (_1,), ((_1,), (_1,)), OptimizerState(2**31 - 2, (_0,), (_0,), (_0,))), dtype)
+
+
+OPTAX_COUNT_SATURATES = KnownFinding(
+    id="optax-count-int32-saturates",
+    summary="optax keeps the step count as an int32 and advances it with safe_increment, which stops at "
+            "2**31 - 1 (by design: no wrap to -2**31); the parameters stay within their bound (beta**t has "
+            "long underflowed), only the stored counter is off",
+    kinds=frozenset({"outside_bound"}),
+    paths=("eager",),
+    dtypes=ALL_DTYPES,
+    occurs=lambda case: case.run.initial_state is not None and case.run.initial_state.step + case.run.steps > 2**31 - 1,
+    trigger=_optax_count_trigger,
+    evidence="optax/_src/numerics.py safe_increment ('when max_val is reached the counter stays at max_val'); "
+             "optax/_src/transform.py scale_by_adam: count=jnp.zeros([], jnp.int32); "
+             "tests/test_optax_state.py",
+    matches=lambda message: "stored state step" in message,
+)
+
 KERAS_HALF_SCALARS = KnownFinding(
     id="keras-half-scalars-in-variable-dtype",
     summary="Keras in bfloat16/float16 casts learning_rate and the betas to the variable's dtype and forms "
@@ -232,10 +255,11 @@ TARGETS: tuple[TargetInfo, ...] = (
                frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE, Capability.SEEDED_STATE}),
                known=(SGD_FOREACH_NESTEROV_WRITES_GRAD, SGD_HALF_LR_ROUNDED, SGD_FUSED_HALF_SKIPS_VECTOR_BLOCKS)),
     TargetInfo("optax.adam", "optax", "optax.adam", Family.ADAM, ("eager",), ALL_DTYPES,
-               frozenset({Capability.AMSGRAD, Capability.EPS_ROOT}), flushes_subnormals=True),
+               frozenset({Capability.AMSGRAD, Capability.EPS_ROOT, Capability.SEEDED_STATE}),
+               known=(OPTAX_COUNT_SATURATES,), flushes_subnormals=True),
     TargetInfo("optax.adamw", "optax", "optax.adamw", Family.ADAM, ("eager",), ALL_DTYPES,
-               frozenset({Capability.AMSGRAD, Capability.EPS_ROOT, Capability.WEIGHT_DECAY}),
-               known=(OPTAX_BFLOAT16_WEAK_SCALARS,), flushes_subnormals=True),
+               frozenset({Capability.AMSGRAD, Capability.EPS_ROOT, Capability.WEIGHT_DECAY, Capability.SEEDED_STATE}),
+               known=(OPTAX_BFLOAT16_WEAK_SCALARS, OPTAX_COUNT_SATURATES), flushes_subnormals=True),
     TargetInfo("keras.Adam", "keras", "keras.Adam", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS,
                precision=_KERAS_PRECISION, known=(KERAS_HALF_SCALARS,), flushes_subnormals=True),
     TargetInfo("keras.AdamW", "keras", "keras.AdamW", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS,
@@ -243,6 +267,10 @@ TARGETS: tuple[TargetInfo, ...] = (
 )
 
 TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in TARGETS}
+
+FRAMEWORK_KNOWN: dict[str, tuple[KnownFinding, ...]] = {"optax": (OPTAX_COUNT_SATURATES,)}
+"""Findings of a framework's shared machinery (optax's int32 count), declared for every target of it by
+import path (``optax:adamw``, a factory object with ``known_framework = "optax"``), not only the built-ins."""
 
 
 

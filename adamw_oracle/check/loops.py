@@ -19,6 +19,10 @@ From the command line: ``adamw-oracle check torch.AdamW --loops`` (``--max-tenso
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +43,7 @@ from adamw_oracle.contract.loop import Loop, LoopCase, LoopImplementation
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.contract.run import Run
 from adamw_oracle.errors import InvalidArgumentError
-from adamw_oracle.verify.distributed import draws_independent_of_imports
+from adamw_oracle.verify.distributed import Engine, Shard, draws_independent_of_imports, plan_shards
 from adamw_oracle.verify.loop_judge import LoopFailure, LoopJudgement, judge_loop
 from adamw_oracle.verify.loop_strategies import loops
 
@@ -97,6 +101,10 @@ class LoopReport:
     set_aside_reasons: list[str] = field(default_factory=list)
     strict: bool = False
     interrupted: bool = False
+    #: the shards the campaign was cut into (:func:`~adamw_oracle.verify.distributed.plan_shards`)
+    shards: int = 1
+    #: the loops run while shrinking the failure (included in ``loops``)
+    shrink_loops: int = 0
 
     @property
     def passed(self) -> bool:
@@ -138,6 +146,7 @@ class LoopReport:
             "error": self.error, "counterexample": self.counterexample, "known": self.known,
             "applied_known": self.applied_known, "set_aside": self.set_aside,
             "set_aside_reasons": self.set_aside_reasons, "strict": self.strict, "interrupted": self.interrupted,
+            "shards": self.shards, "shrink_loops": self.shrink_loops,
         }
 
 
@@ -160,7 +169,9 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
                 max_steps: int = 8, max_size: int = 17, max_tensors: int = 3, max_groups: int = 2,
                 precision: PrecisionModel | None = None,
                 loop_capabilities: frozenset[LoopCapability] | None = None, shrink_runs: int = 100,
-                strict: bool = False, on_loop: Callable[[str, int, int, str], None] | None = None) -> LoopReport:
+                strict: bool = False, on_loop: Callable[[str, int, int, str], None] | None = None,
+                workers: int | None = None, scheduler: str | None = None, engine: Engine | None = None,
+                shard_size: int | None = None) -> LoopReport:
     """Check ``target``'s training loops (see the module docstring).
 
     Args:
@@ -175,6 +186,17 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
             (``done`` of ``examples``) or "shrink" (``done`` of at most ``shrink_runs``), ``outcome``
             "pass", "known", "set_aside" (a flush-to-zero target's subnormal loop) or "fail": what a
             progress bar needs.
+
+        workers, scheduler, engine, shard_size: where the shards run, as for
+            :func:`~adamw_oracle.check.runner.check_target` (a local Dask cluster of ``workers`` processes,
+            the workers of the Dask scheduler at ``scheduler``, an open :class:`~adamw_oracle.verify.
+            distributed.Engine`; default: serially, here) and the loops per shard. A target object must
+            pickle to travel to workers; a built-in name is resolved in each worker.
+
+    The ``examples`` are cut into shards seeded from ``seed`` (:func:`~adamw_oracle.verify.distributed.
+    plan_shards`), searched in shard order; the first shard with a failure shrinks it (where it ran) and
+    ends the search. The report is the same on every engine: serially, the same shards run one after
+    the other. With workers, ``on_loop`` is called once per finished shard.
 
     A KeyboardInterrupt (Ctrl-C, or the CLI's SIGTERM) propagates with the partial report, marked
     ``interrupted``, as its ``partial_report`` attribute.
@@ -210,11 +232,100 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
                         (precision or PrecisionModel.conservative(dt)).describe(),
                         applied_known=[k.id for k in (*single_known, *loop_known)], strict=strict)
     conventions = target_conventions(expected, caps)
-    strategy = loops(conventions, dt, drawn, max_tensors=max_tensors, max_groups=max_groups, max_size=max_size,
-                     max_steps=max_steps, fit=_fitter(caps, dt))
+    spec = LoopShardSpec(target if isinstance(target, str) else None, impl, conventions, dt, drawn, caps, precision,
+                         loop_known, single_known, flushes, max_steps, max_size, max_tensors, max_groups, shrink_runs)
+    plan = plan_shards(examples, seed, shard_size)
+    arrived: dict[int, LoopReport] = {}  # shard index -> report, as the shards finish (any order with workers)
+    searched = [0, 0]  # search loops of the finished shards, of the running one (serial progress)
+
+    def seen(phase: str, done: int, total: int, outcome: str) -> None:
+        if phase == "search":
+            searched[1] = done
+        if on_loop is not None:
+            on_loop(phase, searched[0] + done if phase == "search" else done,
+                    examples if phase == "search" else total, outcome)
+
+    def finished(shard: Shard, part: LoopReport) -> None:
+        arrived[shard.index] = part
+        searched[0] += part.loops - part.shrink_loops
+        searched[1] = 0
+        if on_loop is not None and not run_here:  # a worker's loops are reported shard by shard
+            on_loop("search", searched[0], examples, "fail" if not part.passed else "pass")
+
+    with contextlib.ExitStack() as stack:
+        if engine is None:
+            engine = stack.enter_context(Engine(workers, scheduler))
+        elif workers is not None or scheduler is not None:
+            raise InvalidArgumentError("engine", engine.describe(), "no engine together with workers or scheduler")
+        run_here = engine.serial
+        shard_fn = (functools.partial(loop_shard, spec, on_loop=seen) if run_here else
+                    functools.partial(loop_shard, dataclasses.replace(spec, impl=None) if spec.target is not None else spec))
+        try:
+            parts = engine.run(shard_fn, plan, stop=lambda part: not part.passed, on_result=finished)
+        except KeyboardInterrupt as exc:
+            done = list(itertools.takewhile(lambda i: i in arrived, range(len(plan))))  # the shards in order
+            partial = getattr(exc, "partial_report", None)
+            merged = _merge(report, [*(arrived[i] for i in done), *([partial] if partial is not None else [])], len(plan))
+            merged.interrupted = True
+            exc.partial_report = merged  # type: ignore[attr-defined]
+            raise
+    return _merge(report, parts, len(plan))
+
+
+@dataclass(frozen=True)
+class LoopShardSpec:
+    """What one shard of :func:`check_loops` needs, resolved once by the caller; it travels to the
+    workers (``impl`` None: the built-in ``target`` is resolved by name there)."""
+
+    target: str | None
+    impl: LoopImplementation | None
+    conventions: list[Any]
+    dtype: Dtype
+    drawn: frozenset[LoopCapability]
+    capabilities: frozenset[Any]
+    precision: PrecisionModel | None
+    loop_known: tuple[Any, ...]
+    single_known: tuple[Any, ...]
+    flushes: bool
+    max_steps: int
+    max_size: int
+    max_tensors: int
+    max_groups: int
+    shrink_runs: int
+
+
+def _merge(header: LoopReport, parts: list[LoopReport], shards: int) -> LoopReport:
+    """The campaign's report from its shard reports, in shard order: counts add up, the failure and its
+    minimal loop are those of the failing shard (the last one kept, as the search stops there)."""
+    out = dataclasses.replace(header, counts=dict(header.counts), known={}, set_aside_reasons=[], shards=shards)
+    for part in parts:
+        out.loops += part.loops
+        out.shrink_loops += part.shrink_loops
+        for name, count in part.counts.items():
+            out.counts[name] = out.counts.get(name, 0) + count
+        for kid, count in part.known.items():
+            out.known[kid] = out.known.get(kid, 0) + count
+        out.set_aside += part.set_aside
+        out.set_aside_reasons = (out.set_aside_reasons + part.set_aside_reasons)[:5]
+        if part.failure is not None or part.error is not None:
+            out.failure, out.error, out.counterexample = part.failure, part.error, part.counterexample
+    return out
+
+
+def loop_shard(spec: LoopShardSpec, shard: Shard, *, on_loop: Callable[[str, int, int, str], None] | None = None
+               ) -> LoopReport:
+    """Search one shard: ``shard.examples`` loops drawn with ``shard.seed``, stopping at the first failure,
+    which hypothesis shrinks here (in the process that runs the shard). A KeyboardInterrupt propagates
+    with this shard's partial report as its ``partial_report``."""
+    impl = spec.impl if spec.impl is not None else loop_target(spec.target)
+    dt, precision, examples = spec.dtype, spec.precision, shard.examples
+    loop_known, single_known, shrink_runs = spec.loop_known, spec.single_known, spec.shrink_runs
+    report = LoopReport(impl.name, dt, shard.seed, "", [], [], "")
+    strategy = loops(spec.conventions, dt, spec.drawn, max_tensors=spec.max_tensors, max_groups=spec.max_groups,
+                     max_size=spec.max_size, max_steps=spec.max_steps, fit=_fitter(spec.capabilities, dt))
     last: dict[str, Any] = {}
 
-    @hypothesis_seed(seed)
+    @hypothesis_seed(shard.seed)
     @settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck),
               derandomize=False, print_blob=False)
     @given(strategy)
@@ -234,7 +345,7 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
         if not verdict.passed:
             ids = [k.id for k in loop_known if k.occurs(case)] or list(explained_loop(case, observation, verdict,
                                                                                       single_known) or ())
-            aside = None if ids or not flushes else flushed_loop(case, observation, verdict)
+            aside = None if ids or not spec.flushes else flushed_loop(case, observation, verdict)
         if on_loop is not None:
             outcome = "pass" if verdict.passed else "known" if ids else "set_aside" if aside else "fail"
             on_loop("search" if searching else "shrink", last["loops"] if searching else last["shrinks"],
@@ -262,8 +373,8 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
         with draws_independent_of_imports():  # a seed draws the same loops whatever is imported
             prop()
     except KeyboardInterrupt as exc:
-        report.interrupted = True
         report.loops = last.get("loops", 0)
+        report.shrink_loops = min(last.get("shrinks", 0), shrink_runs)
         if "failure" in last:
             _record_failure(report, *last["failure"])
         exc.partial_report = report  # type: ignore[attr-defined]
@@ -271,6 +382,7 @@ def check_loops(target: Any, *, expect: Any = None, dtype: Dtype | str = "float3
     except (_LoopFailed, _ShrinkSpent):
         _record_failure(report, *last["failure"])
     report.loops = last.get("loops", 0)  # shrinking runs included
+    report.shrink_loops = min(last.get("shrinks", 0), shrink_runs)
     return report
 
 

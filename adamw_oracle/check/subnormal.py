@@ -23,6 +23,28 @@ from adamw_oracle.reference import PointBackend, mpf_to_fraction, run_trajectory
 _FIELDS = ("g_used", "m", "v", "m_hat", "v_hat", "vmax", "denom", "update", "decay", "p_new")
 
 
+def _one_minus_power(beta: Fraction, t: int, tiny: Fraction) -> Fraction:
+    """1 - beta^t, exact for small t; 0 when it cannot be subnormal.
+
+    For 0 <= beta < 1 and t >= 1, 1 - beta^t >= 1 - beta, so when 1 - beta is at least the smallest
+    normal ``tiny`` no power is subnormal and none is formed: an exact beta^t at a seeded step such as
+    10**12 has a numerator of ~10**13 digits. Otherwise (1 - beta itself subnormal) and t > 4096, it is
+    -expm1(t log beta) at 256 bits, rounded to a Fraction (relative error below 2**-250: only a value
+    within that of ``tiny`` could be misclassified).
+    """
+    if 0 <= beta and 1 - beta >= tiny:
+        return Fraction(0)
+    if t <= 4096 or not 0 <= beta < 1:
+        return 1 - beta ** t
+    import mpmath  # the reference's dependency; only for the rare half-precision beta close to 1
+
+    ctx = mpmath.MPContext()
+    ctx.prec = 256
+    value = -ctx.expm1(t * ctx.log(ctx.mpf(beta.numerator) / beta.denominator))
+    out = mpf_to_fraction(value)
+    return out if isinstance(out, Fraction) else Fraction(0)
+
+
 def subnormal_intermediates(case: Case, limit: int = 3, *, element: int | None = None,
                             step: int | None = None) -> list[str]:
     """Up to ``limit`` names of quantities whose exact value is subnormal in the case's dtype.
@@ -46,8 +68,8 @@ def subnormal_intermediates(case: Case, limit: int = 3, *, element: int | None =
     visit("eps", h.eps)
     visit("eps_root", h.eps_root)
     for t in range(start + 1, start + case.run.steps + 1):
-        visit(f"1-beta1^{t}", 1 - h.beta1 ** t)
-        visit(f"1-beta2^{t}", 1 - h.beta2 ** t)
+        visit(f"1-beta1^{t}", _one_minus_power(h.beta1, t, tiny))
+        visit(f"1-beta2^{t}", _one_minus_power(h.beta2, t, tiny))
     if len(found) >= limit:
         return found
     if element is not None:

@@ -161,7 +161,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.vectors is not None:
         return _run_vectors(args)
     if args.loops:
-        return _run_loops(args)
+        return _run_loops(args, engine)
     from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
 
     int_option("--max-size", args.max_size, 1)
@@ -234,7 +234,7 @@ def _case_progress(bar: Any) -> Any:
     return on_case
 
 
-def _run_loops(args: argparse.Namespace) -> int:
+def _run_loops(args: argparse.Namespace, engine: Any) -> int:
     from adamw_oracle.check.loops import check_loops  # loaded only when used (keeps import and --help fast)
 
     int_option("--max-tensors", args.max_tensors, 1)
@@ -249,12 +249,13 @@ def _run_loops(args: argparse.Namespace) -> int:
                                    "are judged by each tensor's trajectory)")
     from adamw_oracle.cli.progress import ProgressReporter, choose_mode  # rich: only for commands that run
 
-    with ProgressReporter("check --loops", args.examples, unit="loops",
-                          mode=choose_mode(quiet=args.quiet, json=args.json)) as bar:
+    with engine, ProgressReporter("check --loops", args.examples, unit="loops",
+                                  mode=choose_mode(quiet=args.quiet, json=args.json)) as bar:
         try:
             report = check_loops(args.target, expect=args.expect, dtype=args.dtype or "float32", examples=args.examples,
                                  seed=args.seed, max_steps=args.max_steps, max_tensors=args.max_tensors,
-                                 max_groups=args.max_groups, strict=args.strict, on_loop=_loop_progress(bar))
+                                 max_groups=args.max_groups, strict=args.strict, on_loop=_loop_progress(bar),
+                                 engine=engine)
         except KeyboardInterrupt as exc:
             partial = getattr(exc, "partial_report", None)
             if partial is not None:  # what was judged before the interruption, then the usual exit status

@@ -254,5 +254,8 @@ class RunningErrorBackend:
             return self.exact(1)
         prop = 0.0
         if base.e:
-            prop = inflate(exponent * (abs_float(base.x) + base.e) ** (exponent - 1) * base.e)
+            try:
+                prop = inflate(exponent * (abs_float(base.x) + base.e) ** (exponent - 1) * base.e)
+            except OverflowError:  # (x + e)^(t-1) past float range at a seeded t such as 2**31: no finite bound
+                prop = math.inf
         return self.rounded(z, prop, base.flags, ulps=POWER_ULPS)
