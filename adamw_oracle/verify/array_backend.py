@@ -275,7 +275,8 @@ class ArrayBackend:
         hi = a.hi * b.hi
         # |fl(xy) - xy| <= u|fl(xy)| + 2**-1074, and 0 when x or y is 0: min(|x K| |y K|, eta) with
         # K = 2**600 is eta for any two non-zero floats (each |x K| >= 2**-474) and 0 otherwise
-        eta = xp.minimum(xp.abs(a.hi * 2.0**600) * xp.abs(b.hi * 2.0**600), ETA64)
+        with np.errstate(over="ignore"):  # the scaled product may overflow to inf: min() then gives eta
+            eta = xp.minimum(xp.abs(a.hi * 2.0**600) * xp.abs(b.hi * 2.0**600), ETA64)
         return hi, None, U64 * xp.abs(hi) + eta
 
     def multiply(self, a: ArrayNumber, b: ArrayNumber, fmt: FormatCost) -> ArrayNumber:
