@@ -44,26 +44,28 @@ def torch_alone(shapes: list[tuple[int, int]], seed: int = 0) -> float:
 
 
 def cost_breakdown(shapes: list[tuple[int, int]]) -> dict[str, float]:
-    """Seconds for seeded float32 cases of the given shapes: the error-model bound, and torch via its adapter."""
+    """Seconds for seeded float32 cases of the given shapes: torch via its adapter, and the judge check
+    uses on its observation (``check.runner.judge_case``: the per-step judge where torch exposes its state).
+    Each case has a fresh configuration, so the judge's time includes tracing its step once (check's own
+    cases share that cost less): reported as a measurement, not as check's breakdown."""
     from adamw_oracle.adapters.registry import resolve_target
+    from adamw_oracle.check.runner import judge_case
     from adamw_oracle.contract.dtypes import Dtype
-    from adamw_oracle.contract.precision import PrecisionModel
     from adamw_oracle.plots.check_report import make_cases
-    from adamw_oracle.verify.error_model import bounded_trajectory
 
     torch_impl = resolve_target("torch.AdamW")
-    bound = adapter = 0.0
+    judge = adapter = 0.0
     for index, (n, steps) in enumerate(shapes):
         if n == 0 or steps == 0:
             continue
         case = make_cases("torch.AdamW", Dtype.FLOAT32, 1, seed=index, size=n, steps=steps)[0]
         start = time.perf_counter()
-        bounded_trajectory(case, PrecisionModel.conservative(Dtype.FLOAT32))
-        bound += time.perf_counter() - start
-        start = time.perf_counter()
-        torch_impl.run(case)
+        observation = torch_impl.run(case)
         adapter += time.perf_counter() - start
-    return {"error_model_bound_seconds": bound, "torch_via_adapter_seconds": adapter}
+        start = time.perf_counter()
+        judge_case(case, observation)
+        judge += time.perf_counter() - start
+    return {"judge_seconds": judge, "torch_via_adapter_seconds": adapter}
 
 
 def run(size: str = "full") -> BenchResult:
@@ -112,13 +114,9 @@ def run(size: str = "full") -> BenchResult:
     result.target_met = ratio <= 2
     if not result.target_met:
         per_case = check_seconds / cases * 1e3
-        bound_share = breakdown["error_model_bound_seconds"] / check_seconds
-        adapter_share = breakdown["torch_via_adapter_seconds"] / check_seconds
-        rest = max(0.0, 1 - bound_share - adapter_share)
         result.gap = (f"check costs {ratio:.0f}x torch alone ({per_case:.1f} ms against {torch_seconds / cases * 1e3:.2f} ms "
-                      f"per case). Re-timed on cases of the same shapes: the rigorous error-model bound is about "
-                      f"{bound_share:.0%} of check's time, torch through its adapter (tensors built per step) about "
-                      f"{adapter_share:.0%}, and the remaining {rest:.0%} is drawing each case with hypothesis and judging "
-                      "it element by element, all in Python. Torch alone runs a case in well under a millisecond, so a "
-                      "ratio <= 2 is out of reach while every case is drawn and judged by per-element Python code.")
+                      "per case). These cases cost per case, not per element: drawing with hypothesis, building the "
+                      "optimizer and copying its state every step, and the judge's fixed cost per case each take longer "
+                      "than torch's whole case (benchmark 9's small-case row breaks check's time down by phase), "
+                      "so a ratio <= 2 is out of reach for cases this small; benchmark 8 is the same ratio at tensor size.")
     return result
