@@ -46,11 +46,8 @@ from fractions import Fraction
 import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
-from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.precision import FormatCost, PrecisionModel, inflate
-from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
-from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify.error_model import BoundedValue, loaded, tracked_constants
 from adamw_oracle.verify.tracked import (
     BOUND_OVERFLOW,
@@ -62,6 +59,7 @@ from adamw_oracle.verify.tracked import (
     abs_float,
     bound_proves,
 )
+from adamw_oracle.verify.tracked_steps import step_elements
 
 
 def kahan_bounds(case: Case, precision: PrecisionModel, *, prec: int = 200) -> tuple[tuple[tuple[BoundedValue, float], ...], ...]:
@@ -88,15 +86,8 @@ def kahan_bounds(case: Case, precision: PrecisionModel, *, prec: int = 200) -> t
         p_in = [loaded(Tracked(x.x, inflate(x.e + c), x.flags, backend), one, param_load) for x, c in zip(s, comp)]
         g = [loaded(backend.exact(x), one, param_load) for x in grads]
         m_in = [loaded(x, one, state_load) for x in m]
-        if conv.family is Family.ADAM:
-            steps = [adam_element_step(backend, consts, conv, p, gi, mi, loaded(vi, one, state_load),
-                                       loaded(wi, one, state_load)) for p, gi, mi, vi, wi in zip(p_in, g, m_in, v, vmax)]
-            v = [backend.store(_present(r.v), state_fmt) for r in steps]
-            vmax = [backend.store(_present(r.vmax), state_fmt) for r in steps]
-        else:
-            steps = [sgd_element_step(backend, consts, conv, p, gi, b, first_step=t == 1, nesterov=hyper.nesterov,
-                                      has_momentum=hyper.momentum != 0) for p, gi, b in zip(p_in, g, m_in)]
-        m = [backend.store(r.m, state_fmt) for r in steps]
+        steps, m, v, vmax = step_elements(backend, consts, conv, hyper, t, p_in, g, m_in, v, vmax, one, state_load,
+                                 state_fmt)
         row = []
         for i, r in enumerate(steps):
             e_in, decay_size = s[i].e, 0.0
@@ -193,7 +184,3 @@ def _ratio(diff: Fraction, allowed: float) -> float:
         return float(diff / Fraction(allowed))
     return 0.0 if diff == 0 else math.inf
 
-
-def _present(value: Tracked | None) -> Tracked:
-    assert value is not None
-    return value

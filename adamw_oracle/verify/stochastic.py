@@ -39,15 +39,13 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.contract.case import Case, Observation
-from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import FloatFormat
 from adamw_oracle.contract.precision import FormatCost, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
-from adamw_oracle.reference.adam import adam_element_step
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
-from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify.error_model import loaded, tracked_constants
 from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked, bound_proves
+from adamw_oracle.verify.tracked_steps import step_elements
 
 ALPHA = 1e-6
 """Default false-alarm probability of the frequency test (a correct stochastic rounding fails it at
@@ -172,16 +170,8 @@ def judge_stochastic_rounding(case: Case, observation: Observation, precision: P
         p_in = [loaded(backend.exact(x), one, param_load) for x in previous]
         g = [loaded(backend.exact(x), one, param_load) for x in grads]
         m_in = [loaded(x, one, state_load) for x in m]
-        if conv.family is Family.ADAM:
-            results = [adam_element_step(backend, consts, conv, p, gi, mi, loaded(vi, one, state_load),
-                                         loaded(wi, one, state_load))
-                       for p, gi, mi, vi, wi in zip(p_in, g, m_in, v, vmax)]
-            v = [backend.store(_present(r.v), state_fmt) for r in results]
-            vmax = [backend.store(_present(r.vmax), state_fmt) for r in results]
-        else:
-            results = [sgd_element_step(backend, consts, conv, p, gi, b, first_step=t == 1, nesterov=hyper.nesterov,
-                                        has_momentum=hyper.momentum != 0) for p, gi, b in zip(p_in, g, m_in)]
-        m = [backend.store(r.m, state_fmt) for r in results]
+        results, m, v, vmax = step_elements(backend, consts, conv, hyper, t, p_in, g, m_in, v, vmax, one, state_load,
+                                   state_fmt)
         row = observed[k]
         for i, r in enumerate(results):
             pre: Tracked = r.p_new
@@ -233,7 +223,3 @@ def _count(sums: list[list[Any]], x: Fraction, e: Fraction, low: Fraction, high:
     nearest_half = min(max(0.5, f - delta), f + delta)
     group[4] += nearest_half * (1 - nearest_half) * (1 + 2.0**-40)
 
-
-def _present(value: Tracked | None) -> Tracked:
-    assert value is not None
-    return value
