@@ -54,6 +54,22 @@ def _from_ordinal(position: int, dtype: Dtype) -> float:
     return from_bits(position if position >= 0 else (-position) | sign, dtype)
 
 
+def _edge_verdicts(case, expected: np.ndarray, ulps: int, kind, precision) -> list[list[bool]]:
+    """For each direction (+, -): does the judge pass the last step's first element moved by the
+    vector's ``ulps``, and by one more? A tolerance that is the judge's own edge gives [True, False]
+    in at least one direction."""
+    base = ordinal(to_bits(Fraction(expected[-1, 0]), kind), kind)
+    verdicts = []
+    for sign in (1, -1):
+        moved = []
+        for extra in (0, 1):
+            observed = expected.copy()
+            observed[-1, 0] = _from_ordinal(base + sign * (ulps + extra), kind)
+            moved.append(judge(case, Observation(observed), precision=precision).passed)
+        verdicts.append(moved)
+    return verdicts
+
+
 # -- bit patterns (constants from IEEE 754 tables, not from the code) --------------------------------
 
 @pytest.mark.parametrize("value, dtype, pattern", [
@@ -162,15 +178,7 @@ def test_tolerances_are_the_judges_bound(preset: str, dtype: str) -> None:
         ulps = loaded.vector["steps"][-1]["p"]["ulps"][0]
         if ulps is None:
             continue
-        base = ordinal(to_bits(Fraction(expected[-1, 0]), kind), kind)
-        verdicts = []
-        for sign in (1, -1):
-            moved = []
-            for extra in (0, 1):
-                observed = expected.copy()
-                observed[-1, 0] = _from_ordinal(base + sign * (ulps + extra), kind)
-                moved.append(judge(case, Observation(observed)).passed)
-            verdicts.append(moved)
+        verdicts = _edge_verdicts(case, expected, ulps, kind, None)
         assert [True, False] in verdicts, (loaded.label, ulps, verdicts)
 
 
@@ -407,15 +415,7 @@ def test_variant_tolerances_are_the_judges_bound_under_its_model(label: str, dty
         assert judge(case, Observation(expected), precision=model).passed
         ulps = loaded.vector["steps"][-1]["p"]["ulps"][0]
         assert ulps is not None
-        base = ordinal(to_bits(Fraction(expected[-1, 0]), kind), kind)
-        verdicts = []
-        for sign in (1, -1):
-            moved = []
-            for extra in (0, 1):
-                observed = expected.copy()
-                observed[-1, 0] = _from_ordinal(base + sign * (ulps + extra), kind)
-                moved.append(judge(case, Observation(observed), precision=model).passed)
-            verdicts.append(moved)
+        verdicts = _edge_verdicts(case, expected, ulps, kind, model)
         assert [True, False] in verdicts, (loaded.label, ulps, verdicts)
 
 
