@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 
 from adamw_oracle.adapters.base import CaseOptions, empty_params, guarded_run, unsupported_reason
+from adamw_oracle.adapters.keras_state import NoKerasAdamState, adam_slots, seed_keras_state
 from adamw_oracle.adapters.signature import constructor_map
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME
+from adamw_oracle.contract.capabilities import Capability
 from adamw_oracle.contract.case import Case, Observation, stack_step_states
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
@@ -109,6 +111,7 @@ class KerasImplementation:
         dtype = case.dtype.value
         var = keras.Variable(keras.ops.cast(case.initial_params(), dtype), dtype=dtype)
         opt = self._make(keras, opts)
+        seed_keras_state(keras, opt, var, case)
         grads = case.gradients()
         rows = []
         recorder = VariableRecorder(keras, opt, opts.amsgrad)
@@ -198,8 +201,26 @@ class KerasClassImplementation:
         self.options = dict(self._map.fixed)
         self.name = name or self._map.target
         self.backend = keras.backend.backend()
+        if self._holds_adam_state(keras):
+            self.capabilities = self.capabilities | {Capability.SEEDED_STATE}
         #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
         self.flushes_subnormals = self.backend in ("jax", "tensorflow")
+
+    def _holds_adam_state(self, keras: Any) -> bool:
+        """Whether the class, built with default-like hyperparameters on one float32 element, holds
+        exactly Adam's state (:func:`~adamw_oracle.adapters.keras_state.adam_slots`): then it takes
+        seeded states; otherwise ``check`` draws genuinely long runs for it."""
+        opts = CaseOptions(1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, False, False)
+        try:
+            opt = self.optimizer_class(**self._map.kwargs(opts))
+            var = keras.Variable(np.zeros(1, dtype=np.float32), dtype="float32")
+            opt.build([var])
+            adam_slots(opt, var, amsgrad=False)
+        except NoKerasAdamState:
+            return False
+        except Exception:  # noqa: BLE001 - a class that fails here fails again, reported, on every case
+            return False
+        return True
 
     def precision_model(self, dtype: Dtype) -> PrecisionModel | None:
         return TARGETS_BY_NAME["keras.AdamW"].precision_for(dtype)
@@ -227,6 +248,7 @@ class KerasClassImplementation:
         dtype = case.dtype.value
         var = keras.Variable(keras.ops.cast(case.initial_params(), dtype), dtype=dtype)
         opt = self.optimizer_class(**self._map.kwargs(opts))
+        seed_keras_state(keras, opt, var, case)
         grads = case.gradients()
         rows = []
         recorder = VariableRecorder(keras, opt, opts.amsgrad)

@@ -22,6 +22,7 @@ imports no adapter); ``tests/test_targets.py`` runs over it.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -220,6 +221,44 @@ KERAS_HALF_SCALARS = KnownFinding(
     evidence="keras/src/optimizers/adam.py update_step; tests/test_adapters_keras.py",
 )
 
+def _keras_iterations_are_int32() -> bool:
+    """Whether Keras keeps ``iterations`` as an int32: on every backend but TensorFlow (int64 there), read
+    from Keras only when something already imported it (this table imports no framework)."""
+    keras = sys.modules.get("keras")
+    return keras is None or getattr(getattr(keras, "backend", None), "backend", lambda: "")() != "tensorflow"
+
+
+def _keras_wrap_occurs(case: Case) -> bool:
+    st = case.run.initial_state
+    return st is not None and st.step + case.run.steps >= 2**31 and _keras_iterations_are_int32()
+
+
+def _keras_wrap_trigger(dtype: Dtype) -> Case:
+    """Two steps from a state after 2**31 - 2 steps: t = 2**31 - 1 is right, t = 2**31 wraps (beta2 = 0.99
+    and eps = 1e-3 are normal numbers of float16 and bfloat16, and bfloat16(0.99) != 1)."""
+    config = preset("keras.Adam", lr="0.001", beta2="0.99", eps="0.001")
+    return Case(Run(config, (_1,), ((_1,), (_1,)), OptimizerState(2**31 - 2, (_0,), (_0,), (_0,))), dtype)
+
+
+KERAS_ITERATIONS_INT32_WRAPS = KnownFinding(
+    id="keras-iterations-int32-wraps",
+    summary="Keras keeps optimizer.iterations as an int32 on the JAX and torch backends (int64 only on "
+            "TensorFlow) and forms local_step = cast(iterations + 1, dtype): the step t = 2**31 computes with "
+            "t = -2**31 (beta**t = inf, alpha = lr*sqrt(1 - inf)/(1 - inf) = NaN), so the parameters go NaN "
+            "there and stay NaN, and iterations wraps to -2**31; m and v stay right",
+    kinds=frozenset({"outside_bound", "nonfinite"}),
+    paths=("eager",),
+    dtypes=ALL_DTYPES,
+    occurs=_keras_wrap_occurs,
+    trigger=_keras_wrap_trigger,
+    evidence="keras/src/backend/common/dtypes.py PYTHON_DTYPES_MAP: 'int' is int64 only for tensorflow; "
+             "keras/src/optimizers/base_optimizer.py: iterations = backend.Variable(0, dtype='int'), "
+             "self._iterations.assign_add(1); keras/src/optimizers/adam.py update_step: local_step = "
+             "ops.cast(self.iterations + 1, variable.dtype); tests/test_keras_state.py (Keras 3.15.1, JAX and torch)",
+    # the stored counter, and the parameters NaN from t = 2**31 (a finite parameter outside its bound is not this)
+    matches=lambda message: "stored state step" in message or "implementation nan" in message,
+)
+
 OPTAX_BFLOAT16_WEAK_SCALARS = KnownFinding(
     id="optax-bfloat16-scalars-weakly-typed",
     summary="optax in bfloat16 multiplies the parameters by its Python-float hyperparameters (weight_decay * p in "
@@ -260,16 +299,19 @@ TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("optax.adamw", "optax", "optax.adamw", Family.ADAM, ("eager",), ALL_DTYPES,
                frozenset({Capability.AMSGRAD, Capability.EPS_ROOT, Capability.WEIGHT_DECAY, Capability.SEEDED_STATE}),
                known=(OPTAX_BFLOAT16_WEAK_SCALARS, OPTAX_COUNT_SATURATES), flushes_subnormals=True),
-    TargetInfo("keras.Adam", "keras", "keras.Adam", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS,
-               precision=_KERAS_PRECISION, known=(KERAS_HALF_SCALARS,), flushes_subnormals=True),
-    TargetInfo("keras.AdamW", "keras", "keras.AdamW", Family.ADAM, ("eager",), ALL_DTYPES, _ADAM_CAPS,
-               precision=_KERAS_PRECISION, known=(KERAS_HALF_SCALARS,), flushes_subnormals=True),
+    TargetInfo("keras.Adam", "keras", "keras.Adam", Family.ADAM, ("eager",), ALL_DTYPES,
+               _ADAM_CAPS | {Capability.SEEDED_STATE}, precision=_KERAS_PRECISION,
+               known=(KERAS_HALF_SCALARS, KERAS_ITERATIONS_INT32_WRAPS), flushes_subnormals=True),
+    TargetInfo("keras.AdamW", "keras", "keras.AdamW", Family.ADAM, ("eager",), ALL_DTYPES,
+               _ADAM_CAPS | {Capability.SEEDED_STATE}, precision=_KERAS_PRECISION,
+               known=(KERAS_HALF_SCALARS, KERAS_ITERATIONS_INT32_WRAPS), flushes_subnormals=True),
 )
 
 TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in TARGETS}
 
-FRAMEWORK_KNOWN: dict[str, tuple[KnownFinding, ...]] = {"optax": (OPTAX_COUNT_SATURATES,)}
-"""Findings of a framework's shared machinery (optax's int32 count), declared for every target of it by
+FRAMEWORK_KNOWN: dict[str, tuple[KnownFinding, ...]] = {"optax": (OPTAX_COUNT_SATURATES,),
+                                                     "keras": (KERAS_ITERATIONS_INT32_WRAPS,)}
+"""Findings of a framework's shared machinery (optax's int32 count, Keras's int32 iterations), declared for every target of it by
 import path (``optax:adamw``, a factory object with ``known_framework = "optax"``), not only the built-ins."""
 
 

@@ -20,10 +20,13 @@ from adamw_oracle.verify import judge
 
 
 def explains(known: KnownFinding, case: Case, observation: Observation, finding: Finding,
-             mode: str = "trajectory") -> bool:
+             mode: str = "trajectory", others: Sequence[KnownFinding] = ()) -> bool:
     """Whether ``known`` accounts for ``finding`` of ``case`` (see :class:`KnownFinding`). ``mode`` is
     how the finding's verdict was reached (``"per-step"``: re-synced from the target's own state, see
-    :mod:`adamw_oracle.verify.resync`); the explaining precision model is tried the same way."""
+    :mod:`adamw_oracle.verify.resync`); the explaining precision model is tried the same way. Judged
+    under that model, the observation may still fail on what one of ``others`` (the target's other
+    declared known findings) explains by itself: Keras in bfloat16 computes with bfloat16 scalars *and*
+    wraps its int32 step counter past 2**31, two findings of one case."""
     if finding.kind not in known.kinds or case.dtype not in known.dtypes or not known.occurs(case):
         return False
     if known.matches is not None and not known.matches(finding.describe()):
@@ -33,8 +36,14 @@ def explains(known: KnownFinding, case: Case, observation: Observation, finding:
     if mode == "per-step":
         from adamw_oracle.verify.resync import judge_resynced  # heavy or optional
 
-        return bool(judge_resynced(case, observation, known.explained_by(case.dtype)).passed)
-    return bool(judge(case, observation, precision=known.explained_by(case.dtype)).passed)
+        verdict: Any = judge_resynced(case, observation, known.explained_by(case.dtype))
+    else:
+        verdict = judge(case, observation, precision=known.explained_by(case.dtype))
+    if verdict.passed:
+        return True
+    rest = classify(observation, verdict)
+    return bool(rest) and all(any(explains(o, case, observation, r, mode) for o in others if o.id != known.id)
+                              for r in rest)
 
 
 def split_known(case: Case, observation: Observation, findings: Sequence[Finding],
@@ -46,7 +55,7 @@ def split_known(case: Case, observation: Observation, findings: Sequence[Finding
     remaining: list[Finding] = []
     ids: dict[str, None] = {}
     for f in findings:
-        match = next((k for k in known if explains(k, case, observation, f, mode)), None)
+        match = next((k for k in known if explains(k, case, observation, f, mode, known)), None)
         if match is None:
             remaining.append(f)
         else:
