@@ -146,8 +146,8 @@ class VariableRecorder:
             if held:
                 self.rows[name].append(np.asarray(convert(held[0].value)).astype(np.float64))
         iterations = getattr(self.opt, "iterations", None)
-        if iterations is not None:
-            self.rows["step"].append(np.asarray(convert(iterations.value)).astype(np.float64))
+        if iterations is not None:  # a Variable, or a tensor where a subclass or accumulation computes it
+            self.rows["step"].append(np.asarray(convert(getattr(iterations, "value", iterations))).astype(np.float64))
 
     def stacked(self, case: Case) -> dict[str, np.ndarray]:
         return stack_step_states(self.rows, case.run.steps, case.run.size)
