@@ -173,3 +173,15 @@ def test_a_seeded_check_catches_a_16_bit_step_counter_in_keras() -> None:
     impl.capabilities = impl.capabilities - {Capability.SEEDED_STATE}
     unseeded = check_target(impl, expect="keras.AdamW", dtype="float32", examples=30, seed=0, shrink_seconds=5)
     assert unseeded.passed, unseeded.describe()
+
+
+def test_bfloat16_scalars_and_the_wrap_in_one_case_are_both_known() -> None:
+    # bfloat16(0.999) == 1: 1 - beta_2**t = 0 and the parameter stays put (keras-half-scalars-in-variable-dtype,
+    # which its bfloat16-scalars model explains), and past 2**31 the stored iterations wrap (the other finding)
+    config = preset("keras.Adam", lr="0.5", beta1="0")
+    case = Case(Run(config, (0.0,), ((1.0,), (1.0,)), exact_state(2**31 - 2, [-0.5], [0.5])), "bfloat16")
+    impl = KerasImplementation("Adam")
+    assert evaluate(impl, case, known=()).failed
+    result = evaluate(impl, case, known=known_findings("keras.Adam", case.dtype))
+    assert not result.failed and set(result.known) == {"keras-half-scalars-in-variable-dtype",
+                                                       KERAS_ITERATIONS_INT32_WRAPS.id}, result

@@ -9,7 +9,9 @@ Every hyperparameter is passed explicitly::
 
 The parameter is a ``keras.Variable`` of the case's dtype; each step calls
 ``optimizer.apply_gradients([(g, variable)])`` eagerly. Keras computes its constants in the variable's
-dtype (``lr``, ``beta**t`` are cast to it), which is Keras behaviour, not the adapter's.
+dtype (``lr``, ``beta**t`` are cast to it), which is Keras behaviour, not the adapter's. A seeded case's
+state is assigned to the optimizer's variables after ``build`` (:mod:`adamw_oracle.adapters.keras_state`;
+``Capability.SEEDED_STATE``).
 
 Backend selection: Keras fixes its backend when it is first imported. If Keras is not imported yet the
 adapter imports it with ``KERAS_BACKEND=jax`` (restoring the environment variable afterwards); if it was

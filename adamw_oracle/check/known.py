@@ -26,13 +26,20 @@ def explains(known: KnownFinding, case: Case, observation: Observation, finding:
     :mod:`adamw_oracle.verify.resync`); the explaining precision model is tried the same way. Judged
     under that model, the observation may still fail on what one of ``others`` (the target's other
     declared known findings) explains by itself: Keras in bfloat16 computes with bfloat16 scalars *and*
-    wraps its int32 step counter past 2**31, two findings of one case."""
+    wraps its int32 step counter past 2**31, two findings of one case (:func:`explainers`)."""
+    return bool(explainers(known, case, observation, finding, mode, others))
+
+
+def explainers(known: KnownFinding, case: Case, observation: Observation, finding: Finding,
+               mode: str = "trajectory", others: Sequence[KnownFinding] = ()) -> tuple[str, ...]:
+    """The ids that account for ``finding`` (see :func:`explains`): ``known``'s alone, ``known``'s and
+    those of ``others`` that explain what its precision model leaves, or none."""
     if finding.kind not in known.kinds or case.dtype not in known.dtypes or not known.occurs(case):
-        return False
+        return ()
     if known.matches is not None and not known.matches(finding.describe()):
-        return False
+        return ()
     if known.explained_by is None or finding.kind not in VALUE_FINDINGS:
-        return True
+        return (known.id,)
     if mode == "per-step":
         from adamw_oracle.verify.resync import judge_resynced  # heavy or optional
 
@@ -40,26 +47,35 @@ def explains(known: KnownFinding, case: Case, observation: Observation, finding:
     else:
         verdict = judge(case, observation, precision=known.explained_by(case.dtype))
     if verdict.passed:
-        return True
-    rest = classify(observation, verdict)
-    return bool(rest) and all(any(explains(o, case, observation, r, mode) for o in others if o.id != known.id)
-                              for r in rest)
+        return (known.id,)
+    ids = [known.id]
+    rest = classify(observation, verdict) if others else []
+    for r in rest:  # each left over by the model must be one other known finding's alone
+        helper = next((o for o in others if o.id != known.id and explainers(o, case, observation, r, mode)), None)
+        if helper is None:
+            return ()
+        ids.append(helper.id)
+    return tuple(ids) if rest else ()
 
 
 def split_known(case: Case, observation: Observation, findings: Sequence[Finding],
                 known: Sequence[KnownFinding], mode: str = "trajectory") -> tuple[tuple[Finding, ...], tuple[str, ...]]:
     """``(findings no known finding explains, ids of the known findings that explain the others)``;
-    ``mode`` as for :func:`explains`."""
+    ``mode`` as for :func:`explains`. A known finding that explains a finding alone is preferred to
+    two that explain it together."""
     if not known or not findings:
         return tuple(findings), ()
     remaining: list[Finding] = []
     ids: dict[str, None] = {}
     for f in findings:
-        match = next((k for k in known if explains(k, case, observation, f, mode, known)), None)
-        if match is None:
+        found: tuple[str, ...] = ()
+        for others in ((), known):
+            found = next((e for k in known if (e := explainers(k, case, observation, f, mode, others))), ())
+            if found:
+                break
+        if not found:
             remaining.append(f)
-        else:
-            ids[match.id] = None
+        ids.update(dict.fromkeys(found))
     return tuple(remaining), tuple(ids)
 
 
