@@ -192,6 +192,8 @@ class KerasClassImplementation:
 
     families = frozenset({Family.ADAM})
     dtypes = TARGETS_BY_NAME["keras.AdamW"].dtypes
+    #: Keras's own findings (its int32 iterations, targets.FRAMEWORK_KNOWN) apply to every optimizer class
+    known_framework = "keras"
 
     def __init__(self, optimizer_class: type, *, name: str | None = None,
                  options: Mapping[str, Any] | None = None) -> None:
