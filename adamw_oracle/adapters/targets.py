@@ -42,6 +42,13 @@ from adamw_oracle.errors import InvalidArgumentError
 ALL_DTYPES = (Dtype.FLOAT64, Dtype.FLOAT32, Dtype.BFLOAT16, Dtype.FLOAT16)
 HALF_DTYPES = (Dtype.BFLOAT16, Dtype.FLOAT16)
 TORCH_PATHS = ("foreach", "forloop", "fused")
+TORCH_READ_BACK_PATHS = ("foreach", "forloop")
+"""torch.optim.Adam/AdamW paths whose update reads the stored moments back (torch/optim/adam.py, torch 2.13:
+``_single_tensor_adam`` forms ``denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)`` (or from
+``max_exp_avg_sqs[i]``) and ``param.addcdiv_(exp_avg, denom, ...)`` from the stored tensors;
+``_multi_tensor_adam`` likewise ``torch._foreach_sqrt(device_exp_avg_sqs)`` then ``_foreach_addcdiv_`` with
+``device_exp_avgs``). The fused CPU kernel (``torch._fused_adamw_``) divides by its float working v, not the
+stored one: declared read-back it fails (tests/test_resync.py)."""
 VALUE_FINDINGS = frozenset({"outside_bound", "nonfinite"})
 _0, _1 = Fraction(0), Fraction(1)
 
@@ -95,6 +102,9 @@ class TargetInfo:
     #: whether its state tensors (exp_avg, exp_avg_sq) are the contract's m and v; False (torch-optimi
     #: keeps the bias-corrected m-hat and v-hat there) makes check judge its trajectory, not each step
     state_is_mv: bool = True
+    #: the code paths whose parameter update reads m, v (vmax) back from their stored tensors
+    #: (``PrecisionModel.reads_back_state``; torch's for-loop and foreach paths, not its fused kernel)
+    reads_state_back: tuple[str, ...] = ()
 
     @property
     def default_path(self) -> str:
@@ -106,9 +116,13 @@ class TargetInfo:
     def target_names(self) -> list[str]:
         return [self.target_name(p) for p in self.paths]
 
-    def precision_for(self, dtype: Dtype) -> PrecisionModel | None:
-        """The declared precision model for ``dtype`` (None: the judge's default)."""
-        return self.precision.get(dtype)
+    def precision_for(self, dtype: Dtype, path: str | None = None) -> PrecisionModel | None:
+        """The declared precision model for ``dtype`` (None: the judge's default); on a ``path`` of
+        :attr:`reads_state_back`, that model (default: the conservative one) reading its state back."""
+        declared = self.precision.get(dtype)
+        if path is not None and path in self.reads_state_back:
+            return (declared or PrecisionModel.conservative(dtype)).reading_back()
+        return declared
 
     def known_for(self, path: str, dtype: Dtype) -> tuple[KnownFinding, ...]:
         return tuple(k for k in self.known if k.applies(path, dtype))
@@ -287,9 +301,11 @@ _ADAM_CAPS = frozenset({Capability.WEIGHT_DECAY, Capability.AMSGRAD})
 
 TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("torch.Adam", "torch", "torch.Adam", Family.ADAM, TORCH_PATHS, ALL_DTYPES,
-               _ADAM_CAPS | {Capability.MAXIMIZE, Capability.SEEDED_STATE}, known=(TORCH_FLOAT32_STEP_COUNTER,)),
+               _ADAM_CAPS | {Capability.MAXIMIZE, Capability.SEEDED_STATE}, known=(TORCH_FLOAT32_STEP_COUNTER,),
+               reads_state_back=TORCH_READ_BACK_PATHS),
     TargetInfo("torch.AdamW", "torch", "torch.AdamW", Family.ADAM, TORCH_PATHS, ALL_DTYPES,
-               _ADAM_CAPS | {Capability.MAXIMIZE, Capability.SEEDED_STATE}, known=(TORCH_FLOAT32_STEP_COUNTER,)),
+               _ADAM_CAPS | {Capability.MAXIMIZE, Capability.SEEDED_STATE}, known=(TORCH_FLOAT32_STEP_COUNTER,),
+               reads_state_back=TORCH_READ_BACK_PATHS),
     TargetInfo("torch.SGD", "torch", "torch.SGD", Family.SGD, TORCH_PATHS, ALL_DTYPES,
                frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE, Capability.SEEDED_STATE}),
                known=(SGD_FOREACH_NESTEROV_WRITES_GRAD, SGD_HALF_LR_ROUNDED, SGD_FUSED_HALF_SKIPS_VECTOR_BLOCKS)),

@@ -34,6 +34,7 @@ from adamw_oracle.adapters.torch_state import load_seeded_state
 from adamw_oracle.contract.case import Case, Observation, stack_step_states
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
+from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 
 TORCH_OPTIMIZERS = ("Adam", "AdamW")
@@ -87,6 +88,14 @@ class TorchImplementation:
             default = optimizer_class.__qualname__
         self.device = check_device(device)
         self.name = name or default + path_suffix(path or "foreach", self.device)
+
+    def precision_model(self, dtype: Dtype) -> PrecisionModel | None:
+        """The precision model the target table declares for this path (torch's for-loop and foreach
+        Adam/AdamW read their stored moments back; a user's class declares nothing)."""
+        if self.optimizer_class is not None:
+            return None
+        info = TARGETS_BY_NAME.get(f"torch.{self.optimizer}")
+        return info.precision_for(Dtype.parse(dtype), self.path) if info is not None else None
 
     def versions(self) -> dict[str, str]:
         import torch  # optional dependency (torch), imported only when used

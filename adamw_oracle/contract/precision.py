@@ -28,6 +28,11 @@ Two models are provided for a case in dtype D:
   any dtype, float64 included (the parameter and gradient are rounded to float32 when read, the
   result written back to the parameter's dtype); for the other dtypes it equals ``mixed``.
 
+A model may also declare that the implementation's parameter update *reads its moments back from
+storage* (:attr:`PrecisionModel.reads_back_state`): the update of step t is computed from the stored,
+rounded m_t, v_t (vmax_t) of that step, not from the values before their store. The per-step judge
+then judges the parameter from the stored moments it observes (see the attribute).
+
 One correctly rounded operation with exact result z returns fl(z) with
 ``|fl(z) - z| <= u*|z| + eta`` where ``eta`` is half the smallest subnormal (gradual underflow).
 """
@@ -123,6 +128,17 @@ class PrecisionModel:
     #: under Kahan summation: whether the decoupled decay is part of the compensated change d (True, the
     #: kernels' form) or multiplies the stored parameter before the compensated update (False: torch-optimi)
     decay_compensated: bool = True
+    #: whether the parameter update reads m, v (and vmax) back from their storage after storing them:
+    #: with M_t = st(m_t), V_t = st(v_t) (st: one rounding into the state format) the implementation
+    #: computes ``p_t = p_{t-1} - decay - lr_t * (M_t/bc1) / (sqrt(V~_t) + eps)``, V~_t from V_t (or the
+    #: stored maximum st(vmax_t)) exactly as the contract's update takes v~ from v. torch's for-loop and
+    #: foreach Adam/AdamW paths do (each step is separate tensor ops, each result stored in the tensor's
+    #: dtype: ``exp_avg_sq.mul_(beta2).addcmul_(...)``, then ``denom = exp_avg_sq.sqrt() / bc2_sqrt + eps``
+    #: from the stored tensor); a fused kernel that divides by its unrounded working v does not. The
+    #: per-step judge (:mod:`adamw_oracle.verify.resync`) then judges the parameter against the update
+    #: computed from the observed stored M_t, V_t (exact binary numbers, bound 0) and judges M_t, V_t
+    #: against the one-step reference as before; the trajectory judge ignores it.
+    reads_back_state: bool = False
 
     def __post_init__(self) -> None:
         for name in ("arithmetic", "state", "param"):
@@ -135,6 +151,8 @@ class PrecisionModel:
             raise InvalidArgumentError("param_summation", summation.value, "plain with stochastic rounding")
         if not isinstance(self.decay_compensated, bool):
             raise InvalidArgumentError("decay_compensated", self.decay_compensated, "True or False")
+        if not isinstance(self.reads_back_state, bool):
+            raise InvalidArgumentError("reads_back_state", self.reads_back_state, "True or False")
         if not self.decay_compensated and summation is not ParamSummation.KAHAN:
             raise InvalidArgumentError("decay_compensated", False, "True unless param_summation is kahan")
         if rounding is ParamRounding.STOCHASTIC and not (
@@ -207,7 +225,13 @@ class PrecisionModel:
             text += ", parameters kept with Kahan compensation"
             if not self.decay_compensated:
                 text += " (decoupled decay applied to the stored parameter)"
+        if self.reads_back_state:
+            text += ", the update reads the stored m and v back"
         return text
+
+    def reading_back(self) -> PrecisionModel:
+        """This model with :attr:`reads_back_state` declared."""
+        return replace(self, reads_back_state=True)
 
 
 @lru_cache(maxsize=4096)

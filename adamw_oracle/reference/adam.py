@@ -17,13 +17,16 @@ With g' the gradient after maximize/L2 and t the step number (see
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from adamw_oracle.contract.conventions import AmsGrad, Conventions, DecayTarget, EpsPlacement
 from adamw_oracle.contract.scalars import decay_rule
 from adamw_oracle.reference.backends import Backend
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.records import ElementStep
+
+N = TypeVar("N")
 
 
 def adam_element_step(
@@ -35,20 +38,51 @@ def adam_element_step(
         g_used = g_used + k.weight_decay * p
     m_new = k.beta1 * m + k.one_minus_beta1 * g_used
     v_new = k.beta2 * v + k.one_minus_beta2 * (g_used * g_used)
-    m_hat = m_new / k.bc1
-    v_hat = v_new / k.bc2
     if conv.amsgrad is AmsGrad.MAX_RAW_V:
         vmax_new = backend.maximum(vmax, v_new)
-        v_tilde, raw = vmax_new / k.bc2, vmax_new
     elif conv.amsgrad is AmsGrad.MAX_V_HAT:
-        vmax_new = backend.maximum(vmax, v_hat)
-        v_tilde, raw = vmax_new, vmax_new * k.bc2
+        vmax_new = backend.maximum(vmax, v_new / k.bc2)
     else:
         vmax_new = vmax
-        v_tilde, raw = v_hat, v_new
+    upd = adam_update(backend, k, conv, p, m_new, v_new, vmax_new)
+    return ElementStep(
+        t=k.t, p=p, g=g, g_used=g_used, m=m_new, update=upd.update, decay=upd.decay, p_new=upd.p_new,
+        v=v_new, m_hat=upd.m_hat, v_hat=upd.v_hat, vmax=vmax_new, denom=upd.denom,
+    )
+
+
+@dataclass(frozen=True)
+class AdamUpdate(Generic[N]):
+    """The second half of a step: from the step's moments to the new parameter."""
+
+    m_hat: N
+    v_hat: N
+    denom: N
+    update: N
+    decay: N
+    p_new: N
+
+
+def adam_update(backend: Backend, k: StepConstants, conv: Conventions, p: Any, m: Any, v: Any,
+                vmax: Any) -> AdamUpdate[Any]:
+    """The update of step ``k.t`` from the step's new moments ``m = m_t``, ``v = v_t`` and (under AMSGrad)
+    ``vmax = vmax_t`` (the second half of :func:`adam_element_step`)::
+
+        m^ = m/bc1, v^ = v/bc2, v~ from v^ or vmax (module docstring), denom, update, p_new
+
+    An implementation that reads its stored moments back (``PrecisionModel.reads_back_state``) computes
+    exactly this from the rounded, stored m_t, v_t, vmax_t."""
+    m_hat = m / k.bc1
+    v_hat = v / k.bc2
+    if conv.amsgrad is AmsGrad.MAX_RAW_V:
+        v_tilde, raw = vmax / k.bc2, vmax
+    elif conv.amsgrad is AmsGrad.MAX_V_HAT:
+        v_tilde, raw = vmax, vmax * k.bc2
+    else:
+        v_tilde, raw = v_hat, v
     if conv.eps_placement is EpsPlacement.EPSILON_HAT:
         denom = backend.sqrt(raw) + k.eps
-        update = k.lr_t * backend.sqrt(k.bc2) / k.bc1 * m_new / denom
+        update = k.lr_t * backend.sqrt(k.bc2) / k.bc1 * m / denom
     elif conv.eps_placement is EpsPlacement.INSIDE_ROOT:
         denom = backend.sqrt(v_tilde + k.eps_root) + k.eps
         update = k.lr_t * m_hat / denom
@@ -59,10 +93,7 @@ def adam_element_step(
         denom = backend.sqrt(v_tilde) + k.eps
         update = k.lr_t * m_hat / denom
     decay, p_new = apply_decay(k, conv, p, update)
-    return ElementStep(
-        t=k.t, p=p, g=g, g_used=g_used, m=m_new, update=update, decay=decay, p_new=p_new,
-        v=v_new, m_hat=m_hat, v_hat=v_hat, vmax=vmax_new, denom=denom,
-    )
+    return AdamUpdate(m_hat, v_hat, denom, update, decay, p_new)
 
 
 def apply_decay(k: StepConstants, conv: Conventions, p: Any, update: Any) -> tuple[Any, Any]:

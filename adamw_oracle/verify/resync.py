@@ -46,6 +46,7 @@ momentum buffer) is a batch of its own.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -59,7 +60,7 @@ from adamw_oracle.contract.conventions import AmsGrad, EpsPlacement, Family
 from adamw_oracle.contract.precision import FormatCost, ParamSummation, PrecisionModel
 from adamw_oracle.contract.scalars import decay_rule
 from adamw_oracle.errors import InvalidArgumentError
-from adamw_oracle.reference.adam import adam_element_step
+from adamw_oracle.reference.adam import adam_element_step, adam_update
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify import double_double as dd
@@ -167,8 +168,9 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
         groups = [(0, 1), (1, steps)]
     chunk = chunk or (CHUNK if xp is np else max(steps * n, 1))
     zero_step_nan = conv.family is Family.ADAM and eps_rounds_to_zero(case, precision)
+    read_back = reads_back(case, precision, states)
     fused_ran = _judge_fused(case, precision, backend, fused, starts, grads, observed_p, states, tallies, reasons,
-                             slack, state_fmt, param_fmt, zero_step_nan)
+                             slack, state_fmt, param_fmt, zero_step_nan, read_back)
     per_step = {} if fused_ran else _stacked_constants(consts, xp)
     for first_step, stop_step in ([] if fused_ran else groups):
         if first_step >= stop_step or n == 0:
@@ -196,13 +198,18 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                 out["m"] = backend.store(step.m, state_fmt)
                 out["param"] = backend.store(step.p_new, param_fmt)
                 sticky = backend.element_flags()
+                param_sticky = sticky
+                if read_back:  # the parameter from the moments the implementation stored at this step
+                    out["param"], param_sticky = _read_back_param(backend, c, conv, starts, grads, states, a, b, n,
+                                                                  param_fmt, param_load, state_load)
                 inherited = xp.asarray(~np.all([np.isfinite(starts[key].hi(a, b)) for key in starts], axis=0))
                 degenerate = _degenerate(case, starts, grads, a, b, zero_step_nan)
                 for key, tally in tallies.items():
                     bounded = out[key]
                     observed = observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)
                     fmt = param_fmt if key == "param" else state_fmt
-                    _compare(xp, tally, key, bounded, bounded.flags | sticky, observed.reshape(-1)[a:b], flat, n,
+                    flags = bounded.flags | (param_sticky if key == "param" else sticky)
+                    _compare(xp, tally, key, bounded, flags, observed.reshape(-1)[a:b], flat, n,
                              slack, fmt, reasons if key == "param" else None, inherited,
                              {name: xp.asarray(mask) for name, mask in degenerate.items()} if key == "param" else None)
     counter = _judge_counter(tallies, states, st.step, steps) if judge_state else None
@@ -223,10 +230,53 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
 _STATE_VAR = {"m": 1, "v": 2, "vmax": 3}
 
 
+def reads_back(case: Case, precision: PrecisionModel, states: Mapping[str, np.ndarray]) -> bool:
+    """Whether the parameter of an Adam-family ``case`` is judged from the moments the implementation stored
+    at the same step (``precision.reads_back_state``, and it exposes every moment its update reads:
+    m, v, and vmax under AMSGrad)."""
+    if not precision.reads_back_state or case.run.config.conventions.family is not Family.ADAM:
+        return False
+    shape = (case.run.steps, case.run.size)
+    return all(key in states and np.shape(states[key]) == shape for key in required_state(case))
+
+
+def _read_back_param(backend: ArrayBackend, c: StepConstants, conv: Any, starts: Mapping[str, _Start], grads: _Flat,
+                     states: Mapping[str, np.ndarray], a: int, b: int, n: int, param_fmt: FormatCost,
+                     param_load: bool, state_load: bool) -> tuple[ArrayNumber, Any]:
+    """The bounded parameter of element-steps ``a..b`` under ``reads_back_state``: the contract's update
+    (:func:`~adamw_oracle.reference.adam.adam_update`) from the parameter before the step and the stored
+    m_t, v_t, vmax_t the implementation exposes after it (exact inputs), with the element flags of that
+    computation alone (the divisor's conditioning is the stored v's). The gradient is read too, as the
+    fused kernel reads it, so a non-finite gradient sets the parameter aside on both paths."""
+    backend.start(b - a)
+    p = starts["p"].number(backend, a, b)
+    g = grads.number(backend, a, b)
+    m_t, v_t, vmax_t = (_stored(states, key, a, b, n, backend) for key in ("m", "v", "vmax"))
+    if param_load or state_load:
+        one = backend.exact(1)
+        p, g = loaded(p, one, param_load), loaded(g, one, param_load)
+        m_t, v_t, vmax_t = (loaded(x, one, state_load) for x in (m_t, v_t, vmax_t))
+    new_p = backend.store(adam_update(backend, c, conv, p, m_t, v_t, vmax_t).p_new, param_fmt)
+    return new_p, backend.element_flags()
+
+
+def _stored(states: Mapping[str, np.ndarray], key: str, a: int, b: int, n: int, backend: ArrayBackend) -> ArrayNumber:
+    """The stored ``key`` after element-steps ``a..b`` (row k after step k+1) as exact inputs (zeros for a
+    state the convention leaves unused and the implementation does not expose)."""
+    return backend.array(backend.xp.asarray(_stored_values(states, key, a, b, n)))
+
+
+def _stored_values(states: Mapping[str, np.ndarray], key: str, a: int, b: int, n: int) -> np.ndarray:
+    """The stored ``key`` after element-steps ``a..b`` as float64 (zeros where it is not exposed)."""
+    held = states.get(key)
+    usable = held is not None and np.ndim(held) == 2 and np.shape(held)[1] == n and np.size(held) >= b
+    return np.asarray(held, dtype=np.float64).reshape(-1)[a:b] if usable else np.zeros(b - a)
+
+
 def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, fused: bool | None,
                  starts: dict[str, _Start], grads: _Flat, observed_p: np.ndarray, states: Mapping[str, np.ndarray],
                  tallies: dict[str, _Tally], reasons: dict[str, int], slack: float, state_fmt: FormatCost,
-                 param_fmt: FormatCost, zero_step_nan: bool) -> bool:
+                 param_fmt: FormatCost, zero_step_nan: bool, read_back: bool = False) -> bool:
     """The per-step verdicts with each step run by the fused kernel (one launch of the traced step per
     step, from the implementation's state before it); False, having tallied nothing, where the array
     path must run instead (not numpy, fused off, reads rounded on load, stochastic rounding, a step the
@@ -255,7 +305,18 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
         inputs = (start(starts["p"]), start(starts["m"]), start(starts["v"]), start(starts["vmax"]))
         g = _Exact(grads.hi[a:b], None if grads.lo is None or not dd_mode else grads.lo[a:b],
                    None if grads.r is None else grads.r[a:b])
-        return fusion.prepare(backend, [setup.consts[k]], setup.step, setup.formats, inputs, [g], (setup.key[k],))
+        if read_back:
+            return fusion.prepare(backend, [setup.consts[k]], setup.step, setup.formats, inputs, [g], (setup.key[k],)), \
+                read_back_preparation(k, size, inputs[0], g)
+        return fusion.prepare(backend, [setup.consts[k]], setup.step, setup.formats, inputs, [g], (setup.key[k],)), None
+
+    read_step = functools.partial(_read_back_step, conv=run.config.conventions, param_fmt=setup.formats[1])
+
+    def read_back_preparation(k: int, size: int, p: _Exact, g: _Exact) -> Any:
+        a, b = k * n, k * n + size
+        m, v, vmax = (_Exact(_stored_values(states, key, a, b, n)) for key in ("m", "v", "vmax"))
+        return fusion.prepare(backend, [setup.consts[k]], read_step, setup.formats, (p, m, v, vmax), [g],
+                              ((setup.key[k], "read back"),))
 
     try:  # every step traced (and cached) before any is judged: a step that cannot be traced changes nothing
         for k in range(steps):
@@ -264,22 +325,35 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
         return False
     for k in range(steps if n else 0):
         a, b = k * n, (k + 1) * n
-        p, new_state, sticky, trace = fusion.fused_one_step(preparation(k, n))
+        prepared, read_prepared = preparation(k, n)
+        p, new_state, sticky, trace = fusion.fused_one_step(prepared)
+        param_sticky, p_flags = sticky, trace.p_flags
+        if read_prepared is not None:  # the parameter from the stored moments (see _read_back_param)
+            p, _, param_sticky, read_trace = fusion.fused_one_step(read_prepared)
+            p_flags = read_trace.p_flags
         inherited = ~np.all([np.isfinite(starts[key].hi(a, b)) for key in starts], axis=0)
         flat = np.arange(a, b)
         degenerate = _degenerate(case, starts, grads, a, b, zero_step_nan)
         for key, tally in tallies.items():
             comps = p if key == "param" else new_state[_STATE_VAR[key]]
-            scalar_flags = np.uint8(trace.p_flags if key == "param" else trace.state_flags[_STATE_VAR[key]])
+            scalar_flags = np.uint8(p_flags if key == "param" else trace.state_flags[_STATE_VAR[key]])
             fmt = param_fmt if key == "param" else state_fmt
             bounded = ArrayNumber(comps[0], comps[1] if dd_mode else None, comps[2], comps[3], scalar_flags, fmt,
                                   backend)
             observed = observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)
             with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
-                _compare(np, tally, key, bounded, sticky | scalar_flags, observed.reshape(-1)[a:b], flat, n, slack,
+                _compare(np, tally, key, bounded, (param_sticky if key == "param" else sticky) | scalar_flags,
+                         observed.reshape(-1)[a:b], flat, n, slack,
                          fmt, reasons if key == "param" else None, inherited,
                          degenerate if key == "param" else None)
     return True
+
+
+def _read_back_step(backend: Any, c: StepConstants, p: Any, g: Any, m: Any, v: Any, vmax: Any, *, conv: Any,
+                    param_fmt: FormatCost) -> tuple[Any, Any, Any, Any]:
+    """The fused kernel's step under ``reads_back_state``: ``m, v, vmax`` are the stored moments *after*
+    the step; the new parameter is the contract's update from them (the state passes through)."""
+    return backend.store(adam_update(backend, c, conv, p, m, v, vmax).p_new, param_fmt), m, v, vmax
 
 
 # -- inputs -------------------------------------------------------------------------------------------
