@@ -443,7 +443,7 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
                 on_case: CaseProgress | None = None) -> CheckReport:
     """Search one shard: ``shard.examples`` cases drawn with ``shard.seed``, stopping at the first
     failure, which hypothesis shrinks here (in the process that runs the shard)."""
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings  # hypothesis loads only when cases are drawn
+    from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings  # loaded only when cases are drawn
     from hypothesis import seed as hypothesis_seed  # hypothesis loads only when cases are drawn
 
 
@@ -473,6 +473,11 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
     thread_timeout = _thread_timeout(impl, case_timeout)
 
     def search(strategy: Any, count: int, shrink: bool, salt: int) -> None:
+        # a search that does not shrink gains nothing from hypothesis's first example (every choice at its
+        # simplest: it exists as a shrink target), which is the same case in every shard and seed (for the
+        # tensor-sized cases: 65,535 elements x 1 step, lr = 0, generator seed 0), nor from a case drawn
+        # twice; both are rejected (not counted), so the count is of distinct cases from the seed's draw
+        drawn: set[tuple[Any, ...]] = set()
         @settings(max_examples=count, database=None, deadline=None, derandomize=False,
                   phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate],
                   suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
@@ -480,6 +485,11 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
         @hypothesis_seed(seed + salt)
         @given(strategy)
         def prop(case: Case) -> None:
+            if not shrink:
+                key = (case.run.name, repr(case.run.config), case.dtype, case.run.size, case.run.steps)
+                fresh = bool(drawn) and key not in drawn
+                drawn.add(key)
+                assume(fresh)
             searching = not failures
             if searching and time_budget is not None and time.perf_counter() - start > time_budget:
                 report.stopped_by_budget = True
