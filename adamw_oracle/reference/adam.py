@@ -33,6 +33,17 @@ def adam_element_step(
     backend: Backend, k: StepConstants, conv: Conventions, p: Any, g: Any, m: Any, v: Any, vmax: Any
 ) -> ElementStep[Any]:
     """Step ``k.t`` of one element; ``p, g, m, v, vmax`` are backend numbers (state before the step)."""
+    g_used, m_new, v_new, vmax_new = adam_moments(backend, k, conv, p, g, m, v, vmax)
+    upd = adam_update(backend, k, conv, p, m_new, v_new, vmax_new)
+    return ElementStep(
+        t=k.t, p=p, g=g, g_used=g_used, m=m_new, update=upd.update, decay=upd.decay, p_new=upd.p_new,
+        v=v_new, m_hat=upd.m_hat, v_hat=upd.v_hat, vmax=vmax_new, denom=upd.denom,
+    )
+
+
+def adam_moments(backend: Backend, k: StepConstants, conv: Conventions, p: Any, g: Any, m: Any, v: Any,
+                 vmax: Any) -> tuple[Any, Any, Any, Any]:
+    """The first half of a step: ``(g', m_t, v_t, vmax_t)`` from the state before it (module docstring)."""
     g_used = -g if conv.maximize else g
     if decay_rule(conv.weight_decay).gradient_term:
         g_used = g_used + k.weight_decay * p
@@ -44,11 +55,7 @@ def adam_element_step(
         vmax_new = backend.maximum(vmax, v_new / k.bc2)
     else:
         vmax_new = vmax
-    upd = adam_update(backend, k, conv, p, m_new, v_new, vmax_new)
-    return ElementStep(
-        t=k.t, p=p, g=g, g_used=g_used, m=m_new, update=upd.update, decay=upd.decay, p_new=upd.p_new,
-        v=v_new, m_hat=upd.m_hat, v_hat=upd.v_hat, vmax=vmax_new, denom=upd.denom,
-    )
+    return g_used, m_new, v_new, vmax_new
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ from adamw_oracle.contract.conventions import AmsGrad, EpsPlacement, Family
 from adamw_oracle.contract.precision import FormatCost, ParamSummation, PrecisionModel
 from adamw_oracle.contract.scalars import decay_rule
 from adamw_oracle.errors import InvalidArgumentError
-from adamw_oracle.reference.adam import adam_element_step, adam_update
+from adamw_oracle.reference.adam import adam_element_step, adam_moments, adam_update
 from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.reference.sgd import sgd_element_step
 from adamw_oracle.verify import double_double as dd
@@ -187,7 +187,11 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                     one = backend.exact(1)
                     p, g = loaded(p, one, param_load), loaded(g, one, param_load)
                     m, v, vmax = (loaded(x, one, state_load) for x in (m, v, vmax))
-                if conv.family is Family.ADAM:
+                if read_back:  # the moments alone: their flags are not the parameter's divisor's
+                    _, m_t, v_t, vmax_t = adam_moments(backend, c, conv, p, g, m, v, vmax)
+                    out = {"m": backend.store(m_t, state_fmt), "v": backend.store(v_t, state_fmt),
+                           "vmax": backend.store(vmax_t, state_fmt)}
+                elif conv.family is Family.ADAM:
                     step = adam_element_step(backend, c, conv, p, g, m, v, vmax)
                     assert step.v is not None and step.vmax is not None
                     out = {"v": backend.store(step.v, state_fmt), "vmax": backend.store(step.vmax, state_fmt)}
@@ -195,8 +199,9 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                     step = sgd_element_step(backend, c, conv, p, g, m, first_step=c.t == 1, nesterov=hyper.nesterov,
                                             has_momentum=hyper.momentum != 0)
                     out = {}
-                out["m"] = backend.store(step.m, state_fmt)
-                out["param"] = backend.store(step.p_new, param_fmt)
+                if not read_back:
+                    out["m"] = backend.store(step.m, state_fmt)
+                    out["param"] = backend.store(step.p_new, param_fmt)
                 sticky = backend.element_flags()
                 param_sticky = sticky
                 if read_back:  # the parameter from the moments the implementation stored at this step
@@ -305,12 +310,14 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
         inputs = (start(starts["p"]), start(starts["m"]), start(starts["v"]), start(starts["vmax"]))
         g = _Exact(grads.hi[a:b], None if grads.lo is None or not dd_mode else grads.lo[a:b],
                    None if grads.r is None else grads.r[a:b])
-        if read_back:
-            return fusion.prepare(backend, [setup.consts[k]], setup.step, setup.formats, inputs, [g], (setup.key[k],)), \
-                read_back_preparation(k, size, inputs[0], g)
+        if read_back:  # the moments from the state before, the parameter from the stored moments
+            return (fusion.prepare(backend, [setup.consts[k]], moment_step, setup.formats, inputs, [g],
+                                   ((setup.key[k], "moments"),)),
+                    read_back_preparation(k, size, inputs[0], g))
         return fusion.prepare(backend, [setup.consts[k]], setup.step, setup.formats, inputs, [g], (setup.key[k],)), None
 
     read_step = functools.partial(_read_back_step, conv=run.config.conventions, param_fmt=setup.formats[1])
+    moment_step = functools.partial(_moment_step, conv=run.config.conventions, state_fmt=setup.formats[0])
 
     def read_back_preparation(k: int, size: int, p: _Exact, g: _Exact) -> Any:
         a, b = k * n, k * n + size
@@ -347,6 +354,13 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
                          fmt, reasons if key == "param" else None, inherited,
                          degenerate if key == "param" else None)
     return True
+
+
+def _moment_step(backend: Any, c: StepConstants, p: Any, g: Any, m: Any, v: Any, vmax: Any, *, conv: Any,
+                 state_fmt: FormatCost) -> tuple[Any, Any, Any, Any]:
+    """The fused kernel's step of the stored moments alone (the parameter passes through)."""
+    _, m_t, v_t, vmax_t = adam_moments(backend, c, conv, p, g, m, v, vmax)
+    return p, backend.store(m_t, state_fmt), backend.store(v_t, state_fmt), backend.store(vmax_t, state_fmt)
 
 
 def _read_back_step(backend: Any, c: StepConstants, p: Any, g: Any, m: Any, v: Any, vmax: Any, *, conv: Any,
