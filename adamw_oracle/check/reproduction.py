@@ -47,6 +47,7 @@ def reproduction(case: Case, target: Any, impl: Implementation, mode: str = "tra
         f"impl = {expr}",
         "observation = impl.run(case)",
         "print(observation.params, observation.error or '')",
-        "print(judge(case, observation).describe())",
+        "declare = getattr(impl, 'precision_model', None)  # the precision the target declares, as check used it",
+        "print(judge(case, observation, precision=declare(case.dtype) if callable(declare) else None).describe())",
     ]
     return "\n".join(lines)
