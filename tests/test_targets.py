@@ -67,9 +67,10 @@ def test_check_passes_under_own_preset(info: TargetInfo, path: str, dtype: Dtype
     report = check_target(name, dtype=dtype, examples=6, seed=3, max_steps=4)
     assert report.passed, report.describe()
     assert report.expected.label == info.preset and report.cases_run == 6 and report.counts["within"] > 0
-    declared = info.precision_for(dtype)
+    declared = info.precision_for(dtype, path)  # per code path: torch's for-loop and foreach read their state back
     shown = declared.describe() if declared else "default: " + PrecisionModel.conservative(dtype).describe()
     assert report.precision == shown, report.precision
+    assert ("reads the stored m and v back" in report.precision) == (path in info.reads_state_back)
     allowed = {k.id for k in info.known_for(path, dtype)}
     assert set(report.known_counts) <= allowed, report.describe()
     assert report.verdict == ("KNOWN" if report.known_counts else "PASS")
