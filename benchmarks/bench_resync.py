@@ -9,7 +9,9 @@ passed, with
 * ``judge_mode="trajectory"`` (the baseline: every step against the exact run from the initial
   state, so the bound accumulates over the run), and
 * ``judge_mode="per-step"`` (every step re-synced from torch's own ``optimizer.state`` before it:
-  one-step bounds, the stored state judged too; :mod:`adamw_oracle.verify.resync`).
+  one-step bounds, the stored state judged too; :mod:`adamw_oracle.verify.resync`). torch's foreach path
+  declares that its update reads the stored moments back (``PrecisionModel.reads_back_state``), so its
+  parameter is judged from the stored m, v of the same step (docs/error-model.md, section 10).
 
 Each row also splits the share set aside by the kind of case (exact, seeded, tensor-sized) and counts the
 degenerate element-steps (exactly determined: torch's own 0/0 where eps rounds to 0 in float16, and the

@@ -24,6 +24,15 @@ parameters and state before it:
   maximum not stored) is caught at the step it stores the wrong value, not only later through the
   parameters. Verdicts on the state are counted in ``Judgement.state_counts``; ``counts`` stays the
   parameters' element-steps, so both judges' counts mean the same thing.
+* A target whose update reads its stored moments back (``PrecisionModel.reads_back_state``: torch's
+  for-loop and foreach Adam/AdamW) has each step judged as two one-step computations: the stored m_k,
+  v_k, vmax_k from the stored state before the step (as above, with the flags of that computation
+  alone), and the parameter by the contract's update (:func:`~adamw_oracle.reference.adam.adam_update`)
+  from p_(k-1) and the *observed* stored m_k, v_k, vmax_k, exact numbers with bound 0, so the divisor's
+  conditioning is the stored v's, not the exact v's (in float16 the exact v of a small gradient lies
+  below the subnormals and is known only to half the smallest subnormal; the stored one exactly).
+  Every implementation matching the declaration computes its parameter from exactly these values; one
+  that divides by its unrounded working v (torch's fused kernel) does not, and fails when so declared.
 * The verdict kinds are the trajectory judge's: within / outside / ill-conditioned (with reasons), the
   largest fraction of the bound, and the first failure (earliest step; within a step a wrong counter
   first, since it is the cause of the rest, then the parameter, m, v, vmax) with its ULPs in the
