@@ -8,6 +8,9 @@ For element i after step k the verdict is:
   bound ``SLACK * bound`` is not a number at most the parameter format's largest finite value (it
   overflowed float64 on a long run, or is NaN, without a flag): such a bound admits every finite value,
   so it proves nothing (:func:`bound_proves`);
+* **set aside** (reason :data:`BOUND_VACUOUS`) when the observation is within a finite bound that is wider
+  than the step's own values (``SLACK * bound > max(|p before| + |p after|, smallest normal)``, exact
+  values): it cannot tell the step from no step (:func:`bound_vacuous`). Outside such a bound is outside;
 * **within** when ``|observed - exact| <= SLACK * bound``;
 * **outside** otherwise, including a NaN/inf observed where the case is well-conditioned.
 
@@ -30,7 +33,15 @@ from adamw_oracle.contract.precision import ParamSummation, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
 from adamw_oracle.verify.kahan import judge_kahan_elements
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, ILL, NONFINITE, OVERFLOW, bound_proves
+from adamw_oracle.verify.tracked import (
+    BOUND_OVERFLOW,
+    BOUND_VACUOUS,
+    ILL,
+    NONFINITE,
+    OVERFLOW,
+    bound_proves,
+    bound_vacuous,
+)
 
 SLACK = 2.0
 """Factor on the running bound that admits correct implementations ordering the same operations
@@ -148,11 +159,15 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
     observed = np.asarray(observation.params, dtype=np.float64)
     fmt = precision.param.format
     largest = float(fmt.largest)
+    tiny = float(fmt.smallest_normal)
+    before = [_as_float(x) for x in case.run.initial_params]
     first: Failure | None = None
     worst = 0.0
     for k in range(steps):
         for i in range(n):
             bv = bounds.params[k][i]
+            after = _as_float(bv.exact)
+            previous, before[i] = before[i], after
             allowed = slack * bv.bound
             if bv.flags & (ILL | OVERFLOW | NONFINITE) or not bound_proves(allowed, largest):
                 counts["ill_conditioned"] += 1
@@ -176,10 +191,15 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
                     diff_exact = abs(Fraction(obs) - exact)
                     diff = float(diff_exact)
                     frac = diff / allowed if allowed > 0 else (0.0 if diff_exact == 0 else math.inf)
-            worst = max(worst, frac)
             if diff_exact_within(diff, allowed, obs, exact):
+                if bound_vacuous(allowed, previous, after, tiny):
+                    counts["ill_conditioned"] += 1
+                    reasons[BOUND_VACUOUS] = reasons.get(BOUND_VACUOUS, 0) + 1
+                    continue
+                worst = max(worst, frac)
                 counts["within"] += 1
                 continue
+            worst = max(worst, frac)
             counts["outside"] += 1
             if first is None:
                 ulps = math.inf
@@ -188,6 +208,15 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
                 first = Failure(k + 1, i, obs, exact, allowed, ulps, frac)
     passed = counts["outside"] == 0
     return Judgement(passed, counts, first, worst, precision, slack, None, reasons)
+
+
+def _as_float(x: Any) -> float:
+    """An exact value as float64 (NaN for a non-finite or unknown one: never vacuous, see bound_vacuous)."""
+    try:
+        out = float(x)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+    return out if math.isfinite(out) else math.nan
 
 
 def judge_compensated(case: Case, observation: Observation, precision: PrecisionModel, slack: float) -> Judgement:

@@ -66,7 +66,7 @@ from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, ILL, NONFINITE
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, ILL, NONFINITE, bound_vacuous
 from adamw_oracle.verify.vectorized import CHUNK, judge_kahan_arrays, reference_backend, step_constants
 
 STATE_ORDER = ("m", "v", "vmax")
@@ -204,7 +204,8 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                     fmt = param_fmt if key == "param" else state_fmt
                     _compare(xp, tally, key, bounded, bounded.flags | sticky, observed.reshape(-1)[a:b], flat, n,
                              slack, fmt, reasons if key == "param" else None, inherited,
-                             {name: xp.asarray(mask) for name, mask in degenerate.items()} if key == "param" else None)
+                             {name: xp.asarray(mask) for name, mask in degenerate.items()} if key == "param" else None,
+                             starts["p"].hi(a, b) if key == "param" else None)
     counter = _judge_counter(tallies, states, st.step, steps) if judge_state else None
     state_tallies = [t for k, t in tallies.items() if k != "param"] + ([counter] if counter else [])
     param = tallies["param"]
@@ -278,7 +279,7 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
             with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
                 _compare(np, tally, key, bounded, sticky | scalar_flags, observed.reshape(-1)[a:b], flat, n, slack,
                          fmt, reasons if key == "param" else None, inherited,
-                         degenerate if key == "param" else None)
+                         degenerate if key == "param" else None, starts["p"].hi(a, b) if key == "param" else None)
     return True
 
 
@@ -470,11 +471,13 @@ def _gathered(per_step: dict[str, Any], template: StepConstants, a: int, b: int,
 # -- comparison ---------------------------------------------------------------------------------------
 def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any, observed_host: np.ndarray,
              flat: np.ndarray, n: int, slack: float, fmt: FormatCost, reasons: dict[str, int] | None,
-             inherited: Any, degenerate: Mapping[str, Any] | None = None) -> None:
+             inherited: Any, degenerate: Mapping[str, Any] | None = None, before: Any = None) -> None:
     """The trajectory judge's rule (``|observed - y| + r <= slack * e``, see
     :mod:`adamw_oracle.verify.vectorized`) for one chunk of one quantity, added to ``tally``;
     ``degenerate`` (reason: mask) marks flagged element-steps whose correct value is exactly NaN: an
-    observed NaN there is counted within bound (and in ``tally.degenerate``), not set aside."""
+    observed NaN there is counted within bound (and in ``tally.degenerate``), not set aside. ``before``:
+    the exact value entering the step (the parameter's), against which a bound is vacuous
+    (:func:`~adamw_oracle.verify.tracked.bound_vacuous`); None: not checked (the state quantities)."""
     size = int(flat.size)
     observed = xp.asarray(observed_host)
     flagged = xp.broadcast_to(flags != 0, (size,))
@@ -500,6 +503,10 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
     upper = distance * UP2 + bounded.r
     within = judged & finite & (upper <= allowed)
     outside = judged & ~within
+    vacuous = xp.zeros((size,), dtype=bool)
+    if before is not None:  # within a bound wider than the step's own values: set aside
+        vacuous = within & bound_vacuous(allowed, xp.asarray(before), hi, float(fmt.fmt.smallest_normal))
+        within = within & ~vacuous
     positive = allowed > 0
     fraction = xp.where(positive, distance / xp.where(positive, allowed, 1.0), xp.where(distance == 0, 0.0, xp.inf))
     fraction = xp.where(finite, fraction, xp.inf)
@@ -508,14 +515,15 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
     tally.outside += n_outside
     tally.ill += size - n_within - n_outside - n_exact
     if n_within + n_outside:
-        tally.worst = max(tally.worst, float(xp.max(xp.where(judged, fraction, 0.0))))
+        tally.worst = max(tally.worst, float(xp.max(xp.where(within | outside, fraction, 0.0))))
     if reasons is not None and size - n_within - n_outside - n_exact:
         set_aside = xp.where(exact, 0, xp.broadcast_to(flags, (size,)))
         for name, count in _reasons(xp, set_aside, inherited).items():
             reasons[name] = reasons.get(name, 0) + count
-        n_unbounded = int(xp.count_nonzero(unbounded))
-        if n_unbounded:
-            reasons[BOUND_OVERFLOW] = reasons.get(BOUND_OVERFLOW, 0) + n_unbounded
+        for name, mask in ((BOUND_OVERFLOW, unbounded), (BOUND_VACUOUS, vacuous)):
+            count = int(xp.count_nonzero(mask))
+            if count:
+                reasons[name] = reasons.get(name, 0) + count
     if n_outside:
         i = int(xp.argmax(outside))  # flat is in step-major order: the first outside is the earliest step
         k, element = divmod(int(flat[i]), n)

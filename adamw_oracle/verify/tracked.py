@@ -31,6 +31,7 @@ import math
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 from mpmath.ctx_mp import MPContext
 
 from adamw_oracle.contract.precision import FormatCost, inflate
@@ -52,6 +53,24 @@ value of its format with no flag raised. A running bound that grows by a factor 
 decay factor c near 1: about 1,100 steps at c = 0.95 in float64) is flagged OVERFLOW once an operation's
 reach passes the format's largest value; in the step before, bound <= largest < slack * bound, so the
 slackened bound is inf in float64 (beyond the range of a narrower format) and would pass any observation."""
+
+
+BOUND_VACUOUS = "bound vacuous"
+"""Set-aside reason of an element-step whose slackened bound is finite and within the format's range but
+wider than the step's own values: ``allowed > max(|before| + |after|, smallest normal)`` with ``before``
+the exact parameter entering the step and ``after`` the exact result (:func:`bound_vacuous`). Such an
+interval holds 0, the parameter before the step and the result with its sign flipped: it cannot tell
+the step from no step, nor a value from its negation (1e283 on an exact 0.25 after a long run whose
+bound grew by 1.95 a step). An observation inside it is set aside, never counted within; one outside
+it is still outside (the bound is sound, only loose), so a correct implementation's verdicts only move
+from within to set aside. The floor (the smallest normal) keeps a bound at the format's absolute
+resolution judged where before and after are 0 or subnormal."""
+
+
+def bound_vacuous(allowed: Any, before: Any, after: Any, smallest_normal: float) -> Any:
+    """Whether a slackened bound ``allowed`` on a step from exact ``before`` to exact ``after`` proves
+    nothing (:data:`BOUND_VACUOUS`); element-wise for arrays. False for NaN operands."""
+    return allowed > np.maximum(abs(before) + abs(after), smallest_normal)
 
 
 def bound_proves(allowed: float, largest: float) -> bool:
