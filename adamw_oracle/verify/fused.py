@@ -19,16 +19,20 @@ operation is one loop over a cached block calling the element function of
 compares with the observation in the same pass. The kernel is one compiled function for every
 convention: it is copied into a per-user cache directory (``$ADAMW_ORACLE_CACHE_DIR/fused``, else
 ``$XDG_CACHE_HOME/adamw-oracle/fused`` or ``~/.cache/adamw-oracle/fused``; mode 700, used only when
-owned by the user and not writable by others, else a private temporary directory) and imported from
+owned by the user and not writable by others, else one private per-user directory in the temporary
+directory, ``adamw-oracle-fused-<uid>``, reused by every process) and imported from
 there with ``cache=True``, so it compiles once per machine, and nothing is written into
 site-packages. No ``fastmath``: the error-free transformations of double-double need IEEE semantics.
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import importlib.util
 import math
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -304,7 +308,24 @@ def _directory() -> Path:
     except OSError:
         pass
     # someone else could place code here, or it cannot be created: a private directory instead
-    return Path(tempfile.mkdtemp(prefix="adamw-oracle-fused-"))
+    return _private_directory()
+
+
+def _private_directory() -> Path:
+    """The fallback when the cache cannot be trusted: one directory per user in the temporary directory,
+    ``adamw-oracle-fused-<uid>`` (mode 700, reused by every process, so the kernel compiles once there
+    too), used only when this user owns it and no one else can write it; else (someone else created
+    that name first) a fresh ``mkdtemp`` directory, removed when the process exits."""
+    shared = Path(tempfile.gettempdir()) / f"adamw-oracle-fused-{os.getuid()}"
+    try:
+        shared.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        pass
+    if trusted_path(shared):
+        return shared
+    fresh = Path(tempfile.mkdtemp(prefix="adamw-oracle-fused-"))
+    atexit.register(shutil.rmtree, fresh, ignore_errors=True)
+    return fresh
 
 
 def kernel() -> Any:
@@ -324,8 +345,12 @@ def kernel() -> Any:
         directory = _directory()
         path = directory / f"{name}.py"
         if path.exists() and not trusted_path(path):
-            directory = Path(tempfile.mkdtemp(prefix="adamw-oracle-fused-"))
+            directory = _private_directory()
             path = directory / f"{name}.py"
+            if path.exists() and not trusted_path(path):
+                directory = Path(tempfile.mkdtemp(prefix="adamw-oracle-fused-"))
+                atexit.register(shutil.rmtree, directory, ignore_errors=True)
+                path = directory / f"{name}.py"
         if not path.exists() or path.read_text(encoding="utf-8") != source:
             write_atomically(path, source)
         spec = importlib.util.spec_from_file_location(name, path)
@@ -360,6 +385,25 @@ def _table(traces: list[StepTrace], dd: bool) -> tuple[np.ndarray, np.ndarray]:
     return table, np.array([tr.p_flags for tr in traces], dtype=np.uint8)
 
 
+def step_identity(step: Any) -> Any:
+    """What identifies a step function for the trace cache, or None (not cacheable): a
+    ``functools.partial`` by its function and bound arguments (vectorized.py makes a new one per case
+    with equal arguments), any other callable by itself (identity). Two different step functions never
+    share a key, so never a trace."""
+    if isinstance(step, functools.partial):
+        inner = step_identity(step.func)
+        if inner is None:
+            return None
+        out = ("partial", inner, step.args, tuple(sorted(step.keywords.items())))
+    else:
+        out = ("callable", step)
+    try:
+        hash(out)
+    except TypeError:
+        return None
+    return out
+
+
 _TRACES: dict[tuple[Any, ...], StepTrace] = {}
 _TRACES_MAX = 50_000
 
@@ -370,8 +414,9 @@ def prepare(backend: ArrayBackend, consts: list[StepConstants], step: Any, forma
 
     ``inputs``: p, m, v, vmax as the ``_Exact`` host arrays of vectorized.py; ``grads``: a list of
     them (one per step). ``key``: per step, hashable and equal only for equal (config of the step,
-    precision model): the traces are then cached per (key, step number, incoming flags, mode), since a
-    trace depends on nothing else."""
+    precision model): the traces are then cached per (step function, key, step number, incoming flags,
+    mode), since a trace depends on nothing else (:func:`step_identity`; a step without one is traced
+    every time)."""
     dd = backend.double_double
     n = int(inputs[0].hi.shape[0])
     state = np.zeros((4, 4, n))
@@ -407,8 +452,9 @@ def prepare(backend: ArrayBackend, consts: list[StepConstants], step: Any, forma
         g_r = np.stack([np.zeros(n) if g.r is None else np.asarray(g.r) for g in grads])
     traces = []
     flags = (0, 0, 0, 0)
+    identity = None if key is None else step_identity(step)
     for index, c in enumerate(consts):
-        cache_key = None if key is None else (key[index], c.t, flags, backend.double_double)
+        cache_key = None if identity is None else (identity, key[index], c.t, flags, backend.double_double)
         tr = _TRACES.get(cache_key) if cache_key is not None else None
         if tr is None:
             tr = trace_step(backend, c, step, flags, formats)
