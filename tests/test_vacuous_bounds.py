@@ -31,7 +31,7 @@ from adamw_oracle.verify.mutations import MUTATIONS
 from adamw_oracle.verify.numpy_impl import NumpyImplementation, NumpyVariant
 from adamw_oracle.verify.resync import _compare, _Tally, judge_resynced
 from adamw_oracle.verify.strategies import cases
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, bound_vacuous
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, bound_vacuous, vacuity_constants
 from adamw_oracle.verify.vectorized import judge_kahan_arrays, judge_vectorized
 from tests.test_soundness import growing_case
 
@@ -63,10 +63,16 @@ def test_the_loose_bound_of_the_example_is_finite_and_in_range_but_vacuous() -> 
     last = bounded_trajectory(case, PrecisionModel.conservative("float64")).params[-1][0]
     allowed = SLACK * last.bound
     assert float(last.exact) == -0.25 and 1e283 < allowed < 1e284 and last.flags == 0
-    assert bound_vacuous(allowed, -0.25, -0.25, 2.0**-1022)
-    assert not bound_vacuous(0.4, -0.25, -0.25, 2.0**-1022) and bound_vacuous(0.6, -0.25, -0.25, 2.0**-1022)
+    f64, f32 = vacuity_constants(Dtype.FLOAT64.format), vacuity_constants(Dtype.FLOAT32.format)
+    assert f64 == (2.0**-53, 2.0**-1022) and f32 == (2.0**-24, 2.0**-126)
+    assert bound_vacuous(allowed, -0.25, -0.25, f64)
+    # vacuous once the bound exceeds the step's values by more than 1/u
+    assert not bound_vacuous(2.0**52, -0.25, -0.25, f64) and bound_vacuous(2.0**53, -0.25, -0.25, f64)
+    # a bound many times a tiny step's values from operands larger than them (torch's lerp charges u*|m| to
+    # a new m near 0: a float32 step from 0 to 1.3e-10 with bound 3e-9, drawn by check) is judged
+    assert not bound_vacuous(6e-9, 0.0, 1.3e-10, f32)
     # at the format's absolute resolution an exact 0 stays judged; a NaN operand is never vacuous
-    assert not bound_vacuous(2.0**-1023, 0.0, 0.0, 2.0**-1022) and not bound_vacuous(1.0, math.nan, 0.0, 2.0**-1022)
+    assert not bound_vacuous(2.0**-1000, 0.0, 0.0, f64) and not bound_vacuous(1.0, math.nan, 0.0, f64)
 
 
 def test_a_value_inside_a_vacuous_bound_is_set_aside_by_every_trajectory_judge() -> None:

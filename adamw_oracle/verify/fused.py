@@ -52,7 +52,7 @@ from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.verify.array_backend import UP, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.fused_kernel import BLOCK
 from adamw_oracle.verify.judge import Failure, Judgement, ulps_between
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, NONFINITE
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, NONFINITE, vacuity_constants
 
 
 class Unfusable(Exception):
@@ -530,7 +530,7 @@ def fused_chunks(prep: Prepared, backend: ArrayBackend, chunk: int) -> Iterator[
             out = np.empty((k1 - k0, 4, stop - start))
             out_flags = np.empty((k1 - k0, stop - start), dtype=np.uint8)
             state, sticky = _launch(prep, group, start, stop, state, sticky, 0,
-                                    (out, out_flags, _EMPTY_F, 1.0, 1.0, 0.0, np.zeros((1, 7), dtype=np.int64), np.zeros(1),
+                                    (out, out_flags, _EMPTY_F, 1.0, 1.0, 0.0, 0.0, np.zeros((1, 7), dtype=np.int64), np.zeros(1),
                                      np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4))))
             for k in range(k1 - k0):
                 p = ArrayNumber(out[k, 0], out[k, 1] if prep.double_double else None, out[k, 2], out[k, 3],
@@ -549,7 +549,7 @@ def fused_one_step(prep: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     out = np.empty((1, 4, n))
     out_flags = np.empty((1, n), dtype=np.uint8)
     state, sticky = _launch(prep, (k0, k1, trace, table, np.zeros_like(step_flags)), 0, n, prep.state, prep.sticky,
-                            0, (out, out_flags, _EMPTY_F, 1.0, 1.0, 0.0, np.zeros((1, 7), dtype=np.int64), np.zeros(1),
+                            0, (out, out_flags, _EMPTY_F, 1.0, 1.0, 0.0, 0.0, np.zeros((1, 7), dtype=np.int64), np.zeros(1),
                                 np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4))))
     return out[0], state, sticky, trace
 
@@ -565,7 +565,7 @@ def fused_judge(prep: Prepared, case: Case, observation: Observation, precision:
     first: Failure | None = None
     fmt = precision.param.format
     largest = float(fmt.largest)  # a slackened bound above it proves nothing (judge.bound_proves)
-    tiny = float(fmt.smallest_normal)  # the floor of tracked.bound_vacuous
+    unit, tiny = vacuity_constants(fmt)  # the constants of tracked.bound_vacuous
     nblocks = (n + BLOCK - 1) // BLOCK
     for group in prep.groups:
         k0, k1 = group[0], group[1]
@@ -575,7 +575,7 @@ def fused_judge(prep: Prepared, case: Case, observation: Observation, precision:
         detail = np.zeros((nblocks, 4))
         obs = np.ascontiguousarray(observed_all[k0:k1])
         state, sticky = _launch(prep, group, 0, n, state, sticky, 1,
-                                (_EMPTY_OUT, _EMPTY_U8, obs, float(slack), largest, tiny, cnt, worst_b, first_b, detail))
+                                (_EMPTY_OUT, _EMPTY_U8, obs, float(slack), largest, unit, tiny, cnt, worst_b, first_b, detail))
         counts += cnt.sum(axis=0)
         if nblocks and cnt[:, :2].sum():
             worst = max(worst, float(worst_b.max()))

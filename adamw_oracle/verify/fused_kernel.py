@@ -23,7 +23,8 @@ docs/error-model.md, section 9.
 :func:`~adamw_oracle.verify.vectorized.judge_vectorized`, and keeps per block the counts (within,
 outside, flagged non-finite / ill-conditioned / overflow, and unflagged bounds ``slack * e`` that are
 inf, NaN or above ``limit``, the parameter format's largest finite value, and observations within a bound
-above ``max(|p before| + |p after|, floor)``, the format's smallest normal), the largest fraction of the bound over
+whose ``unit * slack * e`` is above ``max(|p before| + |p after|, floor)``: the format's unit roundoff and smallest
+normal), the largest fraction of the bound over
 judged elements (NaN fractions ignored) and the first failure (lowest step, then element).
 
 This file is never compiled where it is installed: :mod:`adamw_oracle.verify.fused` copies it into the
@@ -234,7 +235,7 @@ def _run_op(R: np.ndarray, F: np.ndarray, nodes: int, op: np.ndarray, par: np.nd
 def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes: int, dd: bool, exact_g: bool,
            S: np.ndarray, ST: np.ndarray, G: np.ndarray, GL: np.ndarray, GR: np.ndarray, SC: np.ndarray,
            SF: np.ndarray, mode: int, OUT: np.ndarray, OF: np.ndarray, SO: np.ndarray, STO: np.ndarray,
-           OBS: np.ndarray, slack: float, limit: float, floor: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
+           OBS: np.ndarray, slack: float, limit: float, unit: float, floor: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
            FDET: np.ndarray) -> None:
     n = G.shape[1]
     start = b * BLOCK
@@ -304,9 +305,9 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
                 finite = math.isfinite(ob)
                 d = distance(ob, h, lo_p) if dd else abs(ob - h)
                 inside = finite and d * UP2 + r <= allowed
-                # within a bound wider than the step's own values (node 0 still holds p before the
-                # step): set aside (tracked.bound_vacuous)
-                if inside and allowed > max(abs(R[j]) + abs(h), floor):
+                # within a bound wider than the step's own values by over 1/u (node 0 still holds p
+                # before the step): set aside (tracked.bound_vacuous)
+                if inside and allowed * unit > max(abs(R[j]) + abs(h), floor):
                     c_vac += 1
                     continue
                 if inside:
@@ -359,21 +360,21 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
 def run_serial(prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes: int, dd: bool, exact_g: bool,
                S: np.ndarray, ST: np.ndarray, G: np.ndarray, GL: np.ndarray, GR: np.ndarray, SC: np.ndarray,
                SF: np.ndarray, mode: int, OUT: np.ndarray, OF: np.ndarray, SO: np.ndarray, STO: np.ndarray,
-               OBS: np.ndarray, slack: float, limit: float, floor: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
+               OBS: np.ndarray, slack: float, limit: float, unit: float, floor: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
                FDET: np.ndarray) -> None:
     """Every block in this thread."""
     for b in range((G.shape[1] + BLOCK - 1) // BLOCK):
         _block(b, prog, params, outs, nodes, dd, exact_g, S, ST, G, GL, GR, SC, SF, mode, OUT, OF, SO, STO, OBS,
-               slack, limit, floor, CNT, WORST, FIRST, FDET)
+               slack, limit, unit, floor, CNT, WORST, FIRST, FDET)
 
 
 @njit(cache=_CACHE, error_model="numpy", nogil=True, parallel=True)
 def run_parallel(prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes: int, dd: bool, exact_g: bool,
                  S: np.ndarray, ST: np.ndarray, G: np.ndarray, GL: np.ndarray, GR: np.ndarray, SC: np.ndarray,
                  SF: np.ndarray, mode: int, OUT: np.ndarray, OF: np.ndarray, SO: np.ndarray, STO: np.ndarray,
-                 OBS: np.ndarray, slack: float, limit: float, floor: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
+                 OBS: np.ndarray, slack: float, limit: float, unit: float, floor: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
                  FDET: np.ndarray) -> None:
     """The blocks spread over numba's threads (``prange``): blocks share nothing but read-only inputs."""
     for b in prange((G.shape[1] + BLOCK - 1) // BLOCK):
         _block(b, prog, params, outs, nodes, dd, exact_g, S, ST, G, GL, GR, SC, SF, mode, OUT, OF, SO, STO, OBS,
-               slack, limit, floor, CNT, WORST, FIRST, FDET)
+               slack, limit, unit, floor, CNT, WORST, FIRST, FDET)

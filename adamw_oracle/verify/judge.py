@@ -9,8 +9,8 @@ For element i after step k the verdict is:
   overflowed float64 on a long run, or is NaN, without a flag): such a bound admits every finite value,
   so it proves nothing (:func:`bound_proves`);
 * **set aside** (reason :data:`BOUND_VACUOUS`) when the observation is within a finite bound that is wider
-  than the step's own values (``SLACK * bound > max(|p before| + |p after|, smallest normal)``, exact
-  values): it cannot tell the step from no step (:func:`bound_vacuous`). Outside such a bound is outside;
+  than the step's own values by more than the format's precision (``u * SLACK * bound > max(|p before| +
+  |p after|, smallest normal)``, exact values; :func:`bound_vacuous`). Outside such a bound is outside;
 * **within** when ``|observed - exact| <= SLACK * bound``;
 * **outside** otherwise, including a NaN/inf observed where the case is well-conditioned.
 
@@ -41,6 +41,7 @@ from adamw_oracle.verify.tracked import (
     OVERFLOW,
     bound_proves,
     bound_vacuous,
+    vacuity_constants,
 )
 
 SLACK = 2.0
@@ -159,7 +160,7 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
     observed = np.asarray(observation.params, dtype=np.float64)
     fmt = precision.param.format
     largest = float(fmt.largest)
-    tiny = float(fmt.smallest_normal)
+    tiny = vacuity_constants(fmt)
     before = [_as_float(x) for x in case.run.initial_params]
     first: Failure | None = None
     worst = 0.0

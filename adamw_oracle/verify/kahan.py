@@ -60,6 +60,7 @@ from adamw_oracle.verify.tracked import (
     abs_float,
     bound_proves,
     bound_vacuous,
+    vacuity_constants,
 )
 from adamw_oracle.verify.tracked_steps import step_elements
 
@@ -144,7 +145,7 @@ def judge_kahan_elements(case: Case, observation: Observation, precision: Precis
         return KahanOutcome({"within": 0, "outside": steps * n, "ill_conditioned": 0}, {}, math.inf, None, detail)
     assert comp is not None
     fmt = precision.param.format
-    largest, tiny = float(fmt.largest), float(fmt.smallest_normal)
+    largest, tiny = float(fmt.largest), vacuity_constants(fmt)
     counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
     reasons: dict[str, int] = {}
     first = None

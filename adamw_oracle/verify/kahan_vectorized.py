@@ -37,7 +37,15 @@ from adamw_oracle.verify.array_backend import DOWN2, UP, UP2, ArrayBackend, Arra
 from adamw_oracle.verify.error_model import loaded
 from adamw_oracle.verify.judge import Failure, Judgement, judge_compensated, ulps_between
 from adamw_oracle.verify.kahan import judge_kahan_elements
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, ILL, NONFINITE, OVERFLOW, bound_vacuous
+from adamw_oracle.verify.tracked import (
+    BOUND_OVERFLOW,
+    BOUND_VACUOUS,
+    ILL,
+    NONFINITE,
+    OVERFLOW,
+    bound_vacuous,
+    vacuity_constants,
+)
 
 
 def judge_kahan_vectorized(case: Case, observation: Observation, precision: PrecisionModel, slack: float,
@@ -122,7 +130,7 @@ def judge_kahan_vectorized(case: Case, observation: Observation, precision: Prec
             within = ~flagged & finite & (high * UP2 + s.r <= allowed_high) & (low * UP2 + s.r <= allowed_low)
             outside = ~flagged & ~within
             # within a bound wider than the step's own values: set aside (tracked.bound_vacuous)
-            vacuous = within & bound_vacuous(allowed_high, before, s.hi, float(param.fmt.smallest_normal))
+            vacuous = within & bound_vacuous(allowed_high, before, s.hi, vacuity_constants(param.fmt))
             within = within & ~vacuous
             proven = ~finite | (high * DOWN2 - s.r * UP2 > allowed_high) | (low * DOWN2 - s.r * UP2 > allowed_low)
             if bool(xp.any(outside & ~proven)):

@@ -66,7 +66,7 @@ from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, ILL, NONFINITE, bound_vacuous
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, ILL, NONFINITE, bound_vacuous, vacuity_constants
 from adamw_oracle.verify.vectorized import CHUNK, judge_kahan_arrays, reference_backend, step_constants
 
 STATE_ORDER = ("m", "v", "vmax")
@@ -505,7 +505,7 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
     outside = judged & ~within
     vacuous = xp.zeros((size,), dtype=bool)
     if before is not None:  # within a bound wider than the step's own values: set aside
-        vacuous = within & bound_vacuous(allowed, xp.asarray(before), hi, float(fmt.fmt.smallest_normal))
+        vacuous = within & bound_vacuous(allowed, xp.asarray(before), hi, vacuity_constants(fmt.fmt))
         within = within & ~vacuous
     positive = allowed > 0
     fraction = xp.where(positive, distance / xp.where(positive, allowed, 1.0), xp.where(distance == 0, 0.0, xp.inf))

@@ -44,7 +44,7 @@ from adamw_oracle.contract.precision import FormatCost, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.verify.error_model import loaded, tracked_constants
-from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked, bound_proves, bound_vacuous
+from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked, bound_proves, bound_vacuous, vacuity_constants
 from adamw_oracle.verify.tracked_steps import step_elements
 
 ALPHA = 1e-6
@@ -149,7 +149,7 @@ def judge_stochastic_rounding(case: Case, observation: Observation, precision: P
         return RoundingVerdict(False, steps * n, steps * n, None, tuple(groups), 0, precision, alpha, detail)
     arith, state_fmt = FormatCost.of(precision.arithmetic), FormatCost.of(precision.state)
     fmt = precision.param.format
-    largest, tiny = float(fmt.largest), float(fmt.smallest_normal)
+    largest, tiny = float(fmt.largest), vacuity_constants(fmt)
     backend = RunningErrorBackend(arith, prec)
     assert precision.scalars is not None
     scalar_backend = backend.sibling(FormatCost.of(precision.scalars))

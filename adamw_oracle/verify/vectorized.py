@@ -59,6 +59,7 @@ from adamw_oracle.verify.tracked import (
     NONFINITE,
     RunningErrorBackend,
     bound_vacuous,
+    vacuity_constants,
 )
 
 SCALAR_PREC = 200
@@ -322,7 +323,7 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
     observed_all = np.asarray(observation.params, dtype=np.float64)
     fmt = precision.param.format
     largest = float(fmt.largest)
-    tiny = float(fmt.smallest_normal)
+    tiny = vacuity_constants(fmt)
     initial = _exact(case.run.initial_params, False).hi
     before: Any = None
     first: Failure | None = None
