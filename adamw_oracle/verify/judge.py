@@ -96,9 +96,28 @@ class Judgement:
     #: 0/0 the declared precision forces, a NaN parameter carried on), per reason (resync.DEGENERATE_*)
     degenerate: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def judged(self) -> int:
+        """Parameter element-steps found within or outside a bound (the stored state's verdicts of the
+        per-step mode are not counted: they say nothing of the update without a parameter judged)."""
+        return self.counts["within"] + self.counts["outside"]
+
+    @property
+    def inconclusive(self) -> bool:
+        """Nothing was judged (no element, or every element-step set aside) and nothing failed:
+        ``passed`` is True (no failure was found) but the judgement is no PASS; ``check`` reports such a
+        run ``INCONCLUSIVE`` by the same rule (``CheckReport.inconclusive``)."""
+        return self.passed and self.judged == 0
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``FAIL`` or ``INCONCLUSIVE`` (:attr:`inconclusive`: nothing judged)."""
+        return "FAIL" if not self.passed else "INCONCLUSIVE" if self.inconclusive else "PASS"
+
     def describe(self) -> str:
         c = self.counts
-        head = (f"{'PASS' if self.passed else 'FAIL'}: {c['within']} within bound, {c['outside']} outside, "
+        verdict = "INCONCLUSIVE (nothing judged)" if self.inconclusive else self.verdict
+        head = (f"{verdict}: {c['within']} within bound, {c['outside']} outside, "
                 f"{c['ill_conditioned']} ill-conditioned (set aside) under {self.precision.describe()}, "
                 f"slack {self.slack:g}; max error {self.max_fraction_of_bound:.3g} of the bound")
         if self.mode != "trajectory":

@@ -102,8 +102,20 @@ class RoundingVerdict:
     def counted(self) -> int:
         return sum(g.count for g in self.groups)
 
+    @property
+    def inconclusive(self) -> bool:
+        """Nothing was checked (no element, no step, or every element-step set aside) and nothing failed:
+        no PASS (as :attr:`adamw_oracle.verify.judge.Judgement.inconclusive`)."""
+        return self.passed and self.checked == 0
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``FAIL`` or ``INCONCLUSIVE`` (nothing checked)."""
+        return "FAIL" if not self.passed else "INCONCLUSIVE" if self.inconclusive else "PASS"
+
     def describe(self) -> str:
-        head = (f"{'PASS' if self.passed else 'FAIL'}: stochastic rounding under {self.precision.describe()}: "
+        verdict = "INCONCLUSIVE (nothing judged)" if self.inconclusive else self.verdict
+        head = (f"{verdict}: stochastic rounding under {self.precision.describe()}: "
                 f"{self.checked - self.hard_failures} of {self.checked} element-steps are neighbours of the "
                 f"step's result, {self.set_aside} set aside; frequency test (false alarm <= {self.alpha:g}) "
                 f"on {self.counted}:")
