@@ -117,7 +117,7 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
         xp: the array namespace (default numpy; ``cupy`` on a CUDA device).
         judge_state: also judge the stored state after each step (default True).
         chunk: element-steps judged together on the array path (default
-            :data:`~adamw_oracle.verify.vectorized.CHUNK`; the fused path runs one step of all elements at a time).
+            :data:`~adamw_oracle.verify.vectorized.CHUNK`; the fused path runs one step of this many elements at a time).
         fused: run each step on the fused kernel (:mod:`adamw_oracle.verify.fused`, the same numbers bit for
             bit); default: as :func:`~adamw_oracle.verify.vectorized.use_fused` (numpy, unless
             ``ADAMW_ORACLE_FUSED=0``). Reads rounded on load and stochastic rounding take the array path.
@@ -168,7 +168,7 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
     chunk = chunk or (CHUNK if xp is np else max(steps * n, 1))
     zero_step_nan = conv.family is Family.ADAM and eps_rounds_to_zero(case, precision)
     fused_ran = _judge_fused(case, precision, backend, fused, starts, grads, observed_p, states, tallies, reasons,
-                             slack, state_fmt, param_fmt, zero_step_nan)
+                             slack, state_fmt, param_fmt, zero_step_nan, chunk)
     per_step = {} if fused_ran else _stacked_constants(consts, xp)
     for first_step, stop_step in ([] if fused_ran else groups):
         if first_step >= stop_step or n == 0:
@@ -227,11 +227,11 @@ _STATE_VAR = {"m": 1, "v": 2, "vmax": 3}
 def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, fused: bool | None,
                  starts: dict[str, _Start], grads: _Flat, observed_p: np.ndarray, states: Mapping[str, np.ndarray],
                  tallies: dict[str, _Tally], reasons: dict[str, int], slack: float, state_fmt: FormatCost,
-                 param_fmt: FormatCost, zero_step_nan: bool) -> bool:
+                 param_fmt: FormatCost, zero_step_nan: bool, chunk: int = CHUNK) -> bool:
     """The per-step verdicts with each step run by the fused kernel (one launch of the traced step per
-    step, from the implementation's state before it); False, having tallied nothing, where the array
-    path must run instead (not numpy, fused off, reads rounded on load, stochastic rounding, a step the
-    tracer cannot record)."""
+    step and chunk of ``chunk`` elements, from the implementation's state before it: a 1e6-element step
+    is never held whole); False, having tallied nothing, where the array path must run instead (not
+    numpy, fused off, reads rounded on load, stochastic rounding, a step the tracer cannot record)."""
     from adamw_oracle.verify.vectorized import _Exact, _setup, use_fused  # vectorized imports nothing of ours
 
     if backend.xp is not np or not use_fused(backend, fused):
@@ -245,12 +245,12 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
     steps, n = run.steps, run.size
     dd_mode = backend.double_double
 
-    def preparation(k: int, size: int) -> Any:
-        a, b = k * n, k * n + size
+    def preparation(k: int, lo: int, hi: int) -> Any:
+        a, b = k * n + lo, k * n + hi
         def start(s: _Start) -> _Exact:
             if k == 0:  # the case's initial values (maybe inexact), else the implementation's own (exact)
-                return _Exact(s.hi0[:size], None if s.lo0 is None or not dd_mode else s.lo0[:size],
-                              None if s.r0 is None else s.r0[:size])
+                return _Exact(s.hi0[lo:hi], None if s.lo0 is None or not dd_mode else s.lo0[lo:hi],
+                              None if s.r0 is None else s.r0[lo:hi])
             return _Exact(s.hi(a, b))
 
         inputs = (start(starts["p"]), start(starts["m"]), start(starts["v"]), start(starts["vmax"]))
@@ -260,12 +260,15 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
 
     try:  # every step traced (and cached) before any is judged: a step that cannot be traced changes nothing
         for k in range(steps):
-            preparation(k, 0)
+            preparation(k, 0, 0)
     except (fusion.Unfusable, AttributeError):
         return False
-    for k in range(steps if n else 0):
-        a, b = k * n, (k + 1) * n
-        p, new_state, sticky, trace = fusion.fused_one_step(preparation(k, n))
+    flat_observed = {key: (observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)).reshape(-1)
+                     for key in tallies}  # converted once, not once per chunk
+    for k, lo in ((k, lo) for k in range(steps if n else 0) for lo in range(0, n, max(chunk, 1))):
+        hi = min(lo + max(chunk, 1), n)
+        a, b = k * n + lo, k * n + hi
+        p, new_state, sticky, trace = fusion.fused_one_step(preparation(k, lo, hi))
         inherited = ~np.all([np.isfinite(starts[key].hi(a, b)) for key in starts], axis=0)
         flat = np.arange(a, b)
         degenerate = _degenerate(case, starts, grads, a, b, zero_step_nan)
@@ -275,9 +278,8 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
             fmt = param_fmt if key == "param" else state_fmt
             bounded = ArrayNumber(comps[0], comps[1] if dd_mode else None, comps[2], comps[3], scalar_flags, fmt,
                                   backend)
-            observed = observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)
             with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
-                _compare(np, tally, key, bounded, sticky | scalar_flags, observed.reshape(-1)[a:b], flat, n, slack,
+                _compare(np, tally, key, bounded, sticky | scalar_flags, flat_observed[key][a:b], flat, n, slack,
                          fmt, reasons if key == "param" else None, inherited,
                          degenerate if key == "param" else None, starts["p"].hi(a, b) if key == "param" else None)
     return True
