@@ -38,7 +38,7 @@ from adamw_oracle.verify.mutations import MUTATIONS, BiasCorrectionDropped
 from adamw_oracle.verify.numpy_impl import NumpyImplementation, NumpyVariant
 from adamw_oracle.verify.resync import _compare, _Tally
 from adamw_oracle.verify.strategies import cases
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, bound_proves, bound_vacuous
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, bound_proves
 from adamw_oracle.verify.vectorized import judge_vectorized
 
 

@@ -390,6 +390,7 @@ def step_identity(step: Any) -> Any:
     ``functools.partial`` by its function and bound arguments (vectorized.py makes a new one per case
     with equal arguments), any other callable by itself (identity). Two different step functions never
     share a key, so never a trace."""
+    out: tuple[Any, ...]
     if isinstance(step, functools.partial):
         inner = step_identity(step.func)
         if inner is None:
