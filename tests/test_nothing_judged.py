@@ -85,3 +85,20 @@ def test_check_keeps_judging_an_empty_tensor_case_as_no_finding() -> None:
     mixed = check_target(NumpyImplementation(), expect="torch.Adam", dtype="float32",
                          cases=[empty_case(), one_element_case()])
     assert mixed.verdict == "PASS" and mixed.cases_run == 2, mixed.describe()
+
+
+def test_a_loop_of_empty_tensors_is_inconclusive() -> None:
+    from adamw_oracle.contract.dtypes import Dtype
+    from adamw_oracle.contract.loop import Loop, LoopCase, LoopTensor, ParamGroup
+    from adamw_oracle.verify.loop_impl import NumpyLoopImplementation
+    from adamw_oracle.verify.loop_judge import judge_loop
+
+    def verdict(tensor: LoopTensor) -> Any:
+        loop = Loop([tensor], [ParamGroup(preset("torch.AdamW", lr="0.01"), (0,))])
+        case = LoopCase(loop, Dtype.FLOAT32)
+        return judge_loop(case, NumpyLoopImplementation().run_loop(case))
+
+    empty = verdict(LoopTensor((), [(), ()]))
+    assert empty.passed and empty.inconclusive and empty.verdict == "INCONCLUSIVE"
+    judged = verdict(LoopTensor(("0.5",), [("0.25",), ("-1",)]))
+    assert judged.verdict == "PASS" and not judged.inconclusive
