@@ -37,7 +37,7 @@ def one_element_case(dtype: str = "float32") -> Case:
 
 def exposing() -> NumpyImplementation:
     impl = NumpyImplementation()
-    impl.exposes_state = True  # type: ignore[misc]  # its state after every step, for the per-step judge
+    impl.exposes_state = True  # its state after every step, for the per-step judge
     return impl
 
 

@@ -136,7 +136,7 @@ def test_the_rule_only_moves_within_to_set_aside(case: Case, data: st.DataObject
     # reason are unchanged; within = within without the rule - the vacuous ones (false alarms unchanged)
     impl = data.draw(st.sampled_from([NumpyImplementation(), *[m for m in MUTATIONS if m.applies(case.run.config.conventions)][:4]]))
     impl = copy.copy(impl)
-    impl.exposes_state = True  # type: ignore[attr-defined]  # its state after every step, for the per-step judge
+    impl.exposes_state = True  # its state after every step, for the per-step judge
     observation = impl.run(case)
     precision = natural_precision(impl, case)
 
@@ -162,3 +162,26 @@ def test_check_reports_the_vacuous_bounds_among_the_set_aside_reasons() -> None:
     case = growing_case("float64", 200)
     report = check_target(NumpyImplementation(), expect="torch.SGD", dtype="float64", cases=[case])
     assert "bound vacuous" in report.describe(), report.describe()
+
+
+def test_the_stochastic_judge_sets_aside_a_neighbour_of_a_vacuous_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    # its one-step bounds are never 1/u times the step's values in a drawn case, so the rule is forced here:
+    # every element-step within its (vacuous) neighbour set is set aside, one outside it still fails
+    from adamw_oracle.contract.presets import preset
+    from adamw_oracle.contract.run import Run
+    from adamw_oracle.verify.stochastic import judge_stochastic_rounding
+
+    case = Case(Run(preset("torch.Adam", lr="0.001"), ("0.5", "-1"), [("0.25", "0.5")] * 3), "bfloat16")
+    impl = NumpyImplementation(NumpyVariant(param_rounding="stochastic"))
+    observation = impl.run(case)
+    precision = PrecisionModel.stochastic("bfloat16")
+    judged = judge_stochastic_rounding(case, observation, precision)
+    assert judged.checked == 6 and judged.set_aside == 0
+    monkeypatch.setattr(importlib.import_module("adamw_oracle.verify.stochastic"), "bound_vacuous", lambda *args: True)
+    aside = judge_stochastic_rounding(case, observation, precision)
+    assert (aside.checked, aside.set_aside, aside.verdict) == (0, 6, "INCONCLUSIVE")
+    params = np.array(observation.params)
+    params[1, 0] = 7.0
+    broken = judge_stochastic_rounding(case, Observation(params), precision)
+    assert not broken.passed and broken.first_hard_failure is not None  # (step 3 resyncs from 7.0: fails too)
+    assert broken.first_hard_failure.startswith("out[step=2, element=0]=7.0")
