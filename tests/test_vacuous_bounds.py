@@ -129,12 +129,10 @@ def _never_vacuous(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(importlib.import_module(f"adamw_oracle.verify.{name}"), "bound_vacuous", lambda *args: False)
 
 
-@settings(max_examples=20, deadline=None)
-@given(cases(max_size=5, max_steps=6), st.data())
-def test_the_rule_only_moves_within_to_set_aside(case: Case, data: st.DataObject) -> None:
-    # the same judges with the rule switched off: outside counts, first failures and every other set-aside
-    # reason are unchanged; within = within without the rule - the vacuous ones (false alarms unchanged)
-    impl = data.draw(st.sampled_from([NumpyImplementation(), *[m for m in MUTATIONS if m.applies(case.run.config.conventions)][:4]]))
+def _compare_with_the_rule_off(case: Case, impl: NumpyImplementation) -> int:
+    """Judge ``impl``'s run of ``case`` with and without the rule (mpmath, array, per-step judges):
+    outside counts, first failures, verdicts and every other set-aside reason are unchanged, and within
+    = within without the rule - the vacuous ones. Returns the vacuous count of the mpmath judge."""
     impl = copy.copy(impl)
     impl.exposes_state = True  # its state after every step, for the per-step judge
     observation = impl.run(case)
@@ -152,10 +150,27 @@ def test_the_rule_only_moves_within_to_set_aside(case: Case, data: st.DataObject
         without = verdicts()
     for new, old in zip(with_rule, without):
         vacuous = new.ill_reasons.get(BOUND_VACUOUS, 0)
-        assert new.counts["outside"] == old.counts["outside"] and new.first_failure == old.first_failure
+        assert new.counts["outside"] == old.counts["outside"]
+        assert repr(new.first_failure) == repr(old.first_failure)  # (repr: an observed NaN is not equal to itself)
         assert new.counts["within"] == old.counts["within"] - vacuous
         assert {k: v for k, v in new.ill_reasons.items() if k != BOUND_VACUOUS} == old.ill_reasons
         assert new.passed == old.passed
+    return with_rule[0].ill_reasons.get(BOUND_VACUOUS, 0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(cases(max_size=5, max_steps=6), st.data())
+def test_the_rule_only_moves_within_to_set_aside(case: Case, data: st.DataObject) -> None:
+    impl = data.draw(st.sampled_from([NumpyImplementation(), *[m for m in MUTATIONS if m.applies(case.run.config.conventions)][:4]]))
+    _compare_with_the_rule_off(case, impl)
+
+
+@pytest.mark.parametrize("impl", [NumpyImplementation(), WritesAt(1e280), WritesAt(math.inf), WritesAt(0.3)],
+                         ids=["correct", "1e280", "inf", "0.3"])
+@pytest.mark.parametrize(("dtype", "steps"), [("float16", 30), ("float64", 200)])
+def test_the_rule_only_moves_within_to_set_aside_on_a_compounding_bound(impl: NumpyImplementation, dtype: str,
+                                                                        steps: int) -> None:
+    assert _compare_with_the_rule_off(growing_case(dtype, steps), impl) > 0
 
 
 def test_check_reports_the_vacuous_bounds_among_the_set_aside_reasons() -> None:
