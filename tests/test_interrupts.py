@@ -21,7 +21,10 @@ from adamw_oracle.verify.numpy_impl import NumpyImplementation
 
 
 class Collecting(NumpyImplementation):
-    """A correct implementation that collects garbage in every run (in the calling thread)."""
+    """A correct implementation that collects garbage in every run (in the calling thread); the
+    collection of its first run is the one the interrupt lands in (``armed``)."""
+
+    armed: list[int] = []
 
     def __init__(self) -> None:
         super().__init__(name="collecting")
@@ -29,7 +32,11 @@ class Collecting(NumpyImplementation):
 
     def run(self, case: Case) -> Observation:
         self.runs += 1
-        gc.collect()
+        Collecting.armed.append(self.runs)
+        try:
+            gc.collect()
+        finally:
+            Collecting.armed.clear()
         return super().run(case)
 
 
@@ -38,7 +45,9 @@ def interrupt_in_a_gc_callback() -> Iterator[list[int]]:
     fired: list[int] = []
 
     def callback(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start" and not fired:
+        # only in the run's own collection: an automatic one before the search (more garbage in a long
+        # session) would drop the signal before any latch is installed
+        if phase == "start" and not fired and Collecting.armed:
             fired.append(1)
             signal.raise_signal(signal.SIGINT)  # the handler runs here, inside the callback
 
