@@ -17,6 +17,7 @@ from adamw_oracle.cli import main
 from adamw_oracle.contract.capabilities import ALL_CAPABILITIES, Capability
 from adamw_oracle.contract.conventions import AmsGrad
 from adamw_oracle.errors import InvalidArgumentError
+from adamw_oracle.verify.distributed import draws_independent_of_imports
 from adamw_oracle.verify.reachable import reachable_state
 from adamw_oracle.verify.strategies import SIZES, array_case, sizes
 
@@ -26,7 +27,11 @@ SEARCH = settings(max_examples=400, database=None, deadline=None, phases=[Phase.
 
 
 def _find(strategy, condition):
-    return find(strategy, condition, settings=SEARCH, random=random.Random(0))
+    # Hypothesis mixes constants collected from the imported local modules into its draws, so the same
+    # Random(0) found other cases depending on what the session had imported (the chunk test failed run
+    # alone): without them a search draws the same cases in every session
+    with draws_independent_of_imports():
+        return find(strategy, condition, settings=SEARCH, random=random.Random(0))
 
 
 # -- reachable seeded states --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 
 from adamw_oracle.check import check_target
 from adamw_oracle.cli import main
+from adamw_oracle.contract.case import MAX_SECONDS
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.distributed import (
     MIN_SHARD_SIZE,
@@ -120,9 +121,13 @@ def test_check_on_two_workers_equals_the_serial_run(cluster: Engine) -> None:
 
 def test_failing_target_is_shrunk_in_a_worker_and_reported_like_a_serial_one(cluster: Engine) -> None:
     # at most 8 elements: the shrinker reaches one element within its budget (a 128-element case can be a
-    # local minimum), so both runs end on the same small counterexample well inside shrink_seconds
-    distributed = check_target(FAILING_TARGET, expect="torch.AdamW", examples=40, seed=1, engine=cluster, max_size=8)
-    serial = check_target(FAILING_TARGET, expect="torch.AdamW", examples=40, seed=1, max_size=8)
+    # local minimum), so both runs end on the same small counterexample. The budget is counted in runs
+    # (shrink_runs), not seconds: on a loaded machine (load 8+) the 60 s default ended the shrink early, on
+    # a larger case in one run than in the other
+    distributed = check_target(FAILING_TARGET, expect="torch.AdamW", examples=40, seed=1, engine=cluster, max_size=8,
+                               shrink_runs=150, shrink_seconds=MAX_SECONDS)
+    serial = check_target(FAILING_TARGET, expect="torch.AdamW", examples=40, seed=1, max_size=8, shrink_runs=150,
+                          shrink_seconds=MAX_SECONDS)
     assert _report(distributed) == _report(serial)
     assert not distributed.passed and distributed.findings and distributed.shrink_runs > 0
     example = distributed.counterexample

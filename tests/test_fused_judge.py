@@ -6,6 +6,7 @@ path in tests/test_vectorized_judge.py; this file covers the machinery around th
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,26 @@ def test_a_cache_directory_others_can_write_is_not_used(tmp_path: Path, monkeypa
     assert fused._directory() == shared
 
 
+def test_the_untrusted_cache_falls_back_to_one_private_directory_per_user(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # it used to be a fresh mkdtemp directory per process, never removed (43 in /tmp after a day of tests,
+    # each a 10 s recompile): now every process reuses one, owned by the user and closed to others
+    monkeypatch.setenv("ADAMW_ORACLE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    shared = tmp_path / "cache" / "fused"
+    shared.mkdir(parents=True)
+    os.chmod(shared, 0o777)
+    first, second = fused._directory(), fused._directory()
+    assert first == second == tmp_path / "tmp" / f"adamw-oracle-fused-{os.getuid()}"
+    assert first.stat().st_uid == os.getuid() and first.stat().st_mode & 0o777 == 0o700
+    assert [p.name for p in (tmp_path / "tmp").iterdir()] == [first.name]
+    # someone else's (here: writable by others) directory of that name is never used: a fresh one instead
+    os.chmod(first, 0o777)
+    fresh = fused._directory()
+    assert fresh != first and fresh.parent == tmp_path / "tmp" and fresh.stat().st_mode & 0o777 == 0o700
+
+
 def test_fused_and_array_paths_give_the_same_first_failure_on_a_big_case() -> None:
     case = tensor_case(preset("torch.AdamW", lr="0.001"), "float64", 5000, 3, seed=2)
     params = CORRECT.run(case).params.copy()
@@ -92,3 +113,26 @@ def test_fused_and_array_paths_give_the_same_first_failure_on_a_big_case() -> No
     fast = judge_vectorized(case, Observation(params), fused=True)
     assert fast == array and not fast.passed and fast.counts["outside"] == 2
     assert fast.first_failure is not None and (fast.first_failure.step, fast.first_failure.element) == (2, 4500)
+
+
+def test_two_step_functions_with_the_same_config_never_share_a_trace() -> None:
+    # the trace cache was keyed by (config, precision, step number, flags, mode) only: a second step
+    # function for the same config got the first one's program
+    precision = PrecisionModel.conservative("float64")
+    backend = reference_backend(precision)
+    setup = _setup(tensor_case(preset("torch.Adam", lr="0.001"), "float64", 4, 1, seed=0), precision, None)
+    plain = setup.step
+
+    def doubled(b, c, p, g, m, v, vmax):  # another step: the gradient doubled first
+        return plain(b, c, p, g * 2, m, v, vmax)
+
+    def prepared(step):
+        return fused.prepare(backend, setup.consts, step, setup.formats, setup.inputs, setup.grads, setup.key)
+
+    first, second = prepared(plain), prepared(doubled)
+    structure = fused.trace_step(backend, setup.consts[0], doubled, (0, 0, 0, 0), setup.formats).structure
+    assert second.groups[0][2].structure == structure != first.groups[0][2].structure
+    # an equal step (vectorized.py makes a new partial per case) still finds the cached trace
+    again = _setup(tensor_case(preset("torch.Adam", lr="0.001"), "float64", 4, 1, seed=0), precision, None).step
+    assert again is not plain and fused.step_identity(again) == fused.step_identity(plain)
+    assert prepared(again).groups[0][2] is first.groups[0][2]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
+from typing import Any
 
 import ml_dtypes
 import numpy as np
@@ -115,6 +116,39 @@ def test_the_fused_kernel_gives_the_array_paths_per_step_verdicts() -> None:
         bad = replace(obs, step_states=wrong)
         fused, array = judge_resynced(case, bad, fused=True), judge_resynced(case, bad, fused=False)
         assert fused == array and not fused.passed, f"{impl.name} {case.dtype}:\n{array.describe()}\n{fused.describe()}"
+
+
+def test_the_fused_per_step_judge_in_element_chunks_gives_the_same_judgement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step runs on the fused kernel ``chunk`` elements at a time (a 1e6-element step used to be held
+    whole, about 300 MB): the Judgement is the same, field for field, whatever the chunk, with failures
+    in several chunks and steps (the first one in a later chunk of an earlier step), state included."""
+    case = _case("float32", 6, n=300, seed=3)
+    obs = TorchImplementation("AdamW", "foreach").run(case)
+    wrong = {k: np.array(v) for k, v in obs.step_states.items()}
+    wrong["m"][4, 10] *= 1.25
+    params = np.array(obs.params)
+    params[3, 250] *= 1 + 2.0**-8
+    params[1, 290] *= 1 + 2.0**-8
+    params[5, 3] *= 1 + 2.0**-8
+    from adamw_oracle.verify import fused as fusion
+
+    launched: list[int] = []
+    one_step = fusion.fused_one_step
+
+    def recorded(prep: Any) -> Any:
+        launched.append(int(prep.state.shape[2]))
+        return one_step(prep)
+
+    monkeypatch.setattr(fusion, "fused_one_step", recorded)
+    for observation in (obs, replace(obs, params=params, step_states=wrong)):
+        whole = judge_resynced(case, observation, fused=True, chunk=10_000)
+        for chunk in (1, 7, 64, 299):
+            launched.clear()
+            assert judge_resynced(case, observation, fused=True, chunk=chunk) == whole, chunk
+            assert max(launched) == chunk and sum(launched) == 6 * 300  # never a whole step at once
+    assert not whole.passed and whole.first_failure is not None
+    assert (whole.first_failure.step, whole.first_failure.element) == (2, 290)
+    assert whole.counts["outside"] >= 3 and whole.state_counts["outside"] >= 1
 
 
 # -- wrong optimizers are named at their step --------------------------------------------------------

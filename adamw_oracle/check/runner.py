@@ -52,6 +52,7 @@ from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.distributed import Engine, Shard, draws_independent_of_imports, plan_shards
+from adamw_oracle.verify.interrupts import latched_interrupts
 
 Progress = Callable[[str], None]
 CaseProgress = Callable[[str, int, int, CaseResult], None]
@@ -485,6 +486,7 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
         @hypothesis_seed(seed + salt)
         @given(strategy)
         def prop(case: Case) -> None:
+            latch.check()  # a Ctrl-C swallowed during the last example (verify/interrupts.py)
             if not shrink:
                 key = (case.run.name, repr(case.run.config), case.dtype, case.run.size, case.run.steps)
                 fresh = bool(drawn) and key not in drawn
@@ -522,10 +524,13 @@ def check_shard(spec: ShardSpec, shard: Shard, *, progress: Progress | None = No
             if not failures:
                 report.findings.append(Finding("exception", f"the search stopped: {type(exc).__name__}: {exc}"))
 
-    search(exact, examples - tensors, True, 0)
-    if tensors and not failures and not report.findings and not report.stopped_by_budget:
-        search(tensor_sized_cases(expected, dt, caps, space=spec.space, large_sizes=spec.large_sizes), tensors,
-               False, 1)
+    with latched_interrupts() as latch:
+        search(exact, examples - tensors, True, 0)
+        latch.check()
+        if tensors and not failures and not report.findings and not report.stopped_by_budget:
+            search(tensor_sized_cases(expected, dt, caps, space=spec.space, large_sizes=spec.large_sizes), tensors,
+                   False, 1)
+            latch.check()
     report.seconds = time.perf_counter() - start
     if failures:
         minimal = failures[-1]

@@ -19,16 +19,20 @@ operation is one loop over a cached block calling the element function of
 compares with the observation in the same pass. The kernel is one compiled function for every
 convention: it is copied into a per-user cache directory (``$ADAMW_ORACLE_CACHE_DIR/fused``, else
 ``$XDG_CACHE_HOME/adamw-oracle/fused`` or ``~/.cache/adamw-oracle/fused``; mode 700, used only when
-owned by the user and not writable by others, else a private temporary directory) and imported from
+owned by the user and not writable by others, else one private per-user directory in the temporary
+directory, ``adamw-oracle-fused-<uid>``, reused by every process) and imported from
 there with ``cache=True``, so it compiles once per machine, and nothing is written into
 site-packages. No ``fastmath``: the error-free transformations of double-double need IEEE semantics.
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import importlib.util
 import math
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -48,7 +52,7 @@ from adamw_oracle.reference.constants import StepConstants
 from adamw_oracle.verify.array_backend import UP, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.fused_kernel import BLOCK
 from adamw_oracle.verify.judge import Failure, Judgement, ulps_between
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, NONFINITE
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, NONFINITE, vacuity_constants
 
 
 class Unfusable(Exception):
@@ -304,7 +308,24 @@ def _directory() -> Path:
     except OSError:
         pass
     # someone else could place code here, or it cannot be created: a private directory instead
-    return Path(tempfile.mkdtemp(prefix="adamw-oracle-fused-"))
+    return _private_directory()
+
+
+def _private_directory() -> Path:
+    """The fallback when the cache cannot be trusted: one directory per user in the temporary directory,
+    ``adamw-oracle-fused-<uid>`` (mode 700, reused by every process, so the kernel compiles once there
+    too), used only when this user owns it and no one else can write it; else (someone else created
+    that name first) a fresh ``mkdtemp`` directory, removed when the process exits."""
+    shared = Path(tempfile.gettempdir()) / f"adamw-oracle-fused-{os.getuid()}"
+    try:
+        shared.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        pass
+    if trusted_path(shared):
+        return shared
+    fresh = Path(tempfile.mkdtemp(prefix="adamw-oracle-fused-"))
+    atexit.register(shutil.rmtree, fresh, ignore_errors=True)
+    return fresh
 
 
 def kernel() -> Any:
@@ -324,8 +345,12 @@ def kernel() -> Any:
         directory = _directory()
         path = directory / f"{name}.py"
         if path.exists() and not trusted_path(path):
-            directory = Path(tempfile.mkdtemp(prefix="adamw-oracle-fused-"))
+            directory = _private_directory()
             path = directory / f"{name}.py"
+            if path.exists() and not trusted_path(path):
+                directory = Path(tempfile.mkdtemp(prefix="adamw-oracle-fused-"))
+                atexit.register(shutil.rmtree, directory, ignore_errors=True)
+                path = directory / f"{name}.py"
         if not path.exists() or path.read_text(encoding="utf-8") != source:
             write_atomically(path, source)
         spec = importlib.util.spec_from_file_location(name, path)
@@ -360,6 +385,26 @@ def _table(traces: list[StepTrace], dd: bool) -> tuple[np.ndarray, np.ndarray]:
     return table, np.array([tr.p_flags for tr in traces], dtype=np.uint8)
 
 
+def step_identity(step: Any) -> Any:
+    """What identifies a step function for the trace cache, or None (not cacheable): a
+    ``functools.partial`` by its function and bound arguments (vectorized.py makes a new one per case
+    with equal arguments), any other callable by itself (identity). Two different step functions never
+    share a key, so never a trace."""
+    out: tuple[Any, ...]
+    if isinstance(step, functools.partial):
+        inner = step_identity(step.func)
+        if inner is None:
+            return None
+        out = ("partial", inner, step.args, tuple(sorted(step.keywords.items())))
+    else:
+        out = ("callable", step)
+    try:
+        hash(out)
+    except TypeError:
+        return None
+    return out
+
+
 _TRACES: dict[tuple[Any, ...], StepTrace] = {}
 _TRACES_MAX = 50_000
 
@@ -370,8 +415,9 @@ def prepare(backend: ArrayBackend, consts: list[StepConstants], step: Any, forma
 
     ``inputs``: p, m, v, vmax as the ``_Exact`` host arrays of vectorized.py; ``grads``: a list of
     them (one per step). ``key``: per step, hashable and equal only for equal (config of the step,
-    precision model): the traces are then cached per (key, step number, incoming flags, mode), since a
-    trace depends on nothing else."""
+    precision model): the traces are then cached per (step function, key, step number, incoming flags,
+    mode), since a trace depends on nothing else (:func:`step_identity`; a step without one is traced
+    every time)."""
     dd = backend.double_double
     n = int(inputs[0].hi.shape[0])
     state = np.zeros((4, 4, n))
@@ -407,8 +453,9 @@ def prepare(backend: ArrayBackend, consts: list[StepConstants], step: Any, forma
         g_r = np.stack([np.zeros(n) if g.r is None else np.asarray(g.r) for g in grads])
     traces = []
     flags = (0, 0, 0, 0)
+    identity = None if key is None else step_identity(step)
     for index, c in enumerate(consts):
-        cache_key = None if key is None else (key[index], c.t, flags, backend.double_double)
+        cache_key = None if identity is None else (identity, key[index], c.t, flags, backend.double_double)
         tr = _TRACES.get(cache_key) if cache_key is not None else None
         if tr is None:
             tr = trace_step(backend, c, step, flags, formats)
@@ -484,7 +531,7 @@ def fused_chunks(prep: Prepared, backend: ArrayBackend, chunk: int) -> Iterator[
             out = np.empty((k1 - k0, 4, stop - start))
             out_flags = np.empty((k1 - k0, stop - start), dtype=np.uint8)
             state, sticky = _launch(prep, group, start, stop, state, sticky, 0,
-                                    (out, out_flags, _EMPTY_F, 1.0, 1.0, np.zeros((1, 6), dtype=np.int64), np.zeros(1),
+                                    (out, out_flags, _EMPTY_F, 1.0, 1.0, 0.0, 0.0, np.zeros((1, 7), dtype=np.int64), np.zeros(1),
                                      np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4))))
             for k in range(k1 - k0):
                 p = ArrayNumber(out[k, 0], out[k, 1] if prep.double_double else None, out[k, 2], out[k, 3],
@@ -503,7 +550,7 @@ def fused_one_step(prep: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     out = np.empty((1, 4, n))
     out_flags = np.empty((1, n), dtype=np.uint8)
     state, sticky = _launch(prep, (k0, k1, trace, table, np.zeros_like(step_flags)), 0, n, prep.state, prep.sticky,
-                            0, (out, out_flags, _EMPTY_F, 1.0, 1.0, np.zeros((1, 6), dtype=np.int64), np.zeros(1),
+                            0, (out, out_flags, _EMPTY_F, 1.0, 1.0, 0.0, 0.0, np.zeros((1, 7), dtype=np.int64), np.zeros(1),
                                 np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4))))
     return out[0], state, sticky, trace
 
@@ -514,21 +561,22 @@ def fused_judge(prep: Prepared, case: Case, observation: Observation, precision:
     observed_all = np.ascontiguousarray(np.asarray(observation.params, dtype=np.float64))
     n = int(prep.state.shape[2])
     state, sticky = prep.state, prep.sticky
-    counts = np.zeros(6, dtype=np.int64)
+    counts = np.zeros(7, dtype=np.int64)
     worst = 0.0
     first: Failure | None = None
     fmt = precision.param.format
     largest = float(fmt.largest)  # a slackened bound above it proves nothing (judge.bound_proves)
+    unit, tiny = vacuity_constants(fmt)  # the constants of tracked.bound_vacuous
     nblocks = (n + BLOCK - 1) // BLOCK
     for group in prep.groups:
         k0, k1 = group[0], group[1]
-        cnt = np.zeros((nblocks, 6), dtype=np.int64)
+        cnt = np.zeros((nblocks, 7), dtype=np.int64)
         worst_b = np.zeros(nblocks)
         first_b = np.full((nblocks, 2), -1, dtype=np.int64)
         detail = np.zeros((nblocks, 4))
         obs = np.ascontiguousarray(observed_all[k0:k1])
         state, sticky = _launch(prep, group, 0, n, state, sticky, 1,
-                                (_EMPTY_OUT, _EMPTY_U8, obs, float(slack), largest, cnt, worst_b, first_b, detail))
+                                (_EMPTY_OUT, _EMPTY_U8, obs, float(slack), largest, unit, tiny, cnt, worst_b, first_b, detail))
         counts += cnt.sum(axis=0)
         if nblocks and cnt[:, :2].sum():
             worst = max(worst, float(worst_b.max()))
@@ -540,7 +588,7 @@ def fused_judge(prep: Prepared, case: Case, observation: Observation, precision:
                 first = _failure(k, i, float(observed_all[k, i]), detail[b], prep.double_double, fmt)
     reasons = {}
     for name, count in (("non-finite input", counts[2]), ("ill-conditioned divisor", counts[3]),
-                        ("possible overflow", counts[4]), (BOUND_OVERFLOW, counts[5])):
+                        ("possible overflow", counts[4]), (BOUND_OVERFLOW, counts[5]), (BOUND_VACUOUS, counts[6])):
         if count:
             reasons[name] = int(count)
     result = {"within": int(counts[0]), "outside": int(counts[1]), "ill_conditioned": int(counts[2:].sum())}

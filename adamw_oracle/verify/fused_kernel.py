@@ -22,7 +22,9 @@ docs/error-model.md, section 9.
 (*judge*) compares each with the observation ``OBS`` in the same pass, exactly as
 :func:`~adamw_oracle.verify.vectorized.judge_vectorized`, and keeps per block the counts (within,
 outside, flagged non-finite / ill-conditioned / overflow, and unflagged bounds ``slack * e`` that are
-inf, NaN or above ``limit``, the parameter format's largest finite value), the largest fraction of the bound over
+inf, NaN or above ``limit``, the parameter format's largest finite value, and observations within a bound
+whose ``unit * slack * e`` is above ``max(|p before| + |p after|, floor)``: the format's unit roundoff and smallest
+normal), the largest fraction of the bound over
 judged elements (NaN fractions ignored) and the first failure (lowest step, then element).
 
 This file is never compiled where it is installed: :mod:`adamw_oracle.verify.fused` copies it into the
@@ -233,7 +235,7 @@ def _run_op(R: np.ndarray, F: np.ndarray, nodes: int, op: np.ndarray, par: np.nd
 def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes: int, dd: bool, exact_g: bool,
            S: np.ndarray, ST: np.ndarray, G: np.ndarray, GL: np.ndarray, GR: np.ndarray, SC: np.ndarray,
            SF: np.ndarray, mode: int, OUT: np.ndarray, OF: np.ndarray, SO: np.ndarray, STO: np.ndarray,
-           OBS: np.ndarray, slack: float, limit: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
+           OBS: np.ndarray, slack: float, limit: float, unit: float, floor: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
            FDET: np.ndarray) -> None:
     n = G.shape[1]
     start = b * BLOCK
@@ -255,7 +257,7 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
         for c in range(4):
             for j in range(m):
                 R[base + c * BLOCK + j] = S[var, c, start + j]
-    c_in = c_out = c_nf = c_ill = c_ov = c_ub = 0
+    c_in = c_out = c_nf = c_ill = c_ov = c_ub = c_vac = 0
     worst = 0.0
     fk = fi = -1
     fh = fl = fa = ff = 0.0
@@ -303,6 +305,11 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
                 finite = math.isfinite(ob)
                 d = distance(ob, h, lo_p) if dd else abs(ob - h)
                 inside = finite and d * UP2 + r <= allowed
+                # within a bound wider than the step's own values by over 1/u (node 0 still holds p
+                # before the step): set aside (tracked.bound_vacuous)
+                if inside and allowed * unit > max(abs(R[j]) + abs(h), floor):
+                    c_vac += 1
+                    continue
                 if inside:
                     c_in += 1
                 else:
@@ -343,7 +350,7 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
         STO[start + j] = F[j]
     if mode == 1:
         CNT[b, 0], CNT[b, 1], CNT[b, 2], CNT[b, 3], CNT[b, 4] = c_in, c_out, c_nf, c_ill, c_ov
-        CNT[b, 5] = c_ub
+        CNT[b, 5], CNT[b, 6] = c_ub, c_vac
         WORST[b] = worst
         FIRST[b, 0], FIRST[b, 1] = fk, fi
         FDET[b, 0], FDET[b, 1], FDET[b, 2], FDET[b, 3] = fh, fl, fa, ff
@@ -353,21 +360,21 @@ def _block(b: int, prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes
 def run_serial(prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes: int, dd: bool, exact_g: bool,
                S: np.ndarray, ST: np.ndarray, G: np.ndarray, GL: np.ndarray, GR: np.ndarray, SC: np.ndarray,
                SF: np.ndarray, mode: int, OUT: np.ndarray, OF: np.ndarray, SO: np.ndarray, STO: np.ndarray,
-               OBS: np.ndarray, slack: float, limit: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
+               OBS: np.ndarray, slack: float, limit: float, unit: float, floor: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
                FDET: np.ndarray) -> None:
     """Every block in this thread."""
     for b in range((G.shape[1] + BLOCK - 1) // BLOCK):
         _block(b, prog, params, outs, nodes, dd, exact_g, S, ST, G, GL, GR, SC, SF, mode, OUT, OF, SO, STO, OBS,
-               slack, limit, CNT, WORST, FIRST, FDET)
+               slack, limit, unit, floor, CNT, WORST, FIRST, FDET)
 
 
 @njit(cache=_CACHE, error_model="numpy", nogil=True, parallel=True)
 def run_parallel(prog: np.ndarray, params: np.ndarray, outs: np.ndarray, nodes: int, dd: bool, exact_g: bool,
                  S: np.ndarray, ST: np.ndarray, G: np.ndarray, GL: np.ndarray, GR: np.ndarray, SC: np.ndarray,
                  SF: np.ndarray, mode: int, OUT: np.ndarray, OF: np.ndarray, SO: np.ndarray, STO: np.ndarray,
-                 OBS: np.ndarray, slack: float, limit: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
+                 OBS: np.ndarray, slack: float, limit: float, unit: float, floor: float, CNT: np.ndarray, WORST: np.ndarray, FIRST: np.ndarray,
                  FDET: np.ndarray) -> None:
     """The blocks spread over numba's threads (``prange``): blocks share nothing but read-only inputs."""
     for b in prange((G.shape[1] + BLOCK - 1) // BLOCK):
         _block(b, prog, params, outs, nodes, dd, exact_g, S, ST, G, GL, GR, SC, SF, mode, OUT, OF, SO, STO, OBS,
-               slack, limit, CNT, WORST, FIRST, FDET)
+               slack, limit, unit, floor, CNT, WORST, FIRST, FDET)

@@ -26,6 +26,7 @@ from typing import Any
 from adamw_oracle.contract.case import Case, Implementation
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.distributed import Engine, Shard, draws_independent_of_imports, plan_shards
+from adamw_oracle.verify.interrupts import latched_interrupts
 from adamw_oracle.verify.layers import implementations_under_bound, symbolic_disagreements
 from adamw_oracle.verify.numpy_impl import correct_implementations
 
@@ -188,12 +189,14 @@ def three_way_fuzz(examples: int, seed: int, *, implementations: Sequence[Implem
     @hypothesis_seed(seed)
     @given(strategy)
     def campaign(case: Case) -> None:
+        latch.check()  # a Ctrl-C swallowed during the last example (verify/interrupts.py)
         check_case(case, impls, summary, sym)
         if on_case is not None:
             on_case(summary.cases, examples, summary.failures)
 
-    with draws_independent_of_imports():  # a seed draws the same cases whatever is imported
+    with draws_independent_of_imports(), latched_interrupts() as latch:  # same draws whatever is imported
         campaign()
+        latch.check()
     summary.seconds = time.perf_counter() - start
     return summary
 

@@ -8,6 +8,9 @@ For element i after step k the verdict is:
   bound ``SLACK * bound`` is not a number at most the parameter format's largest finite value (it
   overflowed float64 on a long run, or is NaN, without a flag): such a bound admits every finite value,
   so it proves nothing (:func:`bound_proves`);
+* **set aside** (reason :data:`BOUND_VACUOUS`) when the observation is within a finite bound that is wider
+  than the step's own values by more than the format's precision (``u * SLACK * bound > max(|p before| +
+  |p after|, smallest normal)``, exact values; :func:`bound_vacuous`). Outside such a bound is outside;
 * **within** when ``|observed - exact| <= SLACK * bound``;
 * **outside** otherwise, including a NaN/inf observed where the case is well-conditioned.
 
@@ -30,7 +33,16 @@ from adamw_oracle.contract.precision import ParamSummation, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.verify.error_model import BoundedTrajectory, bounded_trajectory
 from adamw_oracle.verify.kahan import judge_kahan_elements
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, ILL, NONFINITE, OVERFLOW, bound_proves
+from adamw_oracle.verify.tracked import (
+    BOUND_OVERFLOW,
+    BOUND_VACUOUS,
+    ILL,
+    NONFINITE,
+    OVERFLOW,
+    bound_proves,
+    bound_vacuous,
+    vacuity_constants,
+)
 
 SLACK = 2.0
 """Factor on the running bound that admits correct implementations ordering the same operations
@@ -84,9 +96,28 @@ class Judgement:
     #: 0/0 the declared precision forces, a NaN parameter carried on), per reason (resync.DEGENERATE_*)
     degenerate: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def judged(self) -> int:
+        """Parameter element-steps found within or outside a bound (the stored state's verdicts of the
+        per-step mode are not counted: they say nothing of the update without a parameter judged)."""
+        return self.counts["within"] + self.counts["outside"]
+
+    @property
+    def inconclusive(self) -> bool:
+        """Nothing was judged (no element, or every element-step set aside) and nothing failed:
+        ``passed`` is True (no failure was found) but the judgement is no PASS; ``check`` reports such a
+        run ``INCONCLUSIVE`` by the same rule (``CheckReport.inconclusive``)."""
+        return self.passed and self.judged == 0
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``FAIL`` or ``INCONCLUSIVE`` (:attr:`inconclusive`: nothing judged)."""
+        return "FAIL" if not self.passed else "INCONCLUSIVE" if self.inconclusive else "PASS"
+
     def describe(self) -> str:
         c = self.counts
-        head = (f"{'PASS' if self.passed else 'FAIL'}: {c['within']} within bound, {c['outside']} outside, "
+        verdict = "INCONCLUSIVE (nothing judged)" if self.inconclusive else self.verdict
+        head = (f"{verdict}: {c['within']} within bound, {c['outside']} outside, "
                 f"{c['ill_conditioned']} ill-conditioned (set aside) under {self.precision.describe()}, "
                 f"slack {self.slack:g}; max error {self.max_fraction_of_bound:.3g} of the bound")
         if self.mode != "trajectory":
@@ -148,11 +179,15 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
     observed = np.asarray(observation.params, dtype=np.float64)
     fmt = precision.param.format
     largest = float(fmt.largest)
+    tiny = vacuity_constants(fmt)
+    before = [_as_float(x) for x in case.run.initial_params]
     first: Failure | None = None
     worst = 0.0
     for k in range(steps):
         for i in range(n):
             bv = bounds.params[k][i]
+            after = _as_float(bv.exact)
+            previous, before[i] = before[i], after
             allowed = slack * bv.bound
             if bv.flags & (ILL | OVERFLOW | NONFINITE) or not bound_proves(allowed, largest):
                 counts["ill_conditioned"] += 1
@@ -176,10 +211,15 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
                     diff_exact = abs(Fraction(obs) - exact)
                     diff = float(diff_exact)
                     frac = diff / allowed if allowed > 0 else (0.0 if diff_exact == 0 else math.inf)
-            worst = max(worst, frac)
             if diff_exact_within(diff, allowed, obs, exact):
+                if bound_vacuous(allowed, previous, after, tiny):
+                    counts["ill_conditioned"] += 1
+                    reasons[BOUND_VACUOUS] = reasons.get(BOUND_VACUOUS, 0) + 1
+                    continue
+                worst = max(worst, frac)
                 counts["within"] += 1
                 continue
+            worst = max(worst, frac)
             counts["outside"] += 1
             if first is None:
                 ulps = math.inf
@@ -188,6 +228,15 @@ def judge(case: Case, observation: Observation, *, precision: PrecisionModel | N
                 first = Failure(k + 1, i, obs, exact, allowed, ulps, frac)
     passed = counts["outside"] == 0
     return Judgement(passed, counts, first, worst, precision, slack, None, reasons)
+
+
+def _as_float(x: Any) -> float:
+    """An exact value as float64 (NaN for a non-finite or unknown one: never vacuous, see bound_vacuous)."""
+    try:
+        out = float(x)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+    return out if math.isfinite(out) else math.nan
 
 
 def judge_compensated(case: Case, observation: Observation, precision: PrecisionModel, slack: float) -> Judgement:

@@ -51,6 +51,7 @@ from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.verify.error_model import BoundedValue, loaded, tracked_constants
 from adamw_oracle.verify.tracked import (
     BOUND_OVERFLOW,
+    BOUND_VACUOUS,
     ILL,
     NONFINITE,
     OVERFLOW,
@@ -58,6 +59,8 @@ from adamw_oracle.verify.tracked import (
     Tracked,
     abs_float,
     bound_proves,
+    bound_vacuous,
+    vacuity_constants,
 )
 from adamw_oracle.verify.tracked_steps import step_elements
 
@@ -142,13 +145,15 @@ def judge_kahan_elements(case: Case, observation: Observation, precision: Precis
         return KahanOutcome({"within": 0, "outside": steps * n, "ill_conditioned": 0}, {}, math.inf, None, detail)
     assert comp is not None
     fmt = precision.param.format
-    largest = float(fmt.largest)
+    largest, tiny = float(fmt.largest), vacuity_constants(fmt)
     counts = {"within": 0, "outside": 0, "ill_conditioned": 0}
     reasons: dict[str, int] = {}
     first = None
     worst = 0.0
+    before = [_as_float(x) for x in case.run.initial_params]
     for k, row in enumerate(kahan_bounds(case, precision)):
         for i, (bv, c_bound) in enumerate(row):
+            previous, before[i] = before[i], _as_float(bv.exact)
             # a bound that overflowed float64 or the format's range (long runs with a large decay factor)
             # proves nothing: set aside (tracked.bound_proves)
             unbounded = not (bound_proves(slack * bv.bound, largest) and bound_proves(slack * (bv.bound + c_bound), largest))
@@ -168,6 +173,10 @@ def judge_kahan_elements(case: Case, observation: Observation, precision: Precis
                 fraction = max(_ratio(high, allowed_high), _ratio(low, allowed_low))
             else:
                 high, within, fraction = Fraction(0), False, math.inf
+            if within and bound_vacuous(allowed_high, previous, before[i], tiny):  # proves nothing: set aside
+                counts["ill_conditioned"] += 1
+                reasons[BOUND_VACUOUS] = reasons.get(BOUND_VACUOUS, 0) + 1
+                continue
             worst = max(worst, fraction)
             if within:
                 counts["within"] += 1
@@ -177,6 +186,12 @@ def judge_kahan_elements(case: Case, observation: Observation, precision: Precis
                 ulps = float(high / fmt.ulp(bv.exact)) if math.isfinite(fraction) else math.inf
                 first = (k + 1, i, p_obs + c_obs, bv.exact, allowed_high, ulps, fraction)
     return KahanOutcome(counts, reasons, worst, first)
+
+
+def _as_float(x: object) -> float:
+    """An exact value as float64, NaN when non-finite (never vacuous: tracked.bound_vacuous)."""
+    out = float(x) if isinstance(x, (Fraction, int, float)) else math.nan
+    return out if math.isfinite(out) else math.nan
 
 
 def _ratio(diff: Fraction, allowed: float) -> float:

@@ -37,7 +37,15 @@ from adamw_oracle.verify.array_backend import DOWN2, UP, UP2, ArrayBackend, Arra
 from adamw_oracle.verify.error_model import loaded
 from adamw_oracle.verify.judge import Failure, Judgement, judge_compensated, ulps_between
 from adamw_oracle.verify.kahan import judge_kahan_elements
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, ILL, NONFINITE, OVERFLOW
+from adamw_oracle.verify.tracked import (
+    BOUND_OVERFLOW,
+    BOUND_VACUOUS,
+    ILL,
+    NONFINITE,
+    OVERFLOW,
+    bound_vacuous,
+    vacuity_constants,
+)
 
 
 def judge_kahan_vectorized(case: Case, observation: Observation, precision: PrecisionModel, slack: float,
@@ -101,6 +109,7 @@ def judge_kahan_vectorized(case: Case, observation: Observation, precision: Prec
             c_new = ((up * size + eta_p) * (1 + 4 * ua) * (1 + 2 * up)) * UP
             e_p = (ua * (reach + e_y + 2 * c_new) * (1 + 2 * ua) + up * c_new * (1 + ua) + 2 * eta_a + eta_p) * UP
             e_s = (e_in + d.e + e_y + e_p) * UP
+            before = s.hi
             moved = backend.add(s, -(r.update + r.decay), s.fmt)  # the exact change of s: its reference value
             flags = (backend.element_flags() | d.flags | r.decay.flags
                      | (size > param.largest).astype(xp.uint8) * OVERFLOW)
@@ -120,6 +129,9 @@ def judge_kahan_vectorized(case: Case, observation: Observation, precision: Prec
             finite = xp.isfinite(p_obs) & xp.isfinite(c_obs)
             within = ~flagged & finite & (high * UP2 + s.r <= allowed_high) & (low * UP2 + s.r <= allowed_low)
             outside = ~flagged & ~within
+            # within a bound wider than the step's own values: set aside (tracked.bound_vacuous)
+            vacuous = within & bound_vacuous(allowed_high, before, s.hi, vacuity_constants(param.fmt))
+            within = within & ~vacuous
             proven = ~finite | (high * DOWN2 - s.r * UP2 > allowed_high) | (low * DOWN2 - s.r * UP2 > allowed_low)
             if bool(xp.any(outside & ~proven)):
                 # the reference value is too coarse to decide (a bound below its own error, e.g. a float64
@@ -132,9 +144,12 @@ def judge_kahan_vectorized(case: Case, observation: Observation, precision: Prec
             counts["outside"] += n_outside
             counts["ill_conditioned"] += n - n_within - n_outside
             if n_within + n_outside:
-                worst = max(worst, float(xp.max(xp.where(flagged, 0.0, fraction))))
+                worst = max(worst, float(xp.max(xp.where(within | outside, fraction, 0.0))))
             for name, count in _reasons(xp, flags, flagged).items():
                 reasons[name] = reasons.get(name, 0) + count
+            n_vacuous = int(xp.count_nonzero(vacuous))
+            if n_vacuous:
+                reasons[BOUND_VACUOUS] = reasons.get(BOUND_VACUOUS, 0) + n_vacuous
             if n_outside and first is None:
                 i = int(xp.argmax(outside))
                 exact = dd_fraction(float(s.hi[i]), float(lo[i]))

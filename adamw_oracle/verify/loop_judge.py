@@ -52,6 +52,17 @@ class LoopJudgement:
     error: str | None = None
     failures: tuple[LoopFailure, ...] = ()
 
+    @property
+    def inconclusive(self) -> bool:
+        """No parameter element-step was within or outside a bound and nothing failed (every tensor
+        empty or set aside): no PASS, as :attr:`adamw_oracle.verify.judge.Judgement.inconclusive`."""
+        return self.passed and self.counts["within"] + self.counts["outside"] == 0
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``FAIL`` or ``INCONCLUSIVE``."""
+        return "FAIL" if not self.passed else "INCONCLUSIVE" if self.inconclusive else "PASS"
+
 
 def judge_loop(case: LoopCase, observation: LoopObservation, precision: PrecisionModel | None = None, *,
                slack: float = SLACK) -> LoopJudgement:

@@ -76,7 +76,7 @@ from adamw_oracle.verify import double_double as dd
 from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, unjudgeable
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, ILL, NONFINITE
+from adamw_oracle.verify.tracked import BOUND_OVERFLOW, BOUND_VACUOUS, ILL, NONFINITE, bound_vacuous, vacuity_constants
 from adamw_oracle.verify.vectorized import CHUNK, judge_kahan_arrays, reference_backend, step_constants
 
 STATE_ORDER = ("m", "v", "vmax")
@@ -127,7 +127,7 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
         xp: the array namespace (default numpy; ``cupy`` on a CUDA device).
         judge_state: also judge the stored state after each step (default True).
         chunk: element-steps judged together on the array path (default
-            :data:`~adamw_oracle.verify.vectorized.CHUNK`; the fused path runs one step of all elements at a time).
+            :data:`~adamw_oracle.verify.vectorized.CHUNK`; the fused path runs one step of this many elements at a time).
         fused: run each step on the fused kernel (:mod:`adamw_oracle.verify.fused`, the same numbers bit for
             bit); default: as :func:`~adamw_oracle.verify.vectorized.use_fused` (numpy, unless
             ``ADAMW_ORACLE_FUSED=0``). Reads rounded on load and stochastic rounding take the array path.
@@ -179,7 +179,7 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
     zero_step_nan = conv.family is Family.ADAM and eps_rounds_to_zero(case, precision)
     read_back = reads_back(case, precision, states)
     fused_ran = _judge_fused(case, precision, backend, fused, starts, grads, observed_p, states, tallies, reasons,
-                             slack, state_fmt, param_fmt, zero_step_nan, read_back)
+                             slack, state_fmt, param_fmt, zero_step_nan, read_back, chunk)
     per_step = {} if fused_ran else _stacked_constants(consts, xp)
     for first_step, stop_step in ([] if fused_ran else groups):
         if first_step >= stop_step or n == 0:
@@ -225,7 +225,8 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                     flags = bounded.flags | (param_sticky if key == "param" else sticky)
                     _compare(xp, tally, key, bounded, flags, observed.reshape(-1)[a:b], flat, n,
                              slack, fmt, reasons if key == "param" else None, inherited,
-                             {name: xp.asarray(mask) for name, mask in degenerate.items()} if key == "param" else None)
+                             {name: xp.asarray(mask) for name, mask in degenerate.items()} if key == "param" else None,
+                             starts["p"].hi(a, b) if key == "param" else None)
     counter = _judge_counter(tallies, states, st.step, steps) if judge_state else None
     state_tallies = [t for k, t in tallies.items() if k != "param"] + ([counter] if counter else [])
     param = tallies["param"]
@@ -290,11 +291,11 @@ def _stored_values(states: Mapping[str, np.ndarray], key: str, a: int, b: int, n
 def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, fused: bool | None,
                  starts: dict[str, _Start], grads: _Flat, observed_p: np.ndarray, states: Mapping[str, np.ndarray],
                  tallies: dict[str, _Tally], reasons: dict[str, int], slack: float, state_fmt: FormatCost,
-                 param_fmt: FormatCost, zero_step_nan: bool, read_back: bool = False) -> bool:
+                 param_fmt: FormatCost, zero_step_nan: bool, read_back: bool = False, chunk: int = CHUNK) -> bool:
     """The per-step verdicts with each step run by the fused kernel (one launch of the traced step per
-    step, from the implementation's state before it); False, having tallied nothing, where the array
-    path must run instead (not numpy, fused off, reads rounded on load, stochastic rounding, a step the
-    tracer cannot record)."""
+    step and chunk of ``chunk`` elements, from the implementation's state before it: a 1e6-element step
+    is never held whole); False, having tallied nothing, where the array path must run instead (not
+    numpy, fused off, reads rounded on load, stochastic rounding, a step the tracer cannot record)."""
     from adamw_oracle.verify.vectorized import _Exact, _setup, use_fused  # vectorized imports nothing of ours
 
     if backend.xp is not np or not use_fused(backend, fused):
@@ -308,12 +309,12 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
     steps, n = run.steps, run.size
     dd_mode = backend.double_double
 
-    def preparation(k: int, size: int) -> Any:
-        a, b = k * n, k * n + size
+    def preparation(k: int, lo: int, hi: int) -> Any:
+        a, b = k * n + lo, k * n + hi
         def start(s: _Start) -> _Exact:
             if k == 0:  # the case's initial values (maybe inexact), else the implementation's own (exact)
-                return _Exact(s.hi0[:size], None if s.lo0 is None or not dd_mode else s.lo0[:size],
-                              None if s.r0 is None else s.r0[:size])
+                return _Exact(s.hi0[lo:hi], None if s.lo0 is None or not dd_mode else s.lo0[lo:hi],
+                              None if s.r0 is None else s.r0[lo:hi])
             return _Exact(s.hi(a, b))
 
         inputs = (start(starts["p"]), start(starts["m"]), start(starts["v"]), start(starts["vmax"]))
@@ -322,26 +323,29 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
         if read_back:  # the moments from the state before, the parameter from the stored moments
             return (fusion.prepare(backend, [setup.consts[k]], moment_step, setup.formats, inputs, [g],
                                    ((setup.key[k], "moments"),)),
-                    read_back_preparation(k, size, inputs[0], g))
+                    read_back_preparation(k, lo, hi, inputs[0], g))
         return fusion.prepare(backend, [setup.consts[k]], setup.step, setup.formats, inputs, [g], (setup.key[k],)), None
 
     read_step = functools.partial(_read_back_step, conv=run.config.conventions, param_fmt=setup.formats[1])
     moment_step = functools.partial(_moment_step, conv=run.config.conventions, state_fmt=setup.formats[0])
 
-    def read_back_preparation(k: int, size: int, p: _Exact, g: _Exact) -> Any:
-        a, b = k * n, k * n + size
+    def read_back_preparation(k: int, lo: int, hi: int, p: _Exact, g: _Exact) -> Any:
+        a, b = k * n + lo, k * n + hi
         m, v, vmax = (_Exact(_stored_values(states, key, a, b, n)) for key in ("m", "v", "vmax"))
         return fusion.prepare(backend, [setup.consts[k]], read_step, setup.formats, (p, m, v, vmax), [g],
                               ((setup.key[k], "read back"),))
 
     try:  # every step traced (and cached) before any is judged: a step that cannot be traced changes nothing
         for k in range(steps):
-            preparation(k, 0)
+            preparation(k, 0, 0)
     except (fusion.Unfusable, AttributeError):
         return False
-    for k in range(steps if n else 0):
-        a, b = k * n, (k + 1) * n
-        prepared, read_prepared = preparation(k, n)
+    flat_observed = {key: (observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)).reshape(-1)
+                     for key in tallies}  # converted once, not once per chunk
+    for k, lo in ((k, lo) for k in range(steps if n else 0) for lo in range(0, n, max(chunk, 1))):
+        hi = min(lo + max(chunk, 1), n)
+        a, b = k * n + lo, k * n + hi
+        prepared, read_prepared = preparation(k, lo, hi)
         p, new_state, sticky, trace = fusion.fused_one_step(prepared)
         param_sticky, p_flags = sticky, trace.p_flags
         if read_prepared is not None:  # the parameter from the stored moments (see _read_back_param)
@@ -356,12 +360,11 @@ def _judge_fused(case: Case, precision: PrecisionModel, backend: ArrayBackend, f
             fmt = param_fmt if key == "param" else state_fmt
             bounded = ArrayNumber(comps[0], comps[1] if dd_mode else None, comps[2], comps[3], scalar_flags, fmt,
                                   backend)
-            observed = observed_p if key == "param" else np.asarray(states[key], dtype=np.float64)
             with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
                 _compare(np, tally, key, bounded, (param_sticky if key == "param" else sticky) | scalar_flags,
-                         observed.reshape(-1)[a:b], flat, n, slack,
+                         flat_observed[key][a:b], flat, n, slack,
                          fmt, reasons if key == "param" else None, inherited,
-                         degenerate if key == "param" else None)
+                         degenerate if key == "param" else None, starts["p"].hi(a, b) if key == "param" else None)
     return True
 
 
@@ -567,11 +570,13 @@ def _gathered(per_step: dict[str, Any], template: StepConstants, a: int, b: int,
 # -- comparison ---------------------------------------------------------------------------------------
 def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any, observed_host: np.ndarray,
              flat: np.ndarray, n: int, slack: float, fmt: FormatCost, reasons: dict[str, int] | None,
-             inherited: Any, degenerate: Mapping[str, Any] | None = None) -> None:
+             inherited: Any, degenerate: Mapping[str, Any] | None = None, before: Any = None) -> None:
     """The trajectory judge's rule (``|observed - y| + r <= slack * e``, see
     :mod:`adamw_oracle.verify.vectorized`) for one chunk of one quantity, added to ``tally``;
     ``degenerate`` (reason: mask) marks flagged element-steps whose correct value is exactly NaN: an
-    observed NaN there is counted within bound (and in ``tally.degenerate``), not set aside."""
+    observed NaN there is counted within bound (and in ``tally.degenerate``), not set aside. ``before``:
+    the exact value entering the step (the parameter's), against which a bound is vacuous
+    (:func:`~adamw_oracle.verify.tracked.bound_vacuous`); None: not checked (the state quantities)."""
     size = int(flat.size)
     observed = xp.asarray(observed_host)
     flagged = xp.broadcast_to(flags != 0, (size,))
@@ -597,6 +602,10 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
     upper = distance * UP2 + bounded.r
     within = judged & finite & (upper <= allowed)
     outside = judged & ~within
+    vacuous = xp.zeros((size,), dtype=bool)
+    if before is not None:  # within a bound wider than the step's own values: set aside
+        vacuous = within & bound_vacuous(allowed, xp.asarray(before), hi, vacuity_constants(fmt.fmt))
+        within = within & ~vacuous
     positive = allowed > 0
     fraction = xp.where(positive, distance / xp.where(positive, allowed, 1.0), xp.where(distance == 0, 0.0, xp.inf))
     fraction = xp.where(finite, fraction, xp.inf)
@@ -605,14 +614,15 @@ def _compare(xp: Any, tally: _Tally, key: str, bounded: ArrayNumber, flags: Any,
     tally.outside += n_outside
     tally.ill += size - n_within - n_outside - n_exact
     if n_within + n_outside:
-        tally.worst = max(tally.worst, float(xp.max(xp.where(judged, fraction, 0.0))))
+        tally.worst = max(tally.worst, float(xp.max(xp.where(within | outside, fraction, 0.0))))
     if reasons is not None and size - n_within - n_outside - n_exact:
         set_aside = xp.where(exact, 0, xp.broadcast_to(flags, (size,)))
         for name, count in _reasons(xp, set_aside, inherited).items():
             reasons[name] = reasons.get(name, 0) + count
-        n_unbounded = int(xp.count_nonzero(unbounded))
-        if n_unbounded:
-            reasons[BOUND_OVERFLOW] = reasons.get(BOUND_OVERFLOW, 0) + n_unbounded
+        for name, mask in ((BOUND_OVERFLOW, unbounded), (BOUND_VACUOUS, vacuous)):
+            count = int(xp.count_nonzero(mask))
+            if count:
+                reasons[name] = reasons.get(name, 0) + count
     if n_outside:
         i = int(xp.argmax(outside))  # flat is in step-major order: the first outside is the earliest step
         k, element = divmod(int(flat[i]), n)

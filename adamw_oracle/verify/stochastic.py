@@ -44,7 +44,7 @@ from adamw_oracle.contract.precision import FormatCost, PrecisionModel
 from adamw_oracle.errors import InvalidArgumentError
 from adamw_oracle.reference.backends import raw_mpf_to_fraction
 from adamw_oracle.verify.error_model import loaded, tracked_constants
-from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked, bound_proves
+from adamw_oracle.verify.tracked import RunningErrorBackend, Tracked, bound_proves, bound_vacuous, vacuity_constants
 from adamw_oracle.verify.tracked_steps import step_elements
 
 ALPHA = 1e-6
@@ -102,8 +102,20 @@ class RoundingVerdict:
     def counted(self) -> int:
         return sum(g.count for g in self.groups)
 
+    @property
+    def inconclusive(self) -> bool:
+        """Nothing was checked (no element, no step, or every element-step set aside) and nothing failed:
+        no PASS (as :attr:`adamw_oracle.verify.judge.Judgement.inconclusive`)."""
+        return self.passed and self.checked == 0
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``FAIL`` or ``INCONCLUSIVE`` (nothing checked)."""
+        return "FAIL" if not self.passed else "INCONCLUSIVE" if self.inconclusive else "PASS"
+
     def describe(self) -> str:
-        head = (f"{'PASS' if self.passed else 'FAIL'}: stochastic rounding under {self.precision.describe()}: "
+        verdict = "INCONCLUSIVE (nothing judged)" if self.inconclusive else self.verdict
+        head = (f"{verdict}: stochastic rounding under {self.precision.describe()}: "
                 f"{self.checked - self.hard_failures} of {self.checked} element-steps are neighbours of the "
                 f"step's result, {self.set_aside} set aside; frequency test (false alarm <= {self.alpha:g}) "
                 f"on {self.counted}:")
@@ -149,7 +161,7 @@ def judge_stochastic_rounding(case: Case, observation: Observation, precision: P
         return RoundingVerdict(False, steps * n, steps * n, None, tuple(groups), 0, precision, alpha, detail)
     arith, state_fmt = FormatCost.of(precision.arithmetic), FormatCost.of(precision.state)
     fmt = precision.param.format
-    largest = float(fmt.largest)
+    largest, tiny = float(fmt.largest), vacuity_constants(fmt)
     backend = RunningErrorBackend(arith, prec)
     assert precision.scalars is not None
     scalar_backend = backend.sibling(FormatCost.of(precision.scalars))
@@ -182,17 +194,21 @@ def judge_stochastic_rounding(case: Case, observation: Observation, precision: P
             if not isinstance(x, Fraction):
                 set_aside += 1
                 continue
-            checked += 1
             e = Fraction(pre.e)
             low, high = round_down(x - e, fmt), round_up(x + e, fmt)
             obs = float(row[i])
             exact_obs = Fraction(obs) if math.isfinite(obs) else None
             if exact_obs is None or fmt.round(exact_obs) != exact_obs or not low <= exact_obs <= high:
+                checked += 1
                 failures += 1
                 if first is None:
                     first = (f"out[step={k + 1}, element={i}]={obs!r}, but should be a {fmt.name} neighbour of "
                              f"{float(x)!r} +- {float(e):.3g} (in [{float(low)!r}, {float(high)!r}])")
                 continue
+            if bound_vacuous(pre.e, float(previous[i]), float(x), tiny):  # a neighbour of a vacuous bound: set aside
+                set_aside += 1
+                continue
+            checked += 1
             _count(sums, x, e, low, high, exact_obs, fmt)
         previous = [Fraction(float(y)) if math.isfinite(float(y)) else float(y) for y in row]
     groups = [FrequencyGroup(gr.low, gr.high, int(s[0]), int(s[1]), s[2], s[3], alpha, s[4]) for gr, s in zip(groups, sums)]

@@ -31,6 +31,7 @@ import math
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 from mpmath.ctx_mp import MPContext
 
 from adamw_oracle.contract.precision import FormatCost, inflate
@@ -52,6 +53,38 @@ value of its format with no flag raised. A running bound that grows by a factor 
 decay factor c near 1: about 1,100 steps at c = 0.95 in float64) is flagged OVERFLOW once an operation's
 reach passes the format's largest value; in the step before, bound <= largest < slack * bound, so the
 slackened bound is inf in float64 (beyond the range of a narrower format) and would pass any observation."""
+
+
+BOUND_VACUOUS = "bound vacuous"
+"""Set-aside reason of an element-step whose slackened bound is finite and within the format's range but
+wider than the step's own values by more than the format's precision:
+``u * allowed > max(|before| + |after|, smallest normal)``, with ``u`` the parameter format's unit
+roundoff, ``before`` the exact parameter entering the step and ``after`` the exact result
+(:func:`bound_vacuous`; 1e283 on an exact 0.25 after a long run whose bound grew by 1.95 a step).
+
+Rounding the step's operands cannot explain such a bound: a one-step bound is a few ``u`` times the
+magnitudes the step handles (which may exceed the parameter: torch's lerp form of m + (1 - b1)(g - m)
+charges u*|m| to a tiny new m, so a step from 0 to 1e-10 may carry 3e-9, about 25 times the values, and
+is judged), and it is over 1/u times the values only after the bound has compounded over a run, where
+the interval holds 0, the value before the step and the result's negation many times over. An
+observation inside it is set aside, never counted within; one outside it is still outside (the bound is
+sound, only loose), so a correct implementation's verdicts only move from within to set aside. The
+floor (the smallest normal) keeps a bound at the format's absolute resolution judged where before and
+after are 0 or subnormal."""
+
+
+def vacuity_constants(fmt: Any) -> tuple[float, float]:
+    """``(u, smallest normal)`` of a :class:`~adamw_oracle.contract.dtypes.FloatFormat`: the constants of
+    :func:`bound_vacuous` for parameters held in it."""
+    return 2.0 ** -int(fmt.precision), float(fmt.smallest_normal)
+
+
+def bound_vacuous(allowed: Any, before: Any, after: Any, constants: tuple[float, float]) -> Any:
+    """Whether a slackened bound ``allowed`` on a step from exact ``before`` to exact ``after`` proves
+    nothing (:data:`BOUND_VACUOUS`); element-wise for arrays. False for NaN operands. ``constants``:
+    :func:`vacuity_constants` of the parameter format."""
+    unit, floor = constants
+    return allowed * unit > np.maximum(abs(before) + abs(after), floor)
 
 
 def bound_proves(allowed: float, largest: float) -> bool:

@@ -52,7 +52,15 @@ from adamw_oracle.verify.array_backend import UP2, ArrayBackend, ArrayNumber
 from adamw_oracle.verify.error_model import loaded, tracked_constants
 from adamw_oracle.verify.judge import SLACK, Failure, Judgement, ulps_between, unjudgeable
 from adamw_oracle.verify.kahan_vectorized import judge_kahan_vectorized
-from adamw_oracle.verify.tracked import BOUND_OVERFLOW, ILL, NONFINITE, RunningErrorBackend
+from adamw_oracle.verify.tracked import (
+    BOUND_OVERFLOW,
+    BOUND_VACUOUS,
+    ILL,
+    NONFINITE,
+    RunningErrorBackend,
+    bound_vacuous,
+    vacuity_constants,
+)
 
 SCALAR_PREC = 200
 """Bits of the mpmath context the per-step scalars are computed in (as in ``bounded_trajectory``)."""
@@ -315,12 +323,17 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
     observed_all = np.asarray(observation.params, dtype=np.float64)
     fmt = precision.param.format
     largest = float(fmt.largest)
+    tiny = vacuity_constants(fmt)
+    initial = _exact(case.run.initial_params, False).hi
+    before: Any = None
     first: Failure | None = None
     worst = 0.0
     reasons: dict[str, int] = {}
     with np.errstate(all="ignore"):  # flagged elements carry inf/nan bounds by design
         for start, k, p in bounded_chunks(case, precision, xp=xp, fused=False):
             stop = start + int(p.hi.shape[0])
+            if k == 0:  # the chunks of one element range come step by step
+                before = xp.asarray(initial[start:stop])
             observed = xp.asarray(observed_all[k, start:stop])
             flagged = p.flags != 0
             allowed = slack * p.e
@@ -336,6 +349,10 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
             upper = distance * UP2 + p.r
             within = judged & finite & (upper <= allowed)
             outside = judged & ~within
+            # within a bound wider than the step's own values: set aside (tracked.bound_vacuous)
+            vacuous = within & bound_vacuous(allowed, before, p.hi, tiny)
+            before = p.hi
+            within = within & ~vacuous
             positive = allowed > 0
             fraction = xp.where(positive, distance / xp.where(positive, allowed, 1.0),
                                 xp.where(distance == 0, 0.0, xp.inf))
@@ -343,16 +360,17 @@ def judge_vectorized(case: Case, observation: Observation, precision: PrecisionM
             n_within, n_outside = int(xp.count_nonzero(within)), int(xp.count_nonzero(outside))
             n_flagged = stop - start - n_within - n_outside
             if n_within + n_outside:
-                worst = max(worst, float(xp.max(xp.where(judged, fraction, 0.0))))
+                worst = max(worst, float(xp.max(xp.where(within | outside, fraction, 0.0))))
             counts["within"] += n_within
             counts["outside"] += n_outside
             if n_flagged:
                 counts["ill_conditioned"] += n_flagged
                 for name, count in _reasons(xp, p.flags).items():
                     reasons[name] = reasons.get(name, 0) + count
-                n_unbounded = int(xp.count_nonzero(unbounded))
-                if n_unbounded:
-                    reasons[BOUND_OVERFLOW] = reasons.get(BOUND_OVERFLOW, 0) + n_unbounded
+                for name, mask in ((BOUND_OVERFLOW, unbounded), (BOUND_VACUOUS, vacuous)):
+                    count = int(xp.count_nonzero(mask))
+                    if count:
+                        reasons[name] = reasons.get(name, 0) + count
             if n_outside and (first is None or (k + 1, start) < (first.step, first.element)):
                 i = int(xp.argmax(outside))
                 first = _failure(k, start + i, i, p, observed_all[k, start + i], float(allowed[i]),
