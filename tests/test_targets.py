@@ -151,6 +151,53 @@ def test_torch_step_counter_stall_moves_the_parameters_too(path: str) -> None:
     assert not accepted.failed and accepted.known == (TORCH_FLOAT32_STEP_COUNTER.id,)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_torch_step_counter_stall_in_trajectory_mode() -> None:
+    """Found by check_target("torch.AdamW", examples=60, dtype="float64", judge_mode="trajectory",
+    seed=1), shrunk to the element that failed: from step 2**24 torch computes five steps with t = 2**24
+    (its float32 counter) where the contract counts 2**24 + 1..5; the parameters drift 1.3x past the
+    bound by step 5. A trajectory judge sees no counter, so the known finding explains the parameter
+    finding by judging the trajectory on the case torch computes (torch_float32_counter), and only there."""
+    from fractions import Fraction
+
+    from adamw_oracle.adapters.targets import TORCH_FLOAT32_STEP_COUNTER, torch_float32_counter
+    from adamw_oracle.contract.case import Case
+    from adamw_oracle.contract.presets import preset
+    from adamw_oracle.contract.run import Run
+    from adamw_oracle.contract.state import exact_state
+
+    config = preset("torch.AdamW", lr=1e-3, beta1=0.0, beta2=0.999999, eps=1e-3, weight_decay=0.0)
+    state = exact_state(2**24, (0.6167073317185303,), (0.3803279133209553,))
+    case = Case(Run(config, (Fraction(0),), ((5e-4,),) * 5, state), Dtype.FLOAT64)
+    assert torch_float32_counter(case).run.counter == (2**24,) * 5
+    fresh = Case(case.run.replace(initial_state=state.replace(step=2**24 - 5)), Dtype.FLOAT64)
+    assert torch_float32_counter(fresh) is fresh  # 2**24 - 4 .. 2**24 are all float32 integers
+    impl = resolve_target("torch.AdamW")
+    strict = evaluate(impl, case, known=(), judge_mode="trajectory")
+    assert strict.failed and strict.findings[0].kind == "outside_bound" and strict.findings[0].step == 5
+    assert "stored state" not in strict.findings[0].describe()
+    accepted = evaluate(impl, case, known=known_findings("torch.AdamW", Dtype.FLOAT64), judge_mode="trajectory")
+    assert not accepted.failed and accepted.known == (TORCH_FLOAT32_STEP_COUNTER.id,)
+    # not a blanket pass: a parameter moved one part in 10**12 on the last step is still a finding
+    from adamw_oracle.contract.case import Observation
+
+    moved = strict.observation.params.copy()
+    moved[4, 0] *= 1 + 1e-12
+    other = evaluate(_Replay(impl, Observation(moved)), case, known=known_findings("torch.AdamW", Dtype.FLOAT64),
+                     judge_mode="trajectory")
+    assert other.failed and other.known == ()
+
+
+class _Replay:
+    """An implementation that returns a fixed observation (a torch run, altered) for the case it is given."""
+
+    def __init__(self, impl: object, observation: object) -> None:
+        self.name, self._observation = getattr(impl, "name", "replay"), observation
+
+    def run(self, case: object) -> object:
+        return self._observation
+
+
 def test_table_and_registry_agree() -> None:
     assert list(BUILTIN_TARGETS) == [n for info in TARGETS for n in info.target_names()]
     assert set(registry._BUILDERS) == {info.name for info in TARGETS}  # every entry can be built

@@ -290,3 +290,27 @@ def test_a_failure_too_many_ulps_away_for_a_float_reports_inf_ulps() -> None:
     for verdict in verdicts:
         assert not verdict.passed and verdict.first_failure is not None
         assert verdict.first_failure.element == 1 and verdict.first_failure.ulps == math.inf
+
+
+def test_a_declared_counter_is_judged_alike_by_every_path() -> None:
+    """``Run.counter`` (the step numbers an implementation computes with, torch's stalled float32
+    counter) reaches the mpmath judge, both vectorized paths and the reference: one step with
+    counter (T,) is the step from state T - 1, and a counter stuck at T over five steps is judged
+    alike by all three (the correct implementations honour it; the mutations are still caught)."""
+    config = preset("torch.AdamW", lr="0.001", beta1="0.5", beta2="0.999999", eps="0.001")
+    m0, v0 = (0.625, -0.25, 1e-3), (0.375, 0.0625, 1e-6)
+    grads = [[5e-4, -0.125, 2.0], [1e-3, 0.25, -1.0], [0.5, -2e-3, 0.125], [0.25, 1.0, 3e-4], [-0.5, 0.0, 1.0]]
+    T = 2**24
+    one = Case(Run(config, (0.0, 1.0, -0.5), grads[:1], exact_state(T, m0, v0), counter=(T,)), Dtype.FLOAT64)
+    shifted = Case(Run(config, (0.0, 1.0, -0.5), grads[:1], exact_state(T - 1, m0, v0)), Dtype.FLOAT64)
+    a, b = bounded_trajectory(one), bounded_trajectory(shifted)
+    assert [x.exact for x in a.params[0]] == [x.exact for x in b.params[0]]
+    assert [x.exact for x in a.params[0]] != [x.exact for x in bounded_trajectory(
+        Case(Run(config, (0.0, 1.0, -0.5), grads[:1], exact_state(T, m0, v0)), Dtype.FLOAT64)).params[0]]
+    stuck = Case(Run(config, (0.0, 1.0, -0.5), grads, exact_state(T, m0, v0), counter=(T,) * 5), Dtype.FLOAT64)
+    assert Run.from_dict(stuck.run.as_dict()).counter == (T,) * 5
+    assert_agree(stuck, CORRECT[:2] + applicable_mutations(stuck))
+    counted = Case(stuck.run.replace(counter=None), Dtype.FLOAT64)
+    assert not judge_vectorized(counted, CORRECT[0].run(stuck)).passed  # the counter matters here
+    with pytest.raises(InvalidArgumentError, match="counter"):
+        Run(config, (0.0,), [[1.0]], counter=(0,))

@@ -216,7 +216,8 @@ def evaluate(impl: Implementation, case: Case, *, timeout: float | None = None, 
         except Exception as exc:  # noqa: BLE001 - reported as the checker's own problem, not the target's
             return CaseResult(case, obs, None, (Finding("checker_error", f"the judge failed: {type(exc).__name__}: {exc}"),),
                               time.perf_counter() - start)
-    findings, known_ids = split_known(case, obs, classify(obs, verdict), known, getattr(verdict, "mode", "trajectory"))
+    findings, known_ids = split_known(case, obs, classify(obs, verdict), known, getattr(verdict, "mode", "trajectory"),
+                                      precision)
     set_aside = None
     if findings and getattr(impl, "flushes_subnormals", False) and all(f.kind in _FLUSHABLE for f in findings):
 

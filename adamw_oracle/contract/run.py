@@ -15,6 +15,13 @@ configuration is :meth:`Run.config_at` ``(k)``; with ``schedule=None`` (the defa
 ``config`` itself (eta_t = ``schedule_multiplier``). Every layer that computes a step takes its
 configuration from :meth:`Run.config_at`, so a framework's ``group['lr'] = base_lr * schedule[k]``
 set between steps is checked as the contract's lr_t = lr * eta_t.
+
+The step number t of step k+1 is ``initial_state.step + k + 1``. ``counter`` overrides it: ``counter[k]``
+is the t that step k+1 computes its bias corrections (and SGD's first-step test) with, for describing
+what an implementation with a step counter that cannot count (torch's float32 ``state['step']`` stalls
+at 2**24) really computes: :meth:`Run.t_at`. The moments' recurrences do not involve t, so only the
+per-step scalars change. The judges of record (``verify.judge``, the vectorized and fused judges) and the
+reference trajectory read it; ``None`` (the default) is the contract's own count.
 """
 from __future__ import annotations
 
@@ -51,6 +58,7 @@ class Run:
     name: str = ""
     description: str = ""
     schedule: tuple[Fraction, ...] | None = None
+    counter: tuple[int, ...] | None = None
 
     def __init__(
         self,
@@ -61,10 +69,12 @@ class Run:
         name: str = "",
         description: str = "",
         schedule: Sequence[ExactInput] | None = None,
+        counter: Sequence[int] | None = None,
     ) -> None:
         """Make every value exact (``"0.001"`` is 1/1000, a float its binary value) and validate.
 
         ``schedule``: one multiplier >= 0 per step (see the module docstring), or None for none.
+        ``counter``: the step number t of every step (ints >= 1), or None for ``initial_state.step + k + 1``.
         """
         object.__setattr__(self, "config", config)
         object.__setattr__(self, "name", name)
@@ -81,6 +91,7 @@ class Run:
             raise InvalidArgumentError("gradients", f"{len(gradients)} rows",
                                        f"1 to {MAX_STEPS} rows (one gradient vector per step)")
         self._init_schedule(schedule, len(gradients))
+        self._init_counter(counter, len(gradients))
         if isinstance(initial_params, np.ndarray) or isinstance(gradients, np.ndarray):
             self._init_arrays(initial_params, gradients)
             return
@@ -120,6 +131,24 @@ class Run:
             configs[value] = OptimizerConfig(self.config.conventions, changed, self.config.name)
         object.__setattr__(self, "schedule", values)
         object.__setattr__(self, "_configs", configs)
+
+    def _init_counter(self, counter: Sequence[int] | None, steps: int) -> None:
+        if counter is None:
+            object.__setattr__(self, "counter", None)
+            return
+        if isinstance(counter, (str, bytes)) or not hasattr(counter, "__len__") or len(counter) != steps:
+            raise InvalidArgumentError("counter", counter, f"a sequence of {steps} step numbers (one per step) or None")
+        for k, t in enumerate(counter):
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:
+                raise InvalidArgumentError(f"counter[{k}]", t, "an int >= 1 (the step number t of that step)")
+        object.__setattr__(self, "counter", tuple(int(t) for t in counter))
+
+    def t_at(self, k: int) -> int:
+        """The step number t of step index ``k`` (0-based): ``counter[k]``, or ``initial_state.step + k + 1``."""
+        if self.counter is not None:
+            return self.counter[k]
+        assert self.initial_state is not None
+        return self.initial_state.step + k + 1
 
     def config_at(self, k: int) -> OptimizerConfig:
         """The configuration of step index ``k`` (0-based): ``config`` with eta_t =
@@ -193,6 +222,8 @@ class Run:
         }
         if self.schedule is not None:  # absent without a schedule: documents written before it stay valid
             out["schedule"] = [exact_str(x) for x in self.schedule]
+        if self.counter is not None:  # likewise
+            out["counter"] = list(self.counter)
         return out
 
     @classmethod
@@ -201,7 +232,7 @@ class Run:
         state = exact_state(st["step"], st["m"], st["v"], st.get("vmax")) if st else None
         return cls(OptimizerConfig.from_dict(data["config"]), tuple(data["initial_params"]),
                    tuple(tuple(r) for r in data["gradients"]), state, data.get("name", ""),
-                   schedule=data.get("schedule"))
+                   schedule=data.get("schedule"), counter=data.get("counter"))
 
 
 def _value_str(value: ExactOrNonFinite) -> str:

@@ -86,6 +86,7 @@ def run_trajectory(run: Run, backend: Backend | None = None) -> Trajectory:
     zero = c(Fraction(0))
     rows = []
     for k, grads in enumerate(run.gradients):
+        state = state.replace(step=run.t_at(k) - 1)  # the run's counter, when it declares one
         row = step_elements(backend, run.config_at(k), params, [c(g) for g in grads], state)
         rows.append(row)
         params = [e.p_new for e in row]

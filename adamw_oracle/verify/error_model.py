@@ -130,7 +130,7 @@ def bounded_trajectory(case: Case, precision: PrecisionModel | None = None, *, p
     vmax = [backend.exact(x) for x in st.vmax]
     rows: list[tuple[BoundedValue, ...]] = []
     for k, grads in enumerate(run.gradients):
-        t = st.step + k + 1
+        t = run.t_at(k)  # initial step + k + 1 unless the run declares its counter
         consts = tracked_constants(scalar_backend, run.config_at(k), t)
         g = read([backend.exact(x) for x in grads], param_load)
         p_in, m_in = read(params, param_load), read(m, state_load)

@@ -84,7 +84,7 @@ def kahan_bounds(case: Case, precision: PrecisionModel, *, prec: int = 200) -> t
     ua, up, eta_a, eta_p = arith.unit_roundoff, param.unit_roundoff, arith.underflow, param.underflow
     rows = []
     for k, grads in enumerate(run.gradients):
-        t = st.step + k + 1
+        t = run.t_at(k)
         consts = tracked_constants(scalar_backend, run.config_at(k), t)  # the run's schedule, if any
         p_in = [loaded(Tracked(x.x, inflate(x.e + c), x.flags, backend), one, param_load) for x, c in zip(s, comp)]
         g = [loaded(backend.exact(x), one, param_load) for x in grads]

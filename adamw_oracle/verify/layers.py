@@ -96,7 +96,7 @@ def symbolic_disagreements(case: Case, step_function: Callable[..., Any], *, max
             v = [mpf_to_fraction(e.v) if e.v is not None else Fraction(0) for e in prev]
             vmax = [mpf_to_fraction(e.vmax) if e.vmax is not None else Fraction(0) for e in prev]
         grads = run.gradients[k][:n]
-        t = st.step + k + 1
+        t = run.t_at(k)
         state = OptimizerState(t - 1, [iv.const(x) for x in m], [iv.const(x) for x in v], [iv.const(x) for x in vmax])
         step_config = run.config_at(k)
         if step_config not in steps_by_config:

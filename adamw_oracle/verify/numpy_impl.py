@@ -221,7 +221,7 @@ class NumpyImplementation:
 
         with np.errstate(all="ignore"):
             for k in range(run.steps):
-                t = st.step + k + 1
+                t = run.t_at(k)  # the run's counter, when it declares one
                 if run.schedule is not None:
                     ctx.h = case.hyper_floats(k)  # this step's eta_t
                 g = grads[k].astype(arith)

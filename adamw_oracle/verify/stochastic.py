@@ -176,7 +176,7 @@ def judge_stochastic_rounding(case: Case, observation: Observation, precision: P
     checked = failures = set_aside = 0
     first: str | None = None
     for k, grads in enumerate(run.gradients):
-        t = st.step + k + 1
+        t = run.t_at(k)
         consts = tracked_constants(scalar_backend, run.config_at(k), t)  # the run's schedule, if any
         # resync: the step starts from the parameters the implementation stored (exact values)
         p_in = [loaded(backend.exact(x), one, param_load) for x in previous]

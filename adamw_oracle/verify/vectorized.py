@@ -144,7 +144,7 @@ def step_constants(case: Case, precision: PrecisionModel, backend: ArrayBackend)
     out = []
     xp = backend.xp
     for k in range(run.steps):
-        t = st.step + k + 1
+        t = run.t_at(k)  # initial step + k + 1 unless the run declares its counter
         parts = _scalars(run.config_at(k), t, precision.arithmetic, precision.scalars,  # the run's schedule, if any
                          backend.double_double)
         if xp is not np:
