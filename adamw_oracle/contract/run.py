@@ -208,7 +208,7 @@ class Run:
         """JSON-ready description with exact strings (used by the subprocess protocol and traces)."""
         state = self.initial_state
         assert state is not None
-        out = {
+        out: dict[str, Any] = {
             "name": self.name,
             "config": self.config.as_dict(),
             "initial_params": [_value_str(x) for x in self.initial_params],
