@@ -231,3 +231,28 @@ def test_capabilities_parse_names_and_members() -> None:
     assert info.value.argument == "capabilities"
     with pytest.raises(InvalidArgumentError):
         parse_capabilities("amsgrad")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_torch_passes_per_step_on_the_case_it_computes() -> None:
+    """Re-synced from torch's own state, the case with torch's float32 counter (Run.counter) passes:
+    its stored counter is the declared count, and its parameters are those of that t."""
+    from fractions import Fraction
+
+    from adamw_oracle.adapters.targets import torch_float32_counter
+    from adamw_oracle.contract.case import Case
+    from adamw_oracle.contract.presets import preset
+    from adamw_oracle.contract.run import Run
+    from adamw_oracle.contract.state import exact_state
+    from adamw_oracle.verify.resync import judge_resynced
+
+    config = preset("torch.AdamW", lr=1e-3, beta1=0.5, beta2=0.999999, eps=1e-3)
+    case = Case(Run(config, (Fraction(0), Fraction(1)), ((5e-4, -0.25),) * 3,
+                    exact_state(2**24 + 2, (0.625, -0.5), (0.375, 0.0625))), Dtype.FLOAT64)
+    computed = torch_float32_counter(case)
+    assert computed.run.counter == (2**24 + 4,) * 3  # one move by 2, then stuck
+    impl = resolve_target("torch.AdamW")
+    observation = impl.run(case)
+    precision = impl.precision_model(Dtype.FLOAT64)
+    assert not judge_resynced(case, observation, precision).passed
+    assert judge_resynced(computed, observation, precision).passed

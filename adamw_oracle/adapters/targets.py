@@ -62,7 +62,9 @@ class KnownFinding:
     read from the case's hyperparameters and conventions), and -- for value findings, when
     ``explained_by`` is set -- the observation passes when judged under ``explained_by(dtype)`` (the
     precision model of what the framework really does). ``trigger(dtype)`` is a minimal case that
-    shows it.
+    shows it. ``computed_as(case)``, when set, is the case the framework really computes (torch's
+    stalled float32 step counter as ``Run.counter``): a value finding of a trajectory verdict that
+    ``matches`` rejects is this known finding only when the observation passes on that case.
     """
 
     id: str

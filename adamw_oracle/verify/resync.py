@@ -16,7 +16,7 @@ parameters and state before it:
   does not accumulate and the first divergent step is the one named (PyTorch's own optimizer tests
   re-sync state each step for the same reason).
 * The step counter is never taken from the implementation: step k is step ``initial.step + k`` of the
-  contract, and an exposed counter (``step_states["step"]``) is judged exactly against it (a counter
+  contract (``Run.t_at``: the run's declared ``counter``, when it has one), and an exposed counter (``step_states["step"]``) is judged exactly against it (a counter
   must hold the count exactly; one held in bfloat16 stalls at 256, and that is the bug named).
 * The stored state is judged too: the observed m, v, vmax after step k against the one-step reference
   of m, v, vmax stored in the precision model's state format, with their own bounds. An implementation
@@ -227,7 +227,7 @@ def judge_resynced(case: Case, observation: Observation, precision: PrecisionMod
                              slack, fmt, reasons if key == "param" else None, inherited,
                              {name: xp.asarray(mask) for name, mask in degenerate.items()} if key == "param" else None,
                              starts["p"].hi(a, b) if key == "param" else None)
-    counter = _judge_counter(tallies, states, st.step, steps) if judge_state else None
+    counter = _judge_counter(tallies, states, [case.run.t_at(k) for k in range(steps)], steps) if judge_state else None
     state_tallies = [t for k, t in tallies.items() if k != "param"] + ([counter] if counter else [])
     param = tallies["param"]
     counts = {"within": param.within, "outside": param.outside, "ill_conditioned": param.ill}
@@ -698,15 +698,16 @@ def _reasons(xp: Any, flags: Any, inherited: Any) -> dict[str, int]:
     return out
 
 
-def _judge_counter(tallies: dict[str, _Tally], states: Mapping[str, np.ndarray], initial_step: int,
+def _judge_counter(tallies: dict[str, _Tally], states: Mapping[str, np.ndarray], count: list[int],
                    steps: int) -> _Tally | None:
-    """The exposed step counter after each step against the contract's count (exactly: bound 0)."""
+    """The exposed step counter after each step against the run's count ``count`` (``Run.t_at``;
+    exactly: bound 0)."""
     counter = states.get("step")
     if counter is None or np.shape(counter) != (steps,):
         return None
     tally = _Tally()
     observed = np.asarray(counter, dtype=np.float64)
-    expected = initial_step + np.arange(1, steps + 1, dtype=np.float64)
+    expected = np.asarray(count, dtype=np.float64)
     wrong = ~(observed == expected)
     tally.outside = int(np.count_nonzero(wrong))
     tally.within = steps - tally.outside
