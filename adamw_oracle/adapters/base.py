@@ -68,6 +68,7 @@ def unsupported_reason(case: Case, capabilities: frozenset[Capability], family: 
         Capability.AMSGRAD: opts.amsgrad,
         Capability.MAXIMIZE: opts.maximize,
         Capability.EPS_ROOT: opts.eps_root != 0,
+        Capability.DAMPENING: config.hyper.dampening != 0,
     }
     if case.run.schedule is not None:
         return ("the target takes one learning rate per run; the case has a per-step schedule "

@@ -50,6 +50,8 @@ class _EagerOptax:
     ``jax.enable_x64`` (scoped to the case, so the caller's JAX settings are left as they were)."""
 
     capabilities: Any
+    #: the update rule the target implements (cases of the other family are refused)
+    family: Family = Family.ADAM
 
     def versions(self) -> dict[str, str]:
         import jax  # optional dependency (jax), imported only when used
@@ -58,7 +60,7 @@ class _EagerOptax:
         return {"optax": optax.__version__, "jax": jax.__version__}
 
     def run(self, case: Case) -> Observation:
-        reason = unsupported_reason(case, self.capabilities)
+        reason = unsupported_reason(case, self.capabilities, family=self.family)
         if reason:
             return Observation(empty_params(case), error=f"unsupported case: {reason}")
         import jax  # optional dependency (jax), imported only when used

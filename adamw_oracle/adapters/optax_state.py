@@ -89,7 +89,7 @@ def seed_optax_state(state: Any, case: Case) -> Any:
     Raises:
         NoAdamState: no single Adam moments node, or its node lacks an integer ``count`` (or, for an
             AMSGrad case, ``nu_max``).
-        ValueError: the case is not an Adam-family case.
+    An SGD-family case goes to :func:`seed_trace_state`.
     """
     if not is_seeded(case):
         return state
@@ -97,8 +97,8 @@ def seed_optax_state(state: Any, case: Case) -> Any:
     import jax.numpy as jnp  # optional dependency (jax), imported only when used
 
     conv = case.run.config.conventions
-    if conv.family is not Family.ADAM:
-        raise ValueError("optax's Adam state seeds Adam-family cases only")
+    if conv.family is Family.SGD:
+        return seed_trace_state(state, case)
     st = case.run.initial_state
     assert st is not None
     node = adam_node_path(state, case.run.size)
@@ -124,6 +124,40 @@ def seed_optax_state(state: Any, case: Case) -> Any:
         if name == "count" and is_counter(value):
             dtype = np.asarray(value).dtype
             return jnp.asarray(min(st.step, int(np.iinfo(dtype).max)), dtype=dtype)  # safe_increment stops there
+        return value
+
+    return jax.tree_util.tree_map_with_path(put, state)
+
+
+def seed_trace_state(state: Any, case: Case) -> Any:
+    """``state`` of an ``optax.sgd`` (possibly chained after ``add_decayed_weights``) with the seeded SGD
+    case's momentum buffer m put into the one ``TraceState.trace`` leaf of the parameter's shape (cast to
+    its dtype); ``state`` itself for the zero state, or when the transformation keeps no trace
+    (``momentum=None``: plain SGD has no state to seed). optax's trace has no step count: ``trace = g +
+    momentum * trace`` at every step, which is the contract's buffer after the first step
+    (``first_step`` is t == 1, and a seeded state has taken steps already).
+
+    Raises:
+        NoAdamState: several trace leaves of the parameter's shape (which one is the case's is ambiguous).
+    """
+    if not is_seeded(case):
+        return state
+    import jax  # optional dependency (jax), imported only when used
+    import jax.numpy as jnp  # optional dependency (jax), imported only when used
+
+    st = case.run.initial_state
+    assert st is not None
+    size = case.run.size
+    paths = [tuple(path) for path, value in jax.tree_util.tree_flatten_with_path(state)[0]
+             if path and _name(path[-1]) == "trace" and np.shape(value) == (size,)]
+    if len(paths) > 1:
+        raise NoAdamState(f"the optax state ({_type_names(state)}) has {len(paths)} traces of {size} elements; "
+                          "a seeded SGD state needs at most one")
+    exact = np.array([float(x) for x in st.m], dtype=np.float64)
+
+    def put(path: Any, value: Any) -> Any:
+        if tuple(path) in paths:
+            return jnp.asarray(exact.astype(np.asarray(value).dtype).reshape(np.shape(value)))
         return value
 
     return jax.tree_util.tree_map_with_path(put, state)

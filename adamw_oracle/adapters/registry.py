@@ -4,8 +4,8 @@ A target is one of
 
 * a built-in name: ``torch.Adam``, ``torch.AdamW`` (the foreach path; ``torch.AdamW[forloop]`` and
   ``torch.AdamW[fused]`` select the other code paths), ``torch.SGD`` (likewise ``[forloop]``,
-  ``[fused]``), ``optax.adam``, ``optax.adamw``, ``keras.Adam``,
-  ``keras.AdamW``;
+  ``[fused]``), ``optax.adam``, ``optax.adamw``, ``optax.sgd``, ``keras.Adam``,
+  ``keras.AdamW``, ``keras.SGD``;
 * ``module:attribute`` naming an Implementation (instance, or a class built without arguments) or a
   plain function ``fn(params, grads, hyper)`` (wrapped with
   :func:`~adamw_oracle.adapters.callable.from_callable`);
@@ -93,11 +93,24 @@ def _keras(optimizer: str) -> Callable[[str], Implementation]:
     return build
 
 
+def _optax_sgd(path: str) -> Implementation:
+    from adamw_oracle.adapters.optax_sgd import OptaxSGDImplementation  # heavy or optional
+
+    return OptaxSGDImplementation()
+
+
+def _keras_sgd(path: str) -> Implementation:
+    from adamw_oracle.adapters.keras_sgd import KerasSGDImplementation  # heavy or optional
+
+    return KerasSGDImplementation()
+
+
 #: How each entry of the table (adamw_oracle.adapters.targets.TARGETS) is built, given its code path.
 _BUILDERS: dict[str, Callable[[str], Implementation]] = {
     "torch.Adam": _torch("Adam"), "torch.AdamW": _torch("AdamW"), "torch.SGD": _torch_sgd,
     "optax.adam": _optax("adam"), "optax.adamw": _optax("adamw"),
     "keras.Adam": _keras("Adam"), "keras.AdamW": _keras("AdamW"),
+    "optax.sgd": _optax_sgd, "keras.SGD": _keras_sgd,
 }
 
 

@@ -140,6 +140,7 @@ def constructor_map(obj: Any, options: Mapping[str, Any] | None = None, *, name:
     elif allow_sgd and all(n in params for n in _SGD_NAMES):
         family = Family.SGD
         switches = {c: n for c, n in switches.items() if c in (Capability.WEIGHT_DECAY, Capability.MAXIMIZE)}
+        switches[Capability.DAMPENING] = "dampening"
         mapped = {lr, *_SGD_NAMES, *switches.values()}
     else:
         what = "betas (or beta1/beta2, b1/b2, beta_1/beta_2) and eps (or epsilon)"

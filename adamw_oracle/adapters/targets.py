@@ -321,6 +321,40 @@ OPTAX_BFLOAT16_WEAK_SCALARS = KnownFinding(
              "(bfloat16/optax.adamw/check/1, a 65,536-element case); tests/test_targets.py",
 )
 
+def _float16_lr_trigger(preset_name: str) -> Callable[[Dtype], Case]:
+    # p = 0, g = 16, lr = 1e-6: exact -1.6e-5; float16(1e-6) = 1.0133e-6 (a subnormal) gives -1.6212e-5 (3.6 ulp)
+    return lambda dtype: Case(Run(preset(preset_name, lr=1e-6), (_0,), ((Fraction(16),),)), dtype)
+
+
+OPTAX_SGD_HALF_LR_WEAKLY_TYPED = KnownFinding(
+    id="optax-sgd-float16-lr-weakly-typed",
+    summary="optax.sgd in float16 multiplies the updates by its Python-float -lr (scale_by_learning_rate), which "
+            "JAX's weak typing rounds to float16 first (a subnormal, kept by XLA, for lr < 2**-14); outside the "
+            "model's float32 scalars. In bfloat16 (float32's range) the same rounding stays within the bound",
+    kinds=VALUE_FINDINGS,
+    paths=("eager",),
+    dtypes=(Dtype.FLOAT16,),
+    occurs=lambda case: True,
+    trigger=_float16_lr_trigger("torch.SGD"),
+    explained_by=lambda dtype: PrecisionModel(dtype, dtype, dtype, scalars=dtype),
+    evidence="optax/_src/transform.py scale: updates * step_size with step_size = -lr a Python float; "
+             "tests/test_adapters_sgd.py",
+)
+
+KERAS_SGD_HALF_LR = KnownFinding(
+    id="keras-sgd-float16-lr-in-variable-dtype",
+    summary="Keras SGD in float16 casts learning_rate (and momentum, weight_decay) to the variable's dtype "
+            "(ops.cast(learning_rate, variable.dtype)): a subnormal float16 lr for lr < 2**-14; outside the "
+            "model's float32 scalars. In bfloat16 (float32's range) the same rounding stays within the bound",
+    kinds=VALUE_FINDINGS,
+    paths=("eager",),
+    dtypes=(Dtype.FLOAT16,),
+    occurs=lambda case: True,
+    trigger=_float16_lr_trigger("sgdw"),
+    explained_by=lambda dtype: PrecisionModel(dtype, dtype, dtype, scalars=dtype),
+    evidence="keras/src/optimizers/sgd.py update_step; tests/test_adapters_sgd.py",
+)
+
 #: Keras holds learning_rate and the betas in float32 variables whatever the weights' dtype.
 _KERAS_PRECISION = {Dtype.FLOAT64: PrecisionModel(Dtype.FLOAT64, Dtype.FLOAT64, Dtype.FLOAT64, scalars=Dtype.FLOAT32)}
 
@@ -334,7 +368,7 @@ TARGETS: tuple[TargetInfo, ...] = (
                _ADAM_CAPS | {Capability.MAXIMIZE, Capability.SEEDED_STATE}, known=(TORCH_FLOAT32_STEP_COUNTER,),
                reads_state_back=TORCH_READ_BACK_PATHS),
     TargetInfo("torch.SGD", "torch", "torch.SGD", Family.SGD, TORCH_PATHS, ALL_DTYPES,
-               frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE, Capability.SEEDED_STATE}),
+               frozenset({Capability.WEIGHT_DECAY, Capability.MAXIMIZE, Capability.DAMPENING, Capability.SEEDED_STATE}),
                known=(SGD_FOREACH_NESTEROV_WRITES_GRAD, SGD_HALF_LR_ROUNDED, SGD_FUSED_HALF_SKIPS_VECTOR_BLOCKS)),
     TargetInfo("optax.adam", "optax", "optax.adam", Family.ADAM, ("eager",), ALL_DTYPES,
                frozenset({Capability.AMSGRAD, Capability.EPS_ROOT, Capability.SEEDED_STATE}),
@@ -348,6 +382,13 @@ TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("keras.AdamW", "keras", "keras.AdamW", Family.ADAM, ("eager",), ALL_DTYPES,
                _ADAM_CAPS | {Capability.SEEDED_STATE}, precision=_KERAS_PRECISION,
                known=(KERAS_HALF_SCALARS, KERAS_ITERATIONS_INT32_WRAPS), flushes_subnormals=True),
+    # optax.sgd (+ add_decayed_weights) is torch.SGD's convention with dampening 0; Keras SGD's velocity form
+    # is sgdw's with dampening 0 at one lr per run (adapters/optax_sgd.py, adapters/keras_sgd.py)
+    TargetInfo("optax.sgd", "optax", "torch.SGD", Family.SGD, ("eager",), ALL_DTYPES,
+               frozenset({Capability.WEIGHT_DECAY, Capability.SEEDED_STATE}),
+               known=(OPTAX_SGD_HALF_LR_WEAKLY_TYPED,), flushes_subnormals=True),
+    TargetInfo("keras.SGD", "keras", "sgdw", Family.SGD, ("eager",), ALL_DTYPES, frozenset({Capability.WEIGHT_DECAY}),
+               precision=_KERAS_PRECISION, known=(KERAS_SGD_HALF_LR,), flushes_subnormals=True),
 )
 
 TARGETS_BY_NAME: dict[str, TargetInfo] = {t.name: t for t in TARGETS}

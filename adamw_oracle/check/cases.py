@@ -25,7 +25,8 @@ Each drawn case is then fitted to the target's interface:
 
 * ``schedule_multiplier`` becomes 1: frameworks take one learning rate, which is lr_t;
 * ``eps_root`` becomes 0 when the target has no such option;
-* ``weight_decay`` becomes 0 when the target has no such option.
+* ``weight_decay`` becomes 0 when the target has no such option;
+* ``dampening`` becomes 0 when the target has no such option (optax.sgd, Keras SGD).
 """
 from __future__ import annotations
 
@@ -90,6 +91,8 @@ def fit_to_target(case: Case, capabilities: frozenset[Capability]) -> Case:
         changes["eps_root"] = 0
     if Capability.WEIGHT_DECAY not in capabilities and config.hyper.weight_decay != 0:
         changes["weight_decay"] = 0
+    if Capability.DAMPENING not in capabilities and config.hyper.dampening != 0:
+        changes["dampening"] = 0
     if not changes:
         return case
     new_config = OptimizerConfig(config.conventions, config.hyper.replace(**changes), config.name)

@@ -5,7 +5,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from adamw_oracle.check.findings import KINDS
-from adamw_oracle.contract.capabilities import Capability
+from adamw_oracle.contract.capabilities import SGD_ONLY, Capability
+from adamw_oracle.contract.conventions import Family
 
 if TYPE_CHECKING:
     from adamw_oracle.check.outcome import CheckReport
@@ -24,7 +25,8 @@ def report_header(r: CheckReport) -> str:
         *([f"options:    {', '.join(c for c in r.capabilities if c != seeded) or 'none'} "
            f"(lacks {', '.join(lacking)}: no case needs it)"]
           if r.capabilities is not None and (lacking := [c.value for c in Capability
-                                                         if c.value not in r.capabilities and c.value != seeded])
+                                                         if c.value not in r.capabilities and c.value != seeded
+                                                         and (r.expected.family is Family.SGD or c not in SGD_ONLY)])
           else []),
         *([("state:      seeded states injected (long states near steps 2^8 ... 10^12)" if seeded in r.capabilities
             else "state:      fresh optimizer only (genuinely long runs instead of seeded states)")]

@@ -7,9 +7,11 @@ are never drawn for it (``check``), never probed (``identify``) and refused (ada
 * ``AMSGRAD``: an AMSGrad switch (which AMSGrad form it then uses is what ``identify`` finds);
 * ``MAXIMIZE``: a maximize switch (g -> -g);
 * ``EPS_ROOT``: an epsilon added inside the square root (optax's ``eps_root``);
+* ``DAMPENING``: an SGD dampening coefficient (torch.optim.SGD's ``dampening``; optax.sgd and Keras
+  SGD have none), an SGD-family switch only (:data:`SGD_ONLY`);
 * ``SEEDED_STATE``: the target can start from a given state (step count, m, v, vmax), e.g. through
   torch's ``load_state_dict``. It is not an option switch: a target has it only when it declares it
-  (a target that declares nothing is assumed to offer the four switches, not this), and ``check``
+  (a target that declares nothing is assumed to offer the five switches, not this), and ``check``
   draws genuinely long runs for a target without it.
 
 Training loops (:mod:`adamw_oracle.contract.loop`) need more than switches; what a loop target can do is
@@ -42,6 +44,7 @@ class Capability(enum.Enum):
     AMSGRAD = "amsgrad"
     MAXIMIZE = "maximize"
     EPS_ROOT = "eps_root"
+    DAMPENING = "dampening"
     SEEDED_STATE = "seeded_state"
 
 
@@ -57,6 +60,8 @@ class LoopCapability(enum.Enum):
 
 #: Every option switch: what a target that declares nothing is assumed to offer (not SEEDED_STATE).
 ALL_CAPABILITIES: frozenset[Capability] = frozenset(c for c in Capability if c is not Capability.SEEDED_STATE)
+#: The switches that only an SGD-family optimizer can have (a report of an Adam target does not list them as lacking).
+SGD_ONLY: frozenset[Capability] = frozenset({Capability.DAMPENING})
 #: The option switches and SEEDED_STATE.
 EVERY_CAPABILITY: frozenset[Capability] = frozenset(Capability)
 
