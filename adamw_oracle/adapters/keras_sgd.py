@@ -54,9 +54,16 @@ class KerasSGDImplementation:
     #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
     flushes_subnormals = TARGETS_BY_NAME["keras.SGD"].flushes_subnormals
 
+    def __init__(self, optimizer_class: type | None = None, *, name: str | None = None) -> None:
+        """``optimizer_class``: a subclass of ``keras.optimizers.SGD`` taking the same arguments, checked
+        instead of it (the default, None, is Keras's own); ``name`` names it in reports."""
+        self.optimizer_class = optimizer_class
+        if name is not None:
+            self.name = name
+
     def precision_model(self, dtype: Dtype) -> PrecisionModel | None:
         """The model declared in :mod:`adamw_oracle.adapters.targets` (float32 lr for float64 weights)."""
-        return TARGETS_BY_NAME[self.name].precision_for(dtype)
+        return TARGETS_BY_NAME["keras.SGD"].precision_for(dtype)
 
     def versions(self) -> dict[str, str]:
         keras, _ = import_keras_jax()
@@ -76,10 +83,10 @@ class KerasSGDImplementation:
         with jax.enable_x64(case.dtype is Dtype.FLOAT64):
             return guarded_run(case, lambda c: self._run(keras, c))
 
-    @staticmethod
-    def make(keras: Any, hyper: dict[str, Any]) -> Any:
+    def make(self, keras: Any, hyper: dict[str, Any]) -> Any:
         """The optimizer of one case (``hyper``: the case's Python-float hyperparameters)."""
-        return keras.optimizers.SGD(learning_rate=hyper["lr"], momentum=float(hyper["momentum"]),
+        cls = self.optimizer_class or keras.optimizers.SGD
+        return cls(learning_rate=hyper["lr"], momentum=float(hyper["momentum"]),
                                     nesterov=bool(hyper["nesterov"]), weight_decay=hyper["weight_decay"] or None)
 
     def _run(self, keras: Any, case: Case) -> Observation:
