@@ -26,6 +26,7 @@ from adamw_oracle.adapters.keras_sgd import KerasSGDImplementation  # noqa: E402
 from adamw_oracle.adapters.optax_sgd import OptaxSGDImplementation  # noqa: E402
 from adamw_oracle.adapters.registry import BUILTIN_TARGETS, builtin_preset  # noqa: E402
 from adamw_oracle.check import check_target  # noqa: E402
+from adamw_oracle.check.subnormal import subnormal_intermediates  # noqa: E402
 from adamw_oracle.contract.state import exact_state  # noqa: E402
 from adamw_oracle.reference import certify_run  # noqa: E402
 from adamw_oracle.verify import judge  # noqa: E402
@@ -151,15 +152,26 @@ class _OptaxNesterovIgnored(OptaxSGDImplementation):
         return super().transformation({**hyper, "nesterov": False})
 
 
-@pytest.mark.parametrize("impl, expect", [
-    (KerasSGDImplementation(_NesterovOnOldVelocity, name="keras nesterov on the old velocity"), "sgdw"),
-    (KerasSGDImplementation(_DecayNotScaledByLr, name="keras decay not scaled by lr"), "sgdw"),
-    (_OptaxDecoupled(), "torch.SGD"),
-    (_OptaxNesterovIgnored(), "torch.SGD"),
-], ids=["keras-nesterov-old-velocity", "keras-decay-unscaled", "optax-decay-after-trace", "optax-nesterov-ignored"])
-def test_wrong_variant_is_caught(impl: Any, expect: str) -> None:
-    report = check_target(impl, expect=expect, dtype="float32", examples=30, seed=0, max_steps=4, shrink_runs=20,
+@pytest.mark.parametrize("impl, expect, dtype", [
+    (KerasSGDImplementation(_NesterovOnOldVelocity, name="keras nesterov on the old velocity"), "sgdw", "float32"),
+    (KerasSGDImplementation(_DecayNotScaledByLr, name="keras decay not scaled by lr"), "sgdw", "float32"),
+    (KerasSGDImplementation(_DecayNotScaledByLr, name="keras decay not scaled by lr"), "sgdw", "float16"),
+    (_OptaxDecoupled(), "torch.SGD", "float32"),
+    (_OptaxNesterovIgnored(), "torch.SGD", "float32"),
+], ids=["keras-nesterov-old-velocity", "keras-decay-unscaled", "keras-decay-unscaled-float16", "optax-decay-after-trace",
+        "optax-nesterov-ignored"])
+def test_wrong_variant_is_caught(impl: Any, expect: str, dtype: str) -> None:
+    report = check_target(impl, expect=expect, dtype=dtype, examples=30, seed=0, max_steps=4, shrink_runs=20,
                           shrink_seconds=10)
     # caught in the parameters or (optax, judged per step) in the stored trace
     assert not report.passed and report.finding_counts["outside_bound"] > 0, report.describe()
     assert report.counterexample is not None
+
+
+def test_sgd_case_is_not_set_aside_for_adam_scalars_it_never_reads() -> None:
+    # an SGD case carries eps = 1e-8 (subnormal in float16) and betas; only its own intermediates count
+    case = Case(Run(preset("torch.SGD", lr="0.5", momentum="0.5"), (1.0,), ((0.5,),)), Dtype.FLOAT16)
+    assert case.run.config.hyper.eps < Dtype.FLOAT16.format.smallest_normal
+    assert subnormal_intermediates(case) == []
+    adam = Case(Run(preset("torch.Adam", lr="0.5"), (1.0,), ((0.5,),)), Dtype.FLOAT16)
+    assert any(name.startswith("eps") for name in subnormal_intermediates(adam))

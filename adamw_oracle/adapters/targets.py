@@ -322,8 +322,9 @@ OPTAX_BFLOAT16_WEAK_SCALARS = KnownFinding(
 )
 
 def _float16_lr_trigger(preset_name: str) -> Callable[[Dtype], Case]:
-    # p = 0, g = 16, lr = 1e-6: exact -1.6e-5; float16(1e-6) = 1.0133e-6 (a subnormal) gives -1.6212e-5 (3.6 ulp)
-    return lambda dtype: Case(Run(preset(preset_name, lr=1e-6), (_0,), ((Fraction(16),),)), dtype)
+    # p = 0, g = 1024, lr = 1e-6: exact -1.024e-3; float16(1e-6) = 1.0133e-6 (a subnormal) gives -1.0376e-3
+    # (29 ulp); the update and p are normal numbers, so a flush-to-zero target does not set the case aside
+    return lambda dtype: Case(Run(preset(preset_name, lr=1e-6), (_0,), ((Fraction(1024),),)), dtype)
 
 
 OPTAX_SGD_HALF_LR_WEAKLY_TYPED = KnownFinding(

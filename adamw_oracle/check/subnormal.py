@@ -10,7 +10,7 @@ correction 1 - beta2^t that is subnormal in float16 even turns into a division b
 0 < |v| < smallest normal of the case's dtype: every per-element intermediate of the reference step
 (g', m, v, m-hat, v-hat, vmax, denominator, update, decay, p_new), the products of the moments'
 increment form (1-b1)(g' - m) and (1-b2)(g'^2 - v) (Keras's order, torch's lerp), and the scalars 1-b1, 1-b2,
-1-b1^t, 1-b2^t, lr*wd, eps and eps_root. The checker sets a failing case aside (counted, reported)
+1-b1^t, 1-b2^t, lr*wd, eps and eps_root (the Adam-only ones for Adam cases only). The checker sets a failing case aside (counted, reported)
 when the target declares ``flushes_subnormals`` and this list is not empty.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from adamw_oracle.contract.case import Case
+from adamw_oracle.contract.conventions import Family
 from adamw_oracle.reference import PointBackend, mpf_to_fraction, run_trajectory
 
 _FIELDS = ("g_used", "m", "v", "m_hat", "v_hat", "vmax", "denom", "update", "decay", "p_new")
@@ -62,14 +63,18 @@ def subnormal_intermediates(case: Case, limit: int = 3, *, element: int | None =
 
     h = case.run.config.hyper
     start = case.run.initial_state.step if case.run.initial_state else 0
-    visit("1-beta1", 1 - h.beta1)
-    visit("1-beta2", 1 - h.beta2)
+    # an SGD case carries betas and eps (1e-8: subnormal in float16) that its step never reads
+    adam = case.run.config.conventions.family is Family.ADAM
+    if adam:
+        visit("1-beta1", 1 - h.beta1)
+        visit("1-beta2", 1 - h.beta2)
     visit("lr*wd", h.lr * h.weight_decay)
-    visit("eps", h.eps)
-    visit("eps_root", h.eps_root)
-    for t in range(start + 1, start + case.run.steps + 1):
-        visit(f"1-beta1^{t}", _one_minus_power(h.beta1, t, tiny))
-        visit(f"1-beta2^{t}", _one_minus_power(h.beta2, t, tiny))
+    if adam:
+        visit("eps", h.eps)
+        visit("eps_root", h.eps_root)
+        for t in range(start + 1, start + case.run.steps + 1):
+            visit(f"1-beta1^{t}", _one_minus_power(h.beta1, t, tiny))
+            visit(f"1-beta2^{t}", _one_minus_power(h.beta2, t, tiny))
     if len(found) >= limit:
         return found
     if element is not None:
