@@ -1,7 +1,7 @@
 """The thorough false-alarm campaign: ``check`` (the real adapters) over every correct target, per dtype.
 
-Issue 12's target: 0 false alarms for torch (every path), optax, Keras, the numpy implementations and the
-GPU host build over 10,000 cases per dtype, drawn from ``check``'s case space (sizes up to 65,537
+Issue 12's target: 0 false alarms for torch (every path), optax and Keras (Adam, AdamW, SGD), the numpy
+implementations and the GPU host build over 10,000 cases per dtype, drawn from ``check``'s case space (sizes up to 65,537
 elements, seeded states and long runs, the gradient patterns) plus a share of training loops
 (``check --loops``: several tensors, groups, schedules, missing gradients, resume points).
 
@@ -69,15 +69,16 @@ checked against, one per shard in turn."""
 
 SPLIT: tuple[tuple[str, str, int], ...] = (
     *((name, "check", 600) for name in TORCH),
-    *((name, "check", 550) for name in ("optax.adam", "optax.adamw", "keras.Adam", "keras.AdamW")),
-    *((f"numpy:{i}", "check", 125) for i in range(NUMPY_VARIANTS)),
-    *((name, "check", 125) for name in HOST_BUILDS),
+    *((name, "check", 450) for name in ("optax.adam", "optax.adamw", "keras.Adam", "keras.AdamW", "optax.sgd", "keras.SGD")),
+    *((f"numpy:{i}", "check", 75) for i in range(NUMPY_VARIANTS)),
+    *((name, "check", 100) for name in HOST_BUILDS),
     *((name, "loops", 60) for name in TORCH),
     *((name, "loops", 90) for name in ("optax.adam", "optax.adamw", "keras.Adam", "keras.AdamW")),
 )
 """(target, kind, cases of 10,000 per dtype): 9,100 ``check`` cases (torch 9 x 600, optax and Keras
-4 x 550, numpy 8 x 125, host build 4 x 125) and 900 training loops (torch 9 x 60, optax and Keras
-4 x 90). Another ``cases_per_dtype`` scales every share (each at least 1)."""
+6 x 450 -- Adam, AdamW and SGD --, numpy 8 x 75, host build 4 x 100) and 900 training loops (torch 9 x 60,
+optax and Keras Adam/AdamW 4 x 90; their loop adapters are Adam-family only). Another ``cases_per_dtype``
+scales every share (each at least 1)."""
 
 
 KAHAN_NOTE = ("the Kahan-compensated targets (numpy:7, gpu-host-build[kahan]) are checked without check's "

@@ -18,8 +18,8 @@ def test_the_split_is_10000_cases_per_dtype_over_every_target():
     assert fa.shares(10_000) == [w for _, _, w in fa.SPLIT]
     assert sum(fa.shares(200)) == 200 and min(fa.shares(200)) >= 1
     targets = {t for t, kind, _ in fa.SPLIT if kind == "check"}
-    assert {"torch.Adam[fused]", "torch.SGD[forloop]", "optax.adamw", "keras.Adam", "numpy:7",
-            "gpu-host-build[kahan]"} <= targets
+    assert {"torch.Adam[fused]", "torch.SGD[forloop]", "optax.adamw", "keras.Adam", "optax.sgd", "keras.SGD",
+            "numpy:7", "gpu-host-build[kahan]"} <= targets
     assert {t for t, kind, _ in fa.SPLIT if kind == "loops"} == set(fa.TORCH) | {"optax.adam", "optax.adamw",
                                                                                  "keras.Adam", "keras.AdamW"}
 
