@@ -24,10 +24,11 @@ from adamw_oracle.adapters import Case, resolve_target  # noqa: E402
 from adamw_oracle.adapters.keras_adapter import import_keras_jax  # noqa: E402
 from adamw_oracle.adapters.keras_sgd import KerasSGDImplementation  # noqa: E402
 from adamw_oracle.adapters.optax_sgd import OptaxSGDImplementation  # noqa: E402
-from adamw_oracle.adapters.registry import BUILTIN_TARGETS, builtin_preset  # noqa: E402
+from adamw_oracle.adapters.registry import BUILTIN_TARGETS, builtin_preset, known_findings  # noqa: E402
 from adamw_oracle.check import check_target  # noqa: E402
 from adamw_oracle.check.subnormal import subnormal_intermediates  # noqa: E402
 from adamw_oracle.contract.state import exact_state  # noqa: E402
+from adamw_oracle.errors import InvalidArgumentError  # noqa: E402
 from adamw_oracle.reference import certify_run  # noqa: E402
 from adamw_oracle.verify import judge  # noqa: E402
 
@@ -175,3 +176,19 @@ def test_sgd_case_is_not_set_aside_for_adam_scalars_it_never_reads() -> None:
     assert subnormal_intermediates(case) == []
     adam = Case(Run(preset("torch.Adam", lr="0.5"), (1.0,), ((0.5,),)), Dtype.FLOAT16)
     assert any(name.startswith("eps") for name in subnormal_intermediates(adam))
+
+
+def test_by_import_path_they_are_the_builtin_targets_with_their_declarations() -> None:
+    optax_sgd = resolve_target("optax:sgd", options={"accumulator_dtype": None})
+    assert isinstance(optax_sgd, OptaxSGDImplementation) and optax_sgd.name == "optax:sgd"
+    keras_sgd = resolve_target("keras.optimizers:SGD", options={"clipnorm": 100.0})
+    assert isinstance(keras_sgd, KerasSGDImplementation) and keras_sgd.options == {"clipnorm": 100.0}
+    # (then the framework-wide findings of optax and Keras, which an SGD case never triggers)
+    assert [k.id for k in known_findings("optax:sgd", Dtype.FLOAT16)][:1] == ["optax-sgd-float16-lr-weakly-typed"]
+    assert [k.id for k in known_findings("keras.optimizers:SGD", Dtype.FLOAT16)][:1] == [
+        "keras-sgd-float16-lr-in-variable-dtype"]
+    for target, option in (("optax:sgd", "momentum"), ("optax:sgd", "foreach"), ("keras.optimizers:SGD", "weight_decay")):
+        with pytest.raises(InvalidArgumentError, match=option):
+            resolve_target(target, options={option: 0.5})
+    report = check_target("keras.optimizers:SGD", expect="sgdw", dtype="float64", examples=3, seed=1, max_steps=3)
+    assert report.passed and report.precision.endswith("float32 scalars"), report.describe()

@@ -9,9 +9,12 @@
   in-place writes to ``p.grad``;
 * a Keras 3 optimizer class (a subclass of ``keras.optimizers.Optimizer``), on the backend Keras was
   imported with, through :class:`~adamw_oracle.adapters.keras_adapter.KerasClassImplementation`;
+  ``keras.optimizers.SGD`` and its subclasses (JAX backend) through
+  :class:`~adamw_oracle.adapters.keras_sgd.KerasSGDImplementation`;
 * an optax ``GradientTransformation`` factory (a function defined in optax, or one annotated to return a
   ``GradientTransformation``) through
-  :class:`~adamw_oracle.adapters.optax_adapter.OptaxFactoryImplementation`.
+  :class:`~adamw_oracle.adapters.optax_adapter.OptaxFactoryImplementation`; ``optax.sgd`` itself through
+  :class:`~adamw_oracle.adapters.optax_sgd.OptaxSGDImplementation`.
 
 The constructor's signature decides how hyperparameters are passed and which optional switches the
 target has (:mod:`adamw_oracle.adapters.signature`). Frameworks are looked up in ``sys.modules`` only:
@@ -38,6 +41,19 @@ def is_keras_optimizer(obj: Any) -> bool:
     keras = sys.modules.get("keras")
     base = getattr(getattr(keras, "optimizers", None), "Optimizer", None)
     return isinstance(base, type) and isinstance(obj, type) and issubclass(obj, base)
+
+
+def is_keras_sgd(obj: Any) -> bool:
+    """``keras.optimizers.SGD`` or a subclass of it."""
+    keras = sys.modules.get("keras")
+    base = getattr(getattr(keras, "optimizers", None), "SGD", None)
+    return isinstance(base, type) and isinstance(obj, type) and issubclass(obj, base)
+
+
+def is_optax_sgd(obj: Any) -> bool:
+    """``optax.sgd`` itself (its signature has no betas: the Adam-family factory mapping cannot take it)."""
+    optax = sys.modules.get("optax")
+    return optax is not None and obj is getattr(optax, "sgd", None)
 
 
 def is_optax_factory(obj: Any) -> bool:
@@ -69,6 +85,14 @@ def optimizer_target(obj: Any, *, name: str | None = None,
         from adamw_oracle.adapters.torch import TorchImplementation  # heavy or optional
 
         return TorchImplementation(optimizer_class=obj, name=name, options=options)
+    if is_keras_sgd(obj):
+        from adamw_oracle.adapters.keras_sgd import KerasSGDImplementation  # heavy or optional
+
+        return KerasSGDImplementation(obj, name=name, options=options)
+    if is_optax_sgd(obj):
+        from adamw_oracle.adapters.optax_sgd import OptaxSGDImplementation  # heavy or optional
+
+        return OptaxSGDImplementation(name=name, options=options)
     if is_keras_optimizer(obj):
         from adamw_oracle.adapters.keras_adapter import KerasClassImplementation  # heavy or optional
 

@@ -27,21 +27,27 @@ contract's m, so it is not exposed: ``check`` judges the trajectory. Keras has n
 
 Precision: ``learning_rate`` is a float32 variable whatever the weights' dtype, so a float64 run sees a
 float32 lr (the declared precision model, as for Keras Adam); in float16/bfloat16 lr, mu and wd are cast
-to the variable's dtype (the declared known finding ``keras-sgd-half-scalars-in-variable-dtype``).
+to the variable's dtype: in float16 a small lr becomes a subnormal, outside the model's float32 scalars
+(the declared known finding ``keras-sgd-float16-lr-in-variable-dtype``); in bfloat16 (float32's range)
+the same roundings stay within the bound.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from adamw_oracle.adapters.base import empty_params, guarded_run, unsupported_reason
 from adamw_oracle.adapters.keras_adapter import import_keras_jax
+from adamw_oracle.adapters.signature import fixed_options
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME
 from adamw_oracle.contract.case import Case, Observation
 from adamw_oracle.contract.conventions import Family
 from adamw_oracle.contract.dtypes import Dtype
 from adamw_oracle.contract.precision import PrecisionModel
+
+_MAPPED = ("learning_rate", "momentum", "nesterov", "weight_decay")
 
 
 class KerasSGDImplementation:
@@ -54,10 +60,20 @@ class KerasSGDImplementation:
     #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
     flushes_subnormals = TARGETS_BY_NAME["keras.SGD"].flushes_subnormals
 
-    def __init__(self, optimizer_class: type | None = None, *, name: str | None = None) -> None:
-        """``optimizer_class``: a subclass of ``keras.optimizers.SGD`` taking the same arguments, checked
-        instead of it (the default, None, is Keras's own); ``name`` names it in reports."""
+    def __init__(self, optimizer_class: type | None = None, *, name: str | None = None,
+                 options: Mapping[str, Any] | None = None) -> None:
+        """``optimizer_class``: ``keras.optimizers.SGD`` or a subclass taking its arguments (the default,
+        None, is Keras's own); ``name`` names it in reports (``keras.optimizers:SGD`` by import path);
+        ``options`` are further fixed constructor arguments (``clipnorm``, ...).
+
+        Raises:
+            InvalidArgumentError: an option is a hyperparameter each case sets or no constructor argument.
+        """
         self.optimizer_class = optimizer_class
+        self.options: dict[str, Any] = {}
+        if options:
+            keras, _ = import_keras_jax()
+            self.options = fixed_options(optimizer_class or keras.optimizers.SGD, options, _MAPPED, name=name)
         if name is not None:
             self.name = name
 
@@ -87,7 +103,8 @@ class KerasSGDImplementation:
         """The optimizer of one case (``hyper``: the case's Python-float hyperparameters)."""
         cls = self.optimizer_class or keras.optimizers.SGD
         return cls(learning_rate=hyper["lr"], momentum=float(hyper["momentum"]),
-                                    nesterov=bool(hyper["nesterov"]), weight_decay=hyper["weight_decay"] or None)
+                                    nesterov=bool(hyper["nesterov"]), weight_decay=hyper["weight_decay"] or None,
+                                    **self.options)
 
     def _run(self, keras: Any, case: Case) -> Observation:
         dtype = case.dtype.value

@@ -23,21 +23,26 @@ contract's momentum buffer), and a seeded case's m is put into it
 (:func:`~adamw_oracle.adapters.optax_state.seed_trace_state`).
 
 Precision: ``momentum``, ``lr`` and ``wd`` are Python floats, which JAX's weak typing rounds to the
-parameter's dtype before multiplying (``decay * t``, ``updates * -lr``, ``s * p``); in float16/bfloat16
-that is the declared known finding ``optax-sgd-half-scalars-weakly-typed``
-(:mod:`adamw_oracle.adapters.targets`). float64 cases run inside a scoped ``jax.enable_x64(True)``
+parameter's dtype before multiplying (``decay * t``, ``updates * -lr``, ``s * p``). In float16 a small lr
+becomes a float16 subnormal, outside the model's float32 scalars: the declared known finding
+``optax-sgd-float16-lr-weakly-typed`` (:mod:`adamw_oracle.adapters.targets`); in bfloat16 (float32's
+range) the same roundings stay within the bound. float64 cases run inside a scoped ``jax.enable_x64(True)``
 (see :mod:`adamw_oracle.adapters.optax_adapter`).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from adamw_oracle.adapters.optax_adapter import _EagerOptax, apply_eagerly
+from adamw_oracle.adapters.signature import fixed_options
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME
 from adamw_oracle.contract.case import Case, Observation, stack_step_states
 from adamw_oracle.contract.conventions import Family
+
+_MAPPED = ("learning_rate", "momentum", "nesterov")
 
 
 class OptaxSGDImplementation(_EagerOptax):
@@ -51,11 +56,25 @@ class OptaxSGDImplementation(_EagerOptax):
     #: XLA on the CPU flushes denormals to zero (see adamw_oracle.check.subnormal)
     flushes_subnormals = TARGETS_BY_NAME["optax.sgd"].flushes_subnormals
 
+    def __init__(self, *, name: str | None = None, options: Mapping[str, Any] | None = None) -> None:
+        """``name`` names the target in reports (``optax:sgd`` by import path); ``options`` are further
+        fixed arguments of ``optax.sgd`` (``accumulator_dtype``).
+
+        Raises:
+            InvalidArgumentError: an option is a hyperparameter each case sets or no argument of optax.sgd.
+        """
+        import optax  # optional dependency (optax), imported only when used
+
+        self.options = fixed_options(optax.sgd, options, _MAPPED, name=name or "optax:sgd")
+        if name is not None:
+            self.name = name
+
     def transformation(self, hyper: dict[str, Any]) -> Any:
         """The optax transformation of one case (``hyper``: the case's Python-float hyperparameters)."""
         import optax  # optional dependency (optax), imported only when used
 
-        sgd = optax.sgd(hyper["lr"], momentum=hyper["momentum"] or None, nesterov=bool(hyper["nesterov"]))
+        sgd = optax.sgd(hyper["lr"], momentum=hyper["momentum"] or None, nesterov=bool(hyper["nesterov"]),
+                        **self.options)
         if hyper["weight_decay"] == 0:
             return sgd
         return optax.chain(optax.add_decayed_weights(hyper["weight_decay"]), sgd)

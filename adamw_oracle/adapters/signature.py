@@ -160,6 +160,26 @@ def constructor_map(obj: Any, options: Mapping[str, Any] | None = None, *, name:
                           eps if family is Family.ADAM else None, switches, fixed, defaults)
 
 
+def fixed_options(obj: Any, options: Mapping[str, Any] | None, mapped: tuple[str, ...], *,
+                  name: str | None = None) -> dict[str, Any]:
+    """``options`` checked against ``obj``'s constructor, for an adapter that passes ``mapped`` itself
+    (optax.sgd, Keras SGD).
+
+    Raises:
+        InvalidArgumentError: an option names one of ``mapped`` or a parameter the constructor does not take.
+    """
+    label = name or _qualname(obj)
+    params = accepted_parameters(obj)
+    fixed = dict(options or {})
+    for key in fixed:
+        if key in mapped:
+            raise InvalidArgumentError("option", key, "a constructor argument other than the hyperparameters each case "
+                                       f"sets ({', '.join(sorted(mapped))})")
+        if key not in params:
+            raise InvalidArgumentError("option", key, f"a parameter of {label} ({', '.join(sorted(params))})")
+    return fixed
+
+
 def parse_option(text: str) -> tuple[str, Any]:
     """``NAME=VALUE`` with VALUE read as true/false/none, an int, a float, or else a string.
 

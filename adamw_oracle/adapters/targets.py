@@ -565,8 +565,9 @@ FRAMEWORK_IMPORT_PATHS: dict[str, str] = {
     "torch.optim:Adam": "torch.Adam", "torch.optim.adam:Adam": "torch.Adam",
     "torch.optim:AdamW": "torch.AdamW", "torch.optim.adamw:AdamW": "torch.AdamW",
     "torch.optim:SGD": "torch.SGD", "torch.optim.sgd:SGD": "torch.SGD",
-    "optax:adam": "optax.adam", "optax:adamw": "optax.adamw",
+    "optax:adam": "optax.adam", "optax:adamw": "optax.adamw", "optax:sgd": "optax.sgd",
     "keras.optimizers:Adam": "keras.Adam", "keras.optimizers:AdamW": "keras.AdamW",
+    "keras.optimizers:SGD": "keras.SGD",
 }
 """The import paths of the built-in targets' own optimizers: ``check torch.optim:AdamW --option
 foreach=True`` runs torch.AdamW's foreach path, so torch.AdamW's declarations for that path apply."""
