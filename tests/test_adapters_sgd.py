@@ -26,7 +26,9 @@ from adamw_oracle.adapters.keras_sgd import KerasSGDImplementation  # noqa: E402
 from adamw_oracle.adapters.optax_sgd import OptaxSGDImplementation  # noqa: E402
 from adamw_oracle.adapters.registry import BUILTIN_TARGETS, builtin_preset, known_findings  # noqa: E402
 from adamw_oracle.check import check_target  # noqa: E402
+from adamw_oracle.check.cases import fit_to_target  # noqa: E402
 from adamw_oracle.check.subnormal import subnormal_intermediates  # noqa: E402
+from adamw_oracle.contract.capabilities import Capability, capabilities_of  # noqa: E402
 from adamw_oracle.contract.state import exact_state  # noqa: E402
 from adamw_oracle.errors import InvalidArgumentError  # noqa: E402
 from adamw_oracle.reference import certify_run  # noqa: E402
@@ -192,3 +194,16 @@ def test_by_import_path_they_are_the_builtin_targets_with_their_declarations() -
             resolve_target(target, options={option: 0.5})
     report = check_target("keras.optimizers:SGD", expect="sgdw", dtype="float64", examples=3, seed=1, max_steps=3)
     assert report.passed and report.precision.endswith("float32 scalars"), report.describe()
+
+
+def test_dampening_is_an_option_they_lack() -> None:
+    # neither optax.sgd nor Keras SGD has a dampening: a case with one is refused by the adapter and
+    # never drawn by check (fit_to_target resets it), while torch.SGD takes it
+    case = Case(Run(preset("torch.SGD", lr="0.5", momentum="0.5", dampening="0.25"), (1.0,), ((0.5,), (0.5,))),
+                Dtype.FLOAT32)
+    for impl in (OptaxSGDImplementation(), KerasSGDImplementation()):
+        obs = impl.run(case)
+        assert obs.error is not None and "dampening" in obs.error
+        assert Capability.DAMPENING not in capabilities_of(impl)
+    assert fit_to_target(case, capabilities_of(OptaxSGDImplementation())).run.config.hyper.dampening == 0
+    assert Capability.DAMPENING in BUILTIN_TARGETS["torch.SGD"].info.capabilities
