@@ -192,12 +192,14 @@ class RunningErrorBackend:
         self.ctx = ctx if ctx is not None else _context(prec)
         self.fmt = arithmetic
         self.scalar = False  # True for the scalars' backend (sibling)
+        self.arithmetic_unit = arithmetic.unit_roundoff  # a sibling's: the tensors' arithmetic format's
 
     def sibling(self, fmt: FormatCost) -> RunningErrorBackend:
         """A backend rounding to ``fmt`` that shares this one's mpmath context (for scalars: an operation
         between one of its numbers and a tensor element rounds to the element's arithmetic format)."""
         out = RunningErrorBackend(fmt, self.prec, self.ctx)
         out.scalar = True
+        out.arithmetic_unit = self.fmt.unit_roundoff
         return out
 
     # -- construction -------------------------------------------------------------------------
