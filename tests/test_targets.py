@@ -156,7 +156,9 @@ def test_torch_step_counter_stall_in_trajectory_mode() -> None:
     """Found by check_target("torch.AdamW", examples=60, dtype="float64", judge_mode="trajectory",
     seed=1), shrunk to the element that failed: from step 2**24 torch computes five steps with t = 2**24
     (its float32 counter) where the contract counts 2**24 + 1..5; the parameters drift 1.3x past the
-    bound by step 5. A trajectory judge sees no counter, so the known finding explains the parameter
+    bound by step 5. (That case had beta1 = 0, whose bound now also covers the increment form of m,
+    error_model.moment_rate, and holds the drift; with beta1 = 0.9 the drift is 10x the bound at step 1.)
+    A trajectory judge sees no counter, so the known finding explains the parameter
     finding by judging the trajectory on the case torch computes (torch_float32_counter), and only there."""
     from fractions import Fraction
 
@@ -166,7 +168,7 @@ def test_torch_step_counter_stall_in_trajectory_mode() -> None:
     from adamw_oracle.contract.run import Run
     from adamw_oracle.contract.state import exact_state
 
-    config = preset("torch.AdamW", lr=1e-3, beta1=0.0, beta2=0.999999, eps=1e-3, weight_decay=0.0)
+    config = preset("torch.AdamW", lr=1e-3, beta1=0.9, beta2=0.999999, eps=1e-3, weight_decay=0.0)
     state = exact_state(2**24, (0.6167073317185303,), (0.3803279133209553,))
     case = Case(Run(config, (Fraction(0),), ((5e-4,),) * 5, state), Dtype.FLOAT64)
     assert torch_float32_counter(case).run.counter == (2**24,) * 5
@@ -174,7 +176,7 @@ def test_torch_step_counter_stall_in_trajectory_mode() -> None:
     assert torch_float32_counter(fresh) is fresh  # 2**24 - 4 .. 2**24 are all float32 integers
     impl = resolve_target("torch.AdamW")
     strict = evaluate(impl, case, known=(), judge_mode="trajectory")
-    assert strict.failed and strict.findings[0].kind == "outside_bound" and strict.findings[0].step == 5
+    assert strict.failed and strict.findings[0].kind == "outside_bound"
     assert "stored state" not in strict.findings[0].describe()
     accepted = evaluate(impl, case, known=known_findings("torch.AdamW", Dtype.FLOAT64), judge_mode="trajectory")
     assert not accepted.failed and accepted.known == (TORCH_FLOAT32_STEP_COUNTER.id,)
