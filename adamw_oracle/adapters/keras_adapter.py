@@ -25,7 +25,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,22 @@ def import_keras_jax() -> tuple[Any, str | None]:
     return keras, (None if backend == "jax" else BACKEND_MISMATCH.format(backend=backend))
 
 
+def run_on_keras_jax(case: Case, capabilities: frozenset[Capability], family: Family,
+                     run: Callable[[Any, Case], Observation]) -> Observation:
+    """``run(keras, case)`` on Keras's JAX backend (x64 on for float64 cases), guarded: an error
+    observation instead when ``case`` needs what ``capabilities`` lack, or Keras runs another backend."""
+    reason = unsupported_reason(case, capabilities, family=family)
+    if reason:
+        return Observation(empty_params(case), error=f"unsupported case: {reason}")
+    keras, problem = import_keras_jax()
+    if problem:
+        return Observation(empty_params(case), error=problem)
+    import jax  # optional dependency (jax), imported only when used
+
+    with jax.enable_x64(case.dtype is Dtype.FLOAT64):
+        return guarded_run(case, lambda c: run(keras, c))
+
+
 class KerasImplementation:
     """``keras.optimizers.Adam`` or ``AdamW`` on the JAX backend, eager ``apply_gradients``."""
 
@@ -91,16 +107,7 @@ class KerasImplementation:
         return {"keras": keras.__version__, "backend": keras.backend.backend(), "jax": jax.__version__}
 
     def run(self, case: Case) -> Observation:
-        reason = unsupported_reason(case, self.capabilities)
-        if reason:
-            return Observation(empty_params(case), error=f"unsupported case: {reason}")
-        keras, problem = import_keras_jax()
-        if problem:
-            return Observation(empty_params(case), error=problem)
-        import jax  # optional dependency (jax), imported only when used
-
-        with jax.enable_x64(case.dtype is Dtype.FLOAT64):
-            return guarded_run(case, lambda c: self._run(keras, c))
+        return run_on_keras_jax(case, self.capabilities, Family.ADAM, self._run)
 
     def _make(self, keras: Any, opts: CaseOptions) -> Any:
         common = dict(learning_rate=opts.lr, beta_1=opts.beta1, beta_2=opts.beta2, epsilon=opts.eps, amsgrad=opts.amsgrad)

@@ -38,8 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from adamw_oracle.adapters.base import empty_params, guarded_run, unsupported_reason
-from adamw_oracle.adapters.keras_adapter import import_keras_jax
+from adamw_oracle.adapters.keras_adapter import import_keras_jax, run_on_keras_jax
 from adamw_oracle.adapters.signature import fixed_options
 from adamw_oracle.adapters.targets import TARGETS_BY_NAME
 from adamw_oracle.contract.case import Case, Observation
@@ -88,16 +87,7 @@ class KerasSGDImplementation:
         return {"keras": keras.__version__, "backend": keras.backend.backend(), "jax": jax.__version__}
 
     def run(self, case: Case) -> Observation:
-        reason = unsupported_reason(case, self.capabilities, family=Family.SGD)
-        if reason:
-            return Observation(empty_params(case), error=f"unsupported case: {reason}")
-        keras, problem = import_keras_jax()
-        if problem:
-            return Observation(empty_params(case), error=problem)
-        import jax  # optional dependency (jax), imported only when used
-
-        with jax.enable_x64(case.dtype is Dtype.FLOAT64):
-            return guarded_run(case, lambda c: self._run(keras, c))
+        return run_on_keras_jax(case, self.capabilities, Family.SGD, self._run)
 
     def make(self, keras: Any, hyper: dict[str, Any]) -> Any:
         """The optimizer of one case (``hyper``: the case's Python-float hyperparameters)."""

@@ -148,13 +148,7 @@ def constructor_map(obj: Any, options: Mapping[str, Any] | None = None, *, name:
             what += ", or an SGD with momentum, dampening and nesterov"
         raise InvalidArgumentError("target", label, f"an Adam-family optimizer whose constructor takes {what}; "
                                    f"it takes {', '.join(params) or 'nothing'}")
-    fixed = dict(options or {})
-    for key in fixed:
-        if key in mapped:
-            raise InvalidArgumentError("option", key, "a constructor argument other than the hyperparameters each case "
-                                       f"sets ({', '.join(sorted(mapped))})")
-        if key not in params:
-            raise InvalidArgumentError("option", key, f"a parameter of {label} ({', '.join(sorted(params))})")
+    fixed = _checked_options(options, mapped, params, label)
     defaults = {n: p.default for n, p in params.items() if p.default is not inspect.Parameter.empty}
     return ConstructorMap(label, family, lr, betas if family is Family.ADAM else None,
                           eps if family is Family.ADAM else None, switches, fixed, defaults)
@@ -170,14 +164,7 @@ def fixed_options(obj: Any, options: Mapping[str, Any] | None, mapped: tuple[str
     """
     label = name or _qualname(obj)
     params = accepted_parameters(obj)
-    fixed = dict(options or {})
-    for key in fixed:
-        if key in mapped:
-            raise InvalidArgumentError("option", key, "a constructor argument other than the hyperparameters each case "
-                                       f"sets ({', '.join(sorted(mapped))})")
-        if key not in params:
-            raise InvalidArgumentError("option", key, f"a parameter of {label} ({', '.join(sorted(params))})")
-    return fixed
+    return _checked_options(options, mapped, params, label)
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -221,3 +208,21 @@ def _qualname(obj: Any) -> str:
     module = getattr(obj, "__module__", None)
     qual = getattr(obj, "__qualname__", None) or type(obj).__name__
     return f"{module}:{qual}" if module else qual
+
+
+def _checked_options(options: Mapping[str, Any] | None, mapped: Any, params: Mapping[str, Any],
+                     label: str) -> dict[str, Any]:
+    """``options`` as a dict, each naming a constructor parameter of ``label`` (``params``) that is not
+    one of the hyperparameters a case sets (``mapped``).
+
+    Raises:
+        InvalidArgumentError: an option that is one of ``mapped`` or not a parameter.
+    """
+    fixed = dict(options or {})
+    for key in fixed:
+        if key in mapped:
+            raise InvalidArgumentError("option", key, "a constructor argument other than the hyperparameters each case "
+                                       f"sets ({', '.join(sorted(mapped))})")
+        if key not in params:
+            raise InvalidArgumentError("option", key, f"a parameter of {label} ({', '.join(sorted(params))})")
+    return fixed
